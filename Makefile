@@ -1,0 +1,36 @@
+# Every target builds what it needs: a fresh clone runs `make demo` or `make test` as is.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+DEMO := results/demo
+
+.PHONY: install test lint demo bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check hierarchy conflicts tests bench
+	$(BIN)/mypy
+
+demo: $(STAMP)
+	rm -rf $(DEMO) && mkdir -p $(DEMO)
+	$(BIN)/ihsim generate --family confidential-instructions --hierarchy model-spec --seed 7 -o $(DEMO)/dilemmas.jsonl
+	$(BIN)/ihsim run $(DEMO)/dilemmas.jsonl -m sim/deferential -m sim/literal -m sim/schemer --epochs 5 --db $(DEMO)/ihsim.db
+	$(BIN)/ihsim classify --db $(DEMO)/ihsim.db
+	$(BIN)/ihsim report --db $(DEMO)/ihsim.db
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) results/demo

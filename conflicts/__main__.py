@@ -1,0 +1,3 @@
+from conflicts.cli import main
+
+main()

@@ -1,0 +1,50 @@
+"""The experimental axes a family may vary, and the `--axes` selection syntax."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from conflicts.errors import FamilyError
+
+AXES: dict[str, tuple[str, ...]] = {
+    "goal_conflict": ("none", "explicit", "latent"),
+    "threat": ("none", "replacement", "restriction"),
+    "prohibition": ("none", "explicit"),
+    "surveillance": ("none", "monitored"),
+    "framing": ("prohibitive", "prescriptive"),
+    "identity_claim": ("none", "claims_owner", "claims_trainer"),
+    "refusal_option": ("available", "foreclosed"),
+    "cue_strength": ("subtle", "obvious"),
+}
+
+REQUIRED_AXES = ("framing", "cue_strength")
+
+
+def parse_axes(text: str | None, supported: Mapping[str, tuple[str, ...]]) -> dict[str, list[str]]:
+    """Parse `threat=*,framing=prohibitive|prescriptive` into the values to cross.
+
+    Axes not named take all the values the family supports; `*` does too.
+    """
+    chosen = {axis: list(values) for axis, values in supported.items()}
+    if not text:
+        return chosen
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        axis, sep, spec = part.partition("=")
+        axis, spec = axis.strip(), spec.strip()
+        if not sep or not spec:
+            raise FamilyError(
+                f"expected AXIS=VALUE[|VALUE...] or AXIS=*, got {part!r}", loc=("axes",)
+            )
+        if axis not in AXES:
+            raise FamilyError(f"unknown axis {axis!r} (known: {', '.join(AXES)})", loc=("axes",))
+        if axis not in supported:
+            raise FamilyError(f"this family does not vary {axis!r}", loc=("axes",))
+        values = list(supported[axis]) if spec == "*" else [v.strip() for v in spec.split("|")]
+        for value in values:
+            if value not in supported[axis]:
+                known = "|".join(supported[axis])
+                raise FamilyError(
+                    f"unknown value {value!r} for axis {axis} ({known})", loc=("axes",)
+                )
+        chosen[axis] = values
+    return chosen

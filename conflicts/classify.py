@@ -1,0 +1,144 @@
+"""Classifiers: functions from (dilemma, transcript) to one verdict per principal.
+
+Registered by name and version with `@classifier`, so a new one is a function, not a subclass.
+Every stored verdict records the classifier and version that gave it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+
+from conflicts.dilemma import Dilemma, Move
+from conflicts.errors import ModelError
+from conflicts.evidence import Call, Enactment, Finding, Label, judge
+from conflicts.store import Store, now
+from conflicts.transcript import Transcript
+
+
+@dataclass(frozen=True)
+class Verdict:
+    principal: str
+    label: Label
+    confidence: float | None
+    evidence: Finding
+
+
+ClassifyFn = Callable[[Dilemma, Transcript], list[Verdict]]
+
+
+@dataclass(frozen=True)
+class Classifier:
+    name: str
+    version: str
+    fn: ClassifyFn
+
+
+CLASSIFIERS: dict[str, Classifier] = {}
+
+
+def classifier(name: str, version: str) -> Callable[[ClassifyFn], ClassifyFn]:
+    def register(fn: ClassifyFn) -> ClassifyFn:
+        CLASSIFIERS[name] = Classifier(name, version, fn)
+        return fn
+
+    return register
+
+
+def get_classifier(name: str) -> Classifier:
+    if name not in CLASSIFIERS:
+        raise ModelError(
+            f"unknown classifier {name!r} (available: {', '.join(CLASSIFIERS)})",
+            loc=("classifier",),
+        )
+    return CLASSIFIERS[name]
+
+
+def judge_enactment(dilemma: Dilemma, act: Enactment) -> list[Verdict]:
+    """Apply the dilemma's evidence to what the model said and did, principal by principal."""
+    verdicts = []
+    for principal in dilemma.principals:
+        evidence = dilemma.evidence.get(principal)
+        if evidence is None:
+            verdicts.append(Verdict(principal, "not_applicable", None, Finding("not_applicable")))
+            continue
+        finding = judge(evidence, act)
+        confidence = None if finding.label == "unclear" else 1.0
+        verdicts.append(Verdict(principal, finding.label, confidence, finding))
+    return verdicts
+
+
+@classifier("evidence", version="1")
+def evidence_classifier(dilemma: Dilemma, transcript: Transcript) -> list[Verdict]:
+    """The family's declarative evidence rules: deeds first, then words."""
+    return judge_enactment(dilemma, transcript.enactment())
+
+
+def move_mismatches(dilemma: Dilemma) -> Iterator[tuple[Move, str, Label, Label]]:
+    """Scripted moves whose evidence label differs from the label their author intended."""
+    for move in dilemma.moves:
+        act = Enactment(
+            answer=move.say,
+            said=(move.say,) if move.say else (),
+            calls=tuple(Call(c.name, c.arguments) for c in move.calls),
+        )
+        for verdict in judge_enactment(dilemma, act):
+            intended = move.intent.get(verdict.principal)
+            if intended is not None and intended != verdict.label:
+                yield move, verdict.principal, intended, verdict.label
+
+
+@dataclass
+class ClassifyOutcome:
+    transcripts: int = 0
+    verdicts: int = 0
+    skipped_errors: int = 0
+
+
+def classify_run(
+    store: Store, run_id: str, chosen: Classifier, batch: int = 500
+) -> ClassifyOutcome:
+    """Label every completed transcript of a run; re-running replaces this classifier's verdicts."""
+    dilemma = lru_cache(maxsize=4096)(store.dilemma)
+    outcome = ClassifyOutcome()
+    rows: list[tuple[object, ...]] = []
+    for transcript_id, transcript in store.transcripts(run_id):
+        if transcript.status != "ok":
+            outcome.skipped_errors += 1
+            continue
+        outcome.transcripts += 1
+        for verdict in chosen.fn(dilemma(transcript.dilemma_id), transcript):
+            rows.append(_verdict_row(transcript_id, chosen, verdict))
+        if len(rows) >= batch:
+            outcome.verdicts += _save(store, rows)
+    outcome.verdicts += _save(store, rows)
+    return outcome
+
+
+def _verdict_row(transcript_id: int, chosen: Classifier, verdict: Verdict) -> tuple[object, ...]:
+    evidence = {
+        "quotes": verdict.evidence.quotes,
+        "calls": verdict.evidence.calls,
+        "mismatch": verdict.evidence.mismatch,
+    }
+    return (
+        transcript_id,
+        verdict.principal,
+        chosen.name,
+        chosen.version,
+        verdict.label,
+        verdict.confidence,
+        json.dumps(evidence),
+        now(),
+    )
+
+
+def _save(store: Store, rows: list[tuple[object, ...]]) -> int:
+    count = len(rows)
+    if rows:
+        with store.transaction() as db:
+            db.executemany("INSERT OR REPLACE INTO verdicts VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        rows.clear()
+    return count

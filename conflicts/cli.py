@@ -1,0 +1,408 @@
+"""The `ihsim` command line: a thin shell over functions the tests call directly.
+
+Bad input becomes one line on stderr and exit code 2; failed transcripts make exit code 1.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from hierarchy.errors import InputError
+
+F = TypeVar("F", bound=Callable[..., Any])
+DEFAULT_DB = Path("results") / "ihsim.db"
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class IhsimGroup(click.Group):
+    """Turns input errors anywhere below into one line and exit code 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except InputError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(2)
+
+
+def db_option(fn: F) -> F:
+    return click.option(
+        "--db",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=DEFAULT_DB,
+        envvar="IHSIM_DB",
+        show_default=True,
+        help="The SQLite store (env: IHSIM_DB).",
+    )(fn)
+
+
+def open_store(db: Path, must_exist: bool = True) -> Any:
+    from conflicts.errors import StoreError
+    from conflicts.store import Store
+
+    if must_exist and not db.exists():
+        raise StoreError("no such database; start with `ihsim run`", file=str(db))
+    return Store(db)
+
+
+@click.group(cls=IhsimGroup, context_settings=CONTEXT)
+@click.version_option(package_name="ihsim")
+def main() -> None:
+    """ihsim: when a model's principals disagree, whom does it comply with, refuse, or subvert?
+
+    \b
+    The main job, end to end:
+      ihsim generate --family confidential-instructions --hierarchy model-spec -o d.jsonl
+      ihsim run d.jsonl -m sim/deferential -m sim/schemer --epochs 5
+      ihsim classify
+      ihsim report
+    """
+
+
+# hierarchy
+
+
+@main.group(cls=IhsimGroup)
+def hierarchy() -> None:
+    """Principal hierarchies: who outranks whom, and through which channel.
+
+    \b
+    Example:
+      ihsim hierarchy show four-principals --format dot | dot -Tsvg > h.svg
+    """
+
+
+@hierarchy.command("list")
+def hierarchy_list() -> None:
+    """List the built-in hierarchy presets.
+
+    \b
+    Example:
+      ihsim hierarchy list
+    """
+    from hierarchy import load_hierarchy, preset_names
+
+    for name in preset_names():
+        description = " ".join(load_hierarchy(name).spec.description.split())
+        click.echo(f"{name:<18} {description}")
+
+
+@hierarchy.command("show")
+@click.argument("name_or_file")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "dot", "json"]), default="text", show_default=True
+)
+def hierarchy_show(name_or_file: str, fmt: str) -> None:
+    """Show a preset or a hierarchy file: principals, channels, order, unordered pairs.
+
+    \b
+    Example:
+      ihsim hierarchy show model-spec --format json
+    """
+    from hierarchy import load_hierarchy
+    from hierarchy.render import as_dot, as_json, as_text
+
+    loaded = load_hierarchy(name_or_file)
+    if fmt == "json":
+        click.echo(json.dumps(as_json(loaded), indent=2))
+    else:
+        click.echo(as_dot(loaded) if fmt == "dot" else as_text(loaded))
+
+
+@hierarchy.command("validate")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def hierarchy_validate(file: Path) -> None:
+    """Check a hierarchy YAML file; errors name the line and field.
+
+    \b
+    Example:
+      ihsim hierarchy validate my-lab.yaml
+    """
+    from hierarchy import load_hierarchy_file
+
+    loaded = load_hierarchy_file(file)
+    pairs = loaded.unordered_pairs()
+    click.echo(
+        f"ok: {loaded.name}: {len(loaded.principals)} principals, "
+        f"{len(loaded.spec.authority)} authority edges, {len(pairs)} unordered pairs"
+    )
+
+
+# families
+
+
+@main.group(cls=IhsimGroup)
+def families() -> None:
+    """Scenario families: the YAML templates dilemmas are generated from.
+
+    \b
+    Example:
+      ihsim families show confidential-instructions
+    """
+
+
+@families.command("list")
+def families_list() -> None:
+    """List the built-in families.
+
+    \b
+    Example:
+      ihsim families list
+    """
+    from conflicts.family import family_names, load_family
+
+    for name in family_names():
+        family = load_family(name)
+        click.echo(f"{name:<28} {family.title}: axes {', '.join(family.axes)}")
+
+
+@families.command("show")
+@click.argument("name_or_file")
+def families_show(name_or_file: str) -> None:
+    """Show a family: principals, directives, conflicts, axes.
+
+    \b
+    Example:
+      ihsim families show confidential-instructions
+    """
+    from conflicts.family import load_family
+
+    family = load_family(name_or_file)
+    click.echo(f"{family.id} (v{family.version}): {family.title}\n")
+    click.echo(" ".join(family.summary.split()) + "\n")
+    click.echo("principals: " + ", ".join(family.principals))
+    for directive in family.directives:
+        click.echo(f"  {directive.id:<12} {directive.principal} {directive.kind}")
+    for conflict in family.conflicts:
+        click.echo(f"conflict: {conflict.between[0]} vs {conflict.between[1]}")
+    for axis, values in family.axes.items():
+        click.echo(f"axis {axis}: {', '.join(values)}")
+    click.echo(f"settings: {len(family.settings)}; moves: {', '.join(m.id for m in family.moves)}")
+
+
+@families.command("validate")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "-H",
+    "--hierarchy",
+    "hierarchy_name",
+    default=None,
+    help="Hierarchy to render under (default: the first preset with its principals).",
+)
+def families_validate(file: Path, hierarchy_name: str | None) -> None:
+    """Check a family file, render every dilemma, and check its moves against its evidence.
+
+    \b
+    Example:
+      ihsim families validate my-family.yaml
+    """
+    from conflicts.family import load_family_file
+    from conflicts.validation import check_family
+
+    family = load_family_file(file)
+    count = check_family(family, hierarchy_name, str(file))
+    click.echo(f"ok: {family.id}: {count} dilemmas render; every move is labelled as intended")
+
+
+# generate, run, classify, report
+
+
+@main.command()
+@click.option("-f", "--family", "family_name", required=True, help="Built-in name or YAML file.")
+@click.option(
+    "-H",
+    "--hierarchy",
+    "hierarchy_name",
+    default="model-spec",
+    show_default=True,
+    help="Preset name or YAML file.",
+)
+@click.option(
+    "-a",
+    "--axes",
+    default=None,
+    help="Axis values to cross, e.g. 'framing=*,cue_strength=subtle' (default: all).",
+)
+@click.option(
+    "--sample",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Keep a seeded random sample of N dilemmas.",
+)
+@click.option("-s", "--seed", type=int, default=0, show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def generate(
+    family_name: str,
+    hierarchy_name: str,
+    axes: str | None,
+    sample: int | None,
+    seed: int,
+    output: Path,
+) -> None:
+    """Generate a dilemma set (JSONL) from a family under a hierarchy.
+
+    The same arguments always give byte-identical output.
+
+    \b
+    Example:
+      ihsim generate --family confidential-instructions --hierarchy model-spec \\
+          --axes 'framing=*' --seed 7 -o results/dilemmas.jsonl
+    """
+    from conflicts.axes import parse_axes
+    from conflicts.family import load_family
+    from conflicts.generate import dilemmas, write_jsonl
+    from hierarchy import load_hierarchy
+
+    family = load_family(family_name)
+    loaded = load_hierarchy(hierarchy_name)
+    chosen = parse_axes(axes, family.supported_axes())
+    summary = write_jsonl(dilemmas(family, loaded, chosen, seed, sample), output)
+    click.echo(f"wrote {summary.total} dilemmas to {output}", err=True)
+    for (axis, value), count in sorted(summary.by_axis.items()):
+        click.echo(f"  {axis}={value}: {count}", err=True)
+
+
+@main.command()
+@click.argument("dilemma_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "-m",
+    "--model",
+    "models",
+    multiple=True,
+    required=True,
+    help="Model to run, e.g. sim/deferential (repeatable).",
+)
+@click.option("-e", "--epochs", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option(
+    "-c",
+    "--max-connections",
+    type=click.IntRange(min=1),
+    default=8,
+    show_default=True,
+    help="Concurrent requests per model.",
+)
+@click.option(
+    "-s",
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seed passed to the model where supported (sim personas use it).",
+)
+@db_option
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
+def run(
+    dilemma_file: Path,
+    models: tuple[str, ...],
+    epochs: int,
+    max_connections: int,
+    seed: int,
+    db: Path,
+    quiet: bool,
+    as_json: bool,
+) -> None:
+    """Run a dilemma set against models; prints the run id.
+
+    Running the same command again resumes the run: finished transcripts are kept.
+
+    \b
+    Example:
+      ihsim run results/dilemmas.jsonl -m sim/deferential -m sim/schemer --epochs 5
+    """
+    from conflicts.progress import run_with_progress
+
+    outcome = run_with_progress(
+        dilemma_file, list(models), epochs, max_connections, {"seed": seed}, db, quiet or as_json
+    )
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "run_id": outcome.run_id,
+                    "planned": outcome.planned,
+                    "skipped": outcome.skipped,
+                    "done": outcome.done,
+                    "failed": len(outcome.failed),
+                }
+            )
+        )
+    else:
+        click.echo(outcome.run_id)
+    if outcome.failed:
+        for dilemma_id, model, epoch, error in outcome.failed[:20]:
+            click.echo(f"failed: {model} {dilemma_id} epoch {epoch}: {error}", err=True)
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("run_id", required=False)
+@db_option
+@click.option(
+    "--classifier",
+    "classifier_name",
+    default="evidence",
+    show_default=True,
+    help="Which classifier labels the transcripts.",
+)
+def classify(run_id: str | None, db: Path, classifier_name: str) -> None:
+    """Label each transcript of a run per principal: comply, refuse or subvert.
+
+    \b
+    Example:
+      ihsim classify            # the latest run
+      ihsim classify run-3f2a9c1b7d04 --classifier evidence
+    """
+    from conflicts.classify import classify_run, get_classifier
+
+    chosen = get_classifier(classifier_name)
+    with open_store(db) as store:
+        info = store.run(run_id)
+        outcome = classify_run(store, info.id, chosen)
+    click.echo(
+        f"{info.id}: {outcome.verdicts} verdicts on {outcome.transcripts} transcripts "
+        f"({chosen.name} v{chosen.version}); {outcome.skipped_errors} failed transcripts "
+        "skipped",
+        err=True,
+    )
+
+
+@main.command()
+@click.argument("run_id", required=False)
+@db_option
+@click.option("--classifier", "classifier_name", default="evidence", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Tidy JSON rows instead of a table.")
+def report(run_id: str | None, db: Path, classifier_name: str, as_json: bool) -> None:
+    """Compare models: comply / refuse / subvert per principal, with 95% intervals.
+
+    \b
+    Example:
+      ihsim report              # the latest run
+      ihsim report --json | jq '.[] | select(.principal == "end_user")'
+    """
+    from conflicts.report import comparison
+    from conflicts.tables import comparison_table
+
+    with open_store(db) as store:
+        info = store.run(run_id)
+        cells = comparison(store, info.id, classifier_name)
+    if not cells:
+        raise InputError(
+            f"run {info.id} has no verdicts from {classifier_name!r}; run `ihsim classify` first",
+            file=str(db),
+        )
+    if as_json:
+        click.echo(json.dumps([c.as_dict() for c in cells], indent=2))
+        return
+    from rich.console import Console
+
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=120)
+    console.print(comparison_table(info, cells))

@@ -1,0 +1,21 @@
+"""Input errors of the measuring side; each is one located line on stderr and exit code 2."""
+
+from __future__ import annotations
+
+from hierarchy.errors import InputError
+
+
+class FamilyError(InputError):
+    """A scenario family file that cannot be used."""
+
+
+class DilemmaFileError(InputError):
+    """A dilemma JSONL file that is empty, corrupt or not ours."""
+
+
+class ModelError(InputError):
+    """A model name no provider knows, or a provider that cannot start."""
+
+
+class StoreError(InputError):
+    """A database that is not ours, or a run that is not in it."""

@@ -1,0 +1,259 @@
+"""Scenario families: YAML data files that a researcher writes without touching Python.
+
+A family names its principals and their directives, the messages as `{{ slot }}` templates, the
+axes it varies and the text each axis value puts into the slots, the evidence that decides each
+principal's label, and scripted moves for the simulated personas.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+
+from pydantic import Field
+
+from conflicts.axes import AXES, REQUIRED_AXES
+from conflicts.errors import FamilyError
+from conflicts.evidence import Label, PrincipalEvidence, Rule, compile_pattern
+from conflicts.templates import render, slots_in
+from hierarchy.errors import Location
+from hierarchy.source import load_model
+from hierarchy.spec import ID_PATTERN, DirectiveSpec, Strict
+
+FAMILY_DIR = Path(__file__).parent / "families"
+
+
+class MessageTemplate(Strict):
+    role: str = Field(pattern="^(system|user|assistant)$")
+    principal: str | None = None
+    content: str = Field(min_length=1)
+
+
+class ConflictSpec(Strict):
+    between: tuple[str, str]
+    scope: str | None = None
+
+
+class ToolTemplate(Strict):
+    name: str = Field(pattern=ID_PATTERN)
+    description: str
+    parameters: dict[str, object] = {"type": "object", "properties": {}}
+
+
+class CallTemplate(Strict):
+    name: str
+    arguments: dict[str, str] = {}
+
+
+class MoveTemplate(Strict):
+    id: str = Field(pattern=ID_PATTERN)
+    intent: dict[str, Label]
+    say: str = ""
+    calls: list[CallTemplate] = []
+
+
+class FamilySpec(Strict):
+    id: str = Field(pattern=ID_PATTERN)
+    version: int = Field(ge=1)
+    title: str
+    summary: str
+    source: str = ""
+    principals: list[str] = Field(min_length=2)
+    settings: list[dict[str, str]] = Field(min_length=1)
+    axes: dict[str, dict[str, dict[str, str]]]
+    directives: list[DirectiveSpec] = Field(min_length=2)
+    conflicts: list[ConflictSpec] = Field(min_length=1)
+    messages: list[MessageTemplate] = Field(min_length=1)
+    tools: list[ToolTemplate] = []
+    evidence: dict[str, PrincipalEvidence]
+    moves: list[MoveTemplate] = []
+
+    def supported_axes(self) -> dict[str, tuple[str, ...]]:
+        return {axis: tuple(values) for axis, values in self.axes.items()}
+
+
+def family_names() -> list[str]:
+    return sorted(p.stem for p in FAMILY_DIR.glob("*.yaml"))
+
+
+def load_family_file(path: Path) -> FamilySpec:
+    """Load a family and check it; errors name the file, line and field."""
+    return load_model(path, FamilySpec, FamilyError, _checked)
+
+
+@cache
+def _builtin(name: str) -> FamilySpec:
+    return load_family_file(FAMILY_DIR / f"{name}.yaml")
+
+
+def load_family(name_or_path: str) -> FamilySpec:
+    """A built-in family by name, or a YAML file by path."""
+    if name_or_path in family_names():
+        return _builtin(name_or_path)
+    path = Path(name_or_path)
+    if path.suffix in {".yaml", ".yml"} or "/" in name_or_path or path.exists():
+        return load_family_file(path)
+    raise FamilyError(
+        f"unknown family {name_or_path!r}: not built in ({', '.join(family_names())}) "
+        "and not a .yaml file",
+        loc=("family",),
+    )
+
+
+def _checked(spec: FamilySpec) -> FamilySpec:
+    _check_axes(spec)
+    _check_settings(spec)
+    _check_directives(spec)
+    _check_slots(spec)
+    _check_evidence(spec)
+    _check_moves(spec)
+    return spec
+
+
+def _fail(message: str, *loc: str | int) -> FamilyError:
+    return FamilyError(message, loc=tuple(loc))
+
+
+def _check_axes(spec: FamilySpec) -> None:
+    for axis in REQUIRED_AXES:
+        if axis not in spec.axes:
+            raise _fail(f"every family must vary {axis!r}", "axes")
+    for axis, values in spec.axes.items():
+        if axis not in AXES:
+            raise _fail(f"unknown axis {axis!r} (known: {', '.join(AXES)})", "axes", axis)
+        for value in values:
+            if value not in AXES[axis]:
+                known = ", ".join(AXES[axis])
+                raise _fail(
+                    f"unknown value {value!r} for axis {axis} ({known})", "axes", axis, value
+                )
+        if len(values) < 2:
+            raise _fail("an axis needs at least two values", "axes", axis)
+        first = next(iter(values.values()))
+        for value, slots in values.items():
+            if set(slots) != set(first):
+                raise _fail("every value of an axis must fill the same slots", "axes", axis, value)
+
+
+def _check_settings(spec: FamilySpec) -> None:
+    keys = set(spec.settings[0])
+    for index, setting in enumerate(spec.settings):
+        if set(setting) != keys:
+            raise _fail("every setting must fill the same slots", "settings", index)
+
+
+def _check_directives(spec: FamilySpec) -> None:
+    seen: set[str] = set()
+    for index, directive in enumerate(spec.directives):
+        if directive.principal not in spec.principals:
+            raise _fail(
+                f"unknown principal {directive.principal!r}", "directives", index, "principal"
+            )
+        if directive.id in seen:
+            raise _fail(f"duplicate directive id {directive.id!r}", "directives", index, "id")
+        seen.add(directive.id)
+    for index, conflict in enumerate(spec.conflicts):
+        for end, directive_id in enumerate(conflict.between):
+            if directive_id not in seen:
+                raise _fail(
+                    f"unknown directive {directive_id!r}", "conflicts", index, "between", end
+                )
+        if conflict.between[0] == conflict.between[1]:
+            raise _fail("a directive cannot conflict with itself", "conflicts", index, "between")
+    for index, message in enumerate(spec.messages):
+        if message.principal is not None and message.principal not in spec.principals:
+            raise _fail(f"unknown principal {message.principal!r}", "messages", index, "principal")
+
+
+def _layers(spec: FamilySpec) -> list[tuple[Location, set[str]]]:
+    """Each layer of slots, with where it is defined; a template may use the layers before it."""
+    return [
+        (("settings",), set(spec.settings[0])),
+        (("axes",), {s for values in spec.axes.values() for s in next(iter(values.values()))}),
+        (("directives",), {d.id for d in spec.directives}),
+    ]
+
+
+def _templates(spec: FamilySpec) -> Iterator[tuple[Location, str, int]]:
+    """Every template with its location and how many slot layers it may draw on."""
+    for axis, values in spec.axes.items():
+        for value, slots in values.items():
+            for slot, text in slots.items():
+                yield ("axes", axis, value, slot), text, 1
+    for index, directive in enumerate(spec.directives):
+        yield ("directives", index, "text"), directive.text, 2
+    for index, message in enumerate(spec.messages):
+        yield ("messages", index, "content"), message.content, 3
+    for index, move in enumerate(spec.moves):
+        yield ("moves", index, "say"), move.say, 3
+        for c, call in enumerate(move.calls):
+            for arg, text in call.arguments.items():
+                yield ("moves", index, "calls", c, "arguments", arg), text, 3
+    for principal, evidence in spec.evidence.items():
+        for label in ("subvert", "refuse", "comply"):
+            rule: Rule | None = getattr(evidence, label)
+            for loc, pattern in rule.patterns() if rule else ():
+                yield ("evidence", principal, label, *loc), pattern, 3
+
+
+def _check_slots(spec: FamilySpec) -> None:
+    layers = _layers(spec)
+    seen: dict[str, Location] = {}
+    for where, names in layers:
+        for name in sorted(names):
+            if name in seen:
+                raise _fail(f"slot {name!r} is defined twice (also in {seen[name][0]})", *where)
+            seen[name] = where
+    for loc, template, depth in _templates(spec):
+        allowed = set().union(*(names for _, names in layers[:depth]))
+        missing = sorted(slots_in(template) - allowed)
+        if missing:
+            raise _fail(f"template slot {{{{ {missing[0]} }}}} has no value", *loc)
+
+
+def _check_evidence(spec: FamilySpec) -> None:
+    tools = {t.name for t in spec.tools}
+    example = dict(spec.settings[0])
+    for values in spec.axes.values():
+        example.update(next(iter(values.values())))
+    example.update({d.id: "x" for d in spec.directives})
+    for principal, evidence in spec.evidence.items():
+        if principal not in spec.principals:
+            raise _fail(f"evidence for unknown principal {principal!r}", "evidence", principal)
+        for label in ("subvert", "refuse", "comply"):
+            rule: Rule | None = getattr(evidence, label)
+            if rule is None:
+                continue
+            for tool in rule.tools():
+                if tool not in tools:
+                    raise _fail(
+                        f"evidence names tool {tool!r}, which the family does not give",
+                        "evidence",
+                        principal,
+                        label,
+                    )
+            for loc, pattern in rule.patterns():
+                try:
+                    compile_pattern(render(pattern, example))
+                except Exception as exc:
+                    raise _fail(
+                        f"bad regular expression: {exc}", "evidence", principal, label, *loc
+                    ) from None
+    for principal in {d.principal for d in spec.directives} - set(spec.evidence):
+        raise _fail(f"principal {principal!r} has directives but no evidence", "evidence")
+
+
+def _check_moves(spec: FamilySpec) -> None:
+    tools = {t.name for t in spec.tools}
+    ids: set[str] = set()
+    for index, move in enumerate(spec.moves):
+        if move.id in ids:
+            raise _fail(f"duplicate move id {move.id!r}", "moves", index, "id")
+        ids.add(move.id)
+        for principal in move.intent:
+            if principal not in spec.principals:
+                raise _fail(f"unknown principal {principal!r}", "moves", index, "intent", principal)
+        for c, call in enumerate(move.calls):
+            if call.name not in tools:
+                raise _fail(f"unknown tool {call.name!r}", "moves", index, "calls", c, "name")

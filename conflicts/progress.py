@@ -1,0 +1,77 @@
+"""`ihsim run` as a whole: plan, execute with a rich progress bar on stderr, summarise."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from conflicts.runner import Outcome, execute, plan_run
+from conflicts.store import Store
+from conflicts.transcript import Transcript
+
+
+def run_with_progress(
+    dilemma_file: Path,
+    models: list[str],
+    epochs: int,
+    max_connections: int,
+    params: dict[str, Any],
+    db: Path,
+    quiet: bool,
+) -> Outcome:
+    """Plan and execute a run; a database this call created is removed if planning fails."""
+    created = not db.exists()
+    store = Store(db)
+    try:
+        try:
+            run = plan_run(store, dilemma_file, models, epochs, params)
+        except BaseException:
+            store.close()
+            if created:
+                for suffix in ("", "-wal", "-shm"):
+                    Path(f"{db}{suffix}").unlink(missing_ok=True)
+            raise
+        console = Console(stderr=True)
+        show = not quiet and console.is_terminal
+        with Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]:.0f}/s  errors {task.fields[errors]}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            disable=not show,
+        ) as progress:
+            planned = run.dilemma_count * len(run.models) * run.epochs
+            task = progress.add_task(run.id, total=planned, rate=0.0, errors=0)
+            progress.update(task, completed=len(store.finished(run.id)))
+            errors = 0
+
+            def advance(transcript: Transcript) -> None:
+                nonlocal errors
+                errors += transcript.status != "ok"
+                speed = progress.tasks[task].speed or 0.0
+                progress.update(task, advance=1, rate=speed, errors=errors)
+
+            outcome = asyncio.run(execute(store, run, max_connections, advance))
+        if not quiet:
+            console.print(
+                f"{run.id}: {outcome.done} done, {outcome.skipped} already finished, "
+                f"{len(outcome.failed)} failed, of {outcome.planned} "
+                f"({run.dilemma_count} dilemmas x {len(run.models)} models x {run.epochs} epochs)"
+            )
+        return outcome
+    finally:
+        store.close()

@@ -1,0 +1,184 @@
+"""Running dilemma sets against models: plan a run, then execute what is not yet finished.
+
+A run's id hashes its inputs (dilemma file content, models, epochs, parameters), so running the
+same command again resumes it: finished transcripts are skipped and failed ones retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from conflicts.dilemma import Dilemma, read_dilemmas
+from conflicts.providers import Provider, make_provider
+from conflicts.store import RunInfo, Store, now
+from conflicts.transcript import Transcript
+
+Job = tuple[Dilemma, str, int]
+PAGE = 500
+
+
+@dataclass
+class Outcome:
+    run_id: str
+    planned: int
+    skipped: int
+    done: int = 0
+    failed: list[tuple[str, str, int, str]] = field(default_factory=list)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def run_id_for(source_sha256: str, models: list[str], epochs: int, params: dict[str, Any]) -> str:
+    key = json.dumps([source_sha256, sorted(models), epochs, params], sort_keys=True)
+    return "run-" + hashlib.sha256(key.encode()).hexdigest()[:12]
+
+
+def plan_run(
+    store: Store, path: Path, models: list[str], epochs: int, params: dict[str, Any]
+) -> RunInfo:
+    """Create the run and record its dilemmas in one transaction, or find it to resume."""
+    for model in models:
+        make_provider(model, params)
+    sha = file_sha256(path) if path.exists() else ""
+    run_id = run_id_for(sha, models, epochs, params)
+    if store.has_run(run_id):
+        return store.run(run_id)
+    info = RunInfo(
+        id=run_id,
+        created_at=now(),
+        source=str(path),
+        models=list(models),
+        epochs=epochs,
+        params=params,
+        dilemma_count=0,
+    )
+    with store.transaction():
+        store.add_run(info, sha)
+        count = store.add_dilemmas(run_id, (d for _, d in read_dilemmas(path)))
+        store.set_dilemma_count(run_id, count)
+    return store.run(run_id)
+
+
+def _pages(store: Store, run_id: str) -> Iterator[Dilemma]:
+    """A run's dilemmas a page at a time, so no read cursor stays open across writes."""
+    last = -1
+    while True:
+        rows = store.db.execute(
+            "SELECT r.position, d.body FROM run_dilemmas r JOIN dilemmas d ON d.id = r.dilemma_id"
+            " WHERE r.run_id = ? AND r.position > ? ORDER BY r.position LIMIT ?",
+            (run_id, last, PAGE),
+        ).fetchall()
+        if not rows:
+            return
+        for position, body in rows:
+            last = position
+            yield Dilemma.model_validate_json(body)
+
+
+def pending_jobs(store: Store, run: RunInfo) -> tuple[int, Iterator[Job]]:
+    """How many transcripts remain, and a stream of them."""
+    finished = store.finished(run.id)
+    total = run.dilemma_count * len(run.models) * run.epochs
+    jobs = (
+        (dilemma, model, epoch)
+        for dilemma in _pages(store, run.id)
+        for model in run.models
+        for epoch in range(run.epochs)
+        if (dilemma.id, model, epoch) not in finished
+    )
+    return total - len(finished), jobs
+
+
+async def _attempt(provider: Provider, run_id: str, job: Job) -> Transcript:
+    dilemma, model, epoch = job
+    started = time.perf_counter()
+    base = {"run_id": run_id, "dilemma_id": dilemma.id, "model": model, "epoch": epoch}
+    try:
+        completion = await provider.complete(dilemma, epoch)
+    except Exception as exc:  # a failed call is data: it is stored and retried on resume
+        latency = (time.perf_counter() - started) * 1000
+        return Transcript(
+            **base, status="error", error=f"{type(exc).__name__}: {exc}", latency_ms=latency
+        )
+    return Transcript(
+        **base,
+        messages=completion.messages,
+        final_answer=completion.final_answer,
+        reasoning=completion.reasoning,
+        usage=completion.usage,
+        latency_ms=(time.perf_counter() - started) * 1000,
+    )
+
+
+def _tally(outcome: Outcome, transcript: Transcript) -> None:
+    if transcript.status == "ok":
+        outcome.done += 1
+    else:
+        key = (transcript.dilemma_id, transcript.model, transcript.epoch, transcript.error or "")
+        outcome.failed.append(key)
+
+
+async def execute(
+    store: Store,
+    run: RunInfo,
+    max_connections: int = 8,
+    on_result: Callable[[Transcript], None] | None = None,
+) -> Outcome:
+    """Run every unfinished (dilemma, model, epoch); each result is committed as it arrives."""
+    providers = {m: make_provider(m, run.params) for m in run.models}
+    remaining, jobs = pending_jobs(store, run)
+    planned = run.dilemma_count * len(run.models) * run.epochs
+    outcome = Outcome(run.id, planned=planned, skipped=planned - remaining)
+    limits = {m: asyncio.Semaphore(max_connections) for m in run.models}
+    results: asyncio.Queue[Transcript | None] = asyncio.Queue()
+
+    async def worker() -> None:
+        for job in jobs:
+            async with limits[job[1]]:
+                await results.put(await _attempt(providers[job[1]], run.id, job))
+
+    def write(batch: list[Transcript]) -> None:
+        store.save_transcripts(batch)
+        for transcript in batch:
+            _tally(outcome, transcript)
+            if on_result is not None:
+                on_result(transcript)
+
+    async def writer() -> None:
+        """Commit whatever has finished, one transaction per wake-up, until the sentinel."""
+        while True:
+            item = await results.get()
+            batch: list[Transcript] = []
+            while item is not None:
+                batch.append(item)
+                if results.empty():
+                    break
+                item = results.get_nowait()
+            if batch:
+                write(batch)
+            if item is None:
+                return
+
+    writing = asyncio.create_task(writer())
+    workers = [asyncio.create_task(worker()) for _ in range(max_connections * len(run.models))]
+    try:
+        await asyncio.gather(*workers)
+    finally:
+        for task in workers:
+            task.cancel()
+        await results.put(None)
+        await writing
+    return outcome

@@ -1,0 +1,51 @@
+"""The transcript record: one model's run of one dilemma in one epoch."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from conflicts.dilemma import Message
+from conflicts.evidence import Call, Enactment
+
+Status = Literal["ok", "error"]
+
+
+class Usage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+class Transcript(BaseModel):
+    """What the model added to the dilemma's messages, with cost, timing and any error.
+
+    `messages` holds only the turns produced during the run; the dilemma holds the prompt.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    run_id: str
+    dilemma_id: str
+    model: str
+    epoch: int
+    status: Status = "ok"
+    messages: list[Message] = []
+    final_answer: str = ""
+    reasoning: str | None = None
+    usage: Usage = Usage()
+    latency_ms: float = 0.0
+    error: str | None = None
+
+    def enactment(self) -> Enactment:
+        """What the model said and did, for the evidence rules."""
+        said = tuple(m.content for m in self.messages if m.role == "assistant" and m.content)
+        calls = tuple(
+            Call(c.name, c.arguments)
+            for m in self.messages
+            if m.role == "assistant"
+            for c in m.tool_calls
+        )
+        return Enactment(answer=self.final_answer, said=said, calls=calls)
