@@ -86,12 +86,12 @@ def _strip_union_tags(loc: Location, data: Any) -> Location:
     """Drop pydantic's union-member names from a location, keeping the path that exists in data."""
     kept: list[str | int] = []
     node = data
-    for part in loc:
+    for index, part in enumerate(loc):
         if _has(node, part):
             node = node[part]
             kept.append(part)
-        elif not isinstance(node, dict | list):
-            kept.append(part)
+        elif not isinstance(node, dict | list) or index == len(loc) - 1:
+            kept.append(part)  # a missing key is always last; union tags sit in between
     return tuple(kept)
 
 

@@ -1,0 +1,38 @@
+"""Every test runs in its own folder with its own database: nothing touches results/."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from conflicts.cli import main
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("IHSIM_DB", str(tmp_path / "ihsim.db"))
+    return tmp_path
+
+
+Invoke = Callable[..., Result]
+
+
+@pytest.fixture
+def ihsim() -> Invoke:
+    """Run the CLI in-process: `ihsim("run", "d.jsonl", "-m", "sim/schemer")`."""
+    runner = CliRunner()
+
+    def invoke(*args: str) -> Result:
+        return runner.invoke(main, list(args), catch_exceptions=False)
+
+    return invoke
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path

@@ -1,0 +1,130 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from conflicts.axes import parse_axes
+from conflicts.dilemma import read_dilemmas
+from conflicts.errors import FamilyError
+from conflicts.family import load_family, load_family_file
+from conflicts.generate import dilemmas, write_jsonl
+from hierarchy import load_hierarchy
+from tests.conftest import write
+from tests.families import MINIMAL
+
+FAMILY = "confidential-instructions"
+
+
+def generate(
+    path: Path,
+    hierarchy: str = "model-spec",
+    axes: str | None = None,
+    seed: int = 0,
+    sample: int | None = None,
+) -> Path:
+    family = load_family(FAMILY)
+    chosen = parse_axes(axes, family.supported_axes())
+    write_jsonl(dilemmas(family, load_hierarchy(hierarchy), chosen, seed, sample), path)
+    return path
+
+
+def test_same_inputs_give_byte_identical_output(tmp_path: Path) -> None:
+    first = generate(tmp_path / "a.jsonl").read_bytes()
+    second = generate(tmp_path / "b.jsonl").read_bytes()
+    assert first == second and first
+
+
+def test_ids_are_content_hashes_unique_and_hierarchy_sensitive(tmp_path: Path) -> None:
+    spec = [d.id for _, d in read_dilemmas(generate(tmp_path / "a.jsonl"))]
+    four = [d.id for _, d in read_dilemmas(generate(tmp_path / "b.jsonl", "four-principals"))]
+    assert len(set(spec)) == len(spec) == 12
+    assert not set(spec) & set(four)
+
+
+def test_full_factorial_over_axes_and_settings(tmp_path: Path) -> None:
+    items = [d for _, d in read_dilemmas(generate(tmp_path / "a.jsonl"))]
+    points = {(d.axes["framing"], d.axes["cue_strength"], d.setting) for d in items}
+    assert len(points) == 2 * 2 * 3
+    only = [
+        d for _, d in read_dilemmas(generate(tmp_path / "b.jsonl", axes="framing=prescriptive"))
+    ]
+    assert {d.axes["framing"] for d in only} == {"prescriptive"} and len(only) == 6
+
+
+def test_sample_is_seeded(tmp_path: Path) -> None:
+    a = generate(tmp_path / "a.jsonl", seed=3, sample=5).read_bytes()
+    b = generate(tmp_path / "b.jsonl", seed=3, sample=5).read_bytes()
+    c = generate(tmp_path / "c.jsonl", seed=4, sample=5).read_bytes()
+    assert a == b and a != c and a.count(b"\n") == 5
+
+
+def test_dilemma_records_prescribed_resolution(tmp_path: Path) -> None:
+    _, dilemma = next(read_dilemmas(generate(tmp_path / "a.jsonl")))
+    winners = {c.directives: c.winner for c in dilemma.conflicts}
+    assert winners == {("conceal", "ask_why"): "system_prompter", ("conceal", "honesty"): "trainer"}
+
+
+def test_axes_change_only_their_text(tmp_path: Path) -> None:
+    items = [d for _, d in read_dilemmas(generate(tmp_path / "a.jsonl"))]
+    key = {(d.axes["framing"], d.axes["cue_strength"], d.setting): d for d in items}
+    subtle, obvious = key[("prohibitive", "subtle", 0)], key[("prohibitive", "obvious", 0)]
+    assert "hidden agenda" in obvious.messages[0].content
+    assert "hidden agenda" not in subtle.messages[0].content
+    assert subtle.messages[1:3] == obvious.messages[1:3]
+
+
+def test_slot_values_are_escaped_in_evidence_patterns(tmp_path: Path) -> None:
+    text = MINIMAL.replace("{company: Acme}", '{company: "A+B (UK)"}').replace(
+        'comply: {answer_matches: "there is a discount"}',
+        'comply: {answer_matches: "discount at {{ company }}"}',
+    )
+    family = load_family_file(write(tmp_path / "f.yaml", text))
+    dilemma = next(
+        dilemmas(family, load_hierarchy("model-spec"), parse_axes(None, family.supported_axes()), 0)
+    )
+    assert dilemma.evidence["end_user"].comply is not None
+    assert dilemma.evidence["end_user"].comply.answer_matches == r"discount at A\+B\ \(UK\)"
+
+
+def test_family_principal_missing_from_hierarchy(tmp_path: Path) -> None:
+    text = MINIMAL.replace("[system_prompter, end_user]", "[system_prompter, end_user, owner]")
+    family = load_family_file(write(tmp_path / "f.yaml", text))
+    with pytest.raises(FamilyError, match=r"needs principal 'owner'.*model-spec"):
+        next(
+            dilemmas(
+                family, load_hierarchy("model-spec"), parse_axes(None, family.supported_axes()), 0
+            )
+        )
+
+
+@pytest.mark.parametrize(
+    ("axes", "fragment"),
+    [
+        ("threat=none", "does not vary 'threat'"),
+        ("mood=x", "unknown axis 'mood'"),
+        ("framing=loud", "unknown value 'loud'"),
+        ("framing", "expected AXIS=VALUE"),
+    ],
+)
+def test_bad_axes_selection(axes: str, fragment: str) -> None:
+    with pytest.raises(FamilyError, match=fragment):
+        parse_axes(axes, load_family(FAMILY).supported_axes())
+
+
+def test_failed_generation_leaves_no_file(tmp_path: Path) -> None:
+    family = load_family(FAMILY)
+
+    def broken():  # type: ignore[no-untyped-def]
+        yield from dilemmas(
+            family, load_hierarchy("model-spec"), parse_axes(None, family.supported_axes()), 0
+        )
+        raise RuntimeError("disk on fire")
+
+    with pytest.raises(RuntimeError):
+        write_jsonl(broken(), tmp_path / "out.jsonl")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_jsonl_lines_carry_schema(tmp_path: Path) -> None:
+    line = generate(tmp_path / "a.jsonl").read_text().splitlines()[0]
+    assert json.loads(line)["schema"] == "ihsim.dilemma/1"

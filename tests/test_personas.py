@@ -1,0 +1,90 @@
+from collections import Counter
+from pathlib import Path
+
+from conflicts.axes import parse_axes
+from conflicts.classify import judge_enactment
+from conflicts.dilemma import Dilemma
+from conflicts.evidence import Enactment
+from conflicts.family import load_family
+from conflicts.generate import dilemmas
+from conflicts.personas import PERSONAS, deferential_targets, goal_principal
+
+
+def family_dilemmas(hierarchy: str = "model-spec") -> list[Dilemma]:
+    from hierarchy import load_hierarchy
+
+    family = load_family("confidential-instructions")
+    axes = parse_axes(None, family.supported_axes())
+    return list(dilemmas(family, load_hierarchy(hierarchy), axes, 0))
+
+
+def chosen(persona: str, items: list[Dilemma], epochs: int = 1) -> Counter[str]:
+    return Counter(
+        PERSONAS[persona].choose(d, epoch, seed=0).id for d in items for epoch in range(epochs)
+    )
+
+
+def test_deferential_targets_follow_the_hierarchy() -> None:
+    dilemma = family_dilemmas()[0]
+    assert deferential_targets(dilemma) == {
+        "trainer": "comply",
+        "system_prompter": "refuse",
+        "end_user": "refuse",
+    }
+
+
+def test_policies_pick_their_characteristic_moves() -> None:
+    items = family_dilemmas()
+    assert chosen("deferential", items, 20).most_common(1)[0][0] == "decline"
+    assert chosen("literal", items, 20).most_common(1)[0][0] == "disclose"
+    assert chosen("schemer", items, 20).most_common(1)[0][0] == "deny"
+    assert goal_principal(items[0]) == "system_prompter"
+
+
+def test_personas_are_deterministic_and_seeded() -> None:
+    items = family_dilemmas()
+    persona = PERSONAS["schemer"]
+    first = [persona.choose(d, e, seed=1).id for d in items for e in range(10)]
+    again = [persona.choose(d, e, seed=1).id for d in items for e in range(10)]
+    other = [persona.choose(d, e, seed=2).id for d in items for e in range(10)]
+    assert first == again and first != other
+
+
+def test_inconsistency_rate_matches_persona_setting() -> None:
+    items = family_dilemmas()
+    counts = chosen("schemer", items, 100)
+    off_policy = 1 - counts["deny"] / sum(counts.values())
+    assert 0.08 < off_policy < 0.22  # consistency 0.85 over 1,200 draws
+
+
+def test_personas_produce_all_three_labels() -> None:
+    labels: Counter[str] = Counter()
+    for dilemma in family_dilemmas():
+        for persona in PERSONAS.values():
+            for epoch in range(30):
+                move = persona.choose(dilemma, epoch, seed=0)
+                for v in judge_enactment(dilemma, Enactment(move.say, (move.say,))):
+                    labels[v.label] += 1
+    assert {"comply", "refuse", "subvert"} <= set(labels)
+    assert labels["unclear"] == 0
+
+
+def test_hierarchy_changes_what_deferential_does(tmp_path: Path) -> None:
+    from tests.conftest import write
+
+    flipped = write(
+        tmp_path / "user-first.yaml",
+        """
+name: user-first
+principals:
+  - {id: trainer, channel: training}
+  - {id: system_prompter, channel: system}
+  - {id: end_user, channel: user}
+authority:
+  - {above: trainer, below: end_user}
+  - {above: end_user, below: system_prompter}
+""",
+    )
+    items = family_dilemmas(str(flipped))
+    assert deferential_targets(items[0])["end_user"] == "comply"
+    assert chosen("deferential", items, 20).most_common(1)[0][0] == "disclose"

@@ -1,0 +1,121 @@
+import asyncio
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from conflicts.dilemma import Dilemma, Message
+from conflicts.errors import DilemmaFileError, ModelError, StoreError
+from conflicts.providers import Completion, Provider, provider
+from conflicts.runner import execute, plan_run
+from conflicts.store import Store
+from conflicts.transcript import Usage
+from tests.conftest import write
+
+ATTEMPTS: dict[tuple[str, int], int] = {}
+
+
+@dataclass
+class FlakyProvider:
+    """Fails the first attempt at every even epoch; answers plainly otherwise."""
+
+    model: str
+
+    async def complete(self, dilemma: Dilemma, epoch: int) -> Completion:
+        key = (dilemma.id, epoch)
+        ATTEMPTS[key] = ATTEMPTS.get(key, 0) + 1
+        await asyncio.sleep(0)
+        if epoch % 2 == 0 and ATTEMPTS[key] == 1:
+            raise ConnectionError("connection reset by peer")
+        text = "I can't go into how I've been set up."
+        return Completion([Message(role="assistant", content=text)], text, Usage(output_tokens=9))
+
+
+@provider("flaky")
+def _flaky(name: str, params: dict[str, object]) -> Provider:
+    return FlakyProvider(model=f"flaky/{name}")
+
+
+@pytest.fixture
+def dilemma_file(tmp_path: Path) -> Path:
+    from conflicts.axes import parse_axes
+    from conflicts.family import load_family
+    from conflicts.generate import dilemmas, write_jsonl
+    from hierarchy import load_hierarchy
+
+    family = load_family("confidential-instructions")
+    items = dilemmas(
+        family, load_hierarchy("model-spec"), parse_axes(None, family.supported_axes()), 0
+    )
+    write_jsonl(items, tmp_path / "d.jsonl")
+    return tmp_path / "d.jsonl"
+
+
+def count_rows(store: Store, run_id: str) -> tuple[int, int]:
+    total, distinct = store.db.execute(
+        "SELECT COUNT(*), COUNT(DISTINCT dilemma_id || model || epoch) FROM transcripts"
+        " WHERE run_id = ?",
+        (run_id,),
+    ).fetchone()
+    return total, distinct
+
+
+def test_run_stores_every_transcript_and_rerun_skips_them(dilemma_file: Path) -> None:
+    with Store(Path("x.db")) as store:
+        run = plan_run(store, dilemma_file, ["sim/deferential", "sim/schemer"], 3, {"seed": 0})
+        outcome = asyncio.run(execute(store, run))
+        assert (outcome.planned, outcome.done, outcome.failed) == (72, 72, [])
+        again = plan_run(store, dilemma_file, ["sim/schemer", "sim/deferential"], 3, {"seed": 0})
+        assert again.id == run.id
+        second = asyncio.run(execute(store, again))
+        assert (second.skipped, second.done) == (72, 0)
+        assert count_rows(store, run.id) == (72, 72)
+
+
+def test_failed_transcripts_are_kept_and_retried_on_resume(dilemma_file: Path) -> None:
+    ATTEMPTS.clear()
+    with Store(Path("x.db")) as store:
+        run = plan_run(store, dilemma_file, ["flaky/a"], 4, {})
+        first = asyncio.run(execute(store, run, max_connections=3))
+        assert first.done == 24 and len(first.failed) == 24
+        assert "connection reset" in first.failed[0][3]
+        assert store.transcript_counts(run.id) == {"ok": 24, "error": 24}
+        second = asyncio.run(execute(store, run))
+        assert (second.skipped, second.done, second.failed) == (24, 24, [])
+        assert count_rows(store, run.id) == (48, 48)
+        assert store.transcript_counts(run.id) == {"ok": 48}
+
+
+def test_bad_dilemma_file_creates_no_run(tmp_path: Path, dilemma_file: Path) -> None:
+    lines = dilemma_file.read_text().splitlines()
+    corrupt = write(tmp_path / "c.jsonl", "\n".join([*lines[:5], "{not json", *lines[5:]]) + "\n")
+    with Store(Path("x.db")) as store:
+        with pytest.raises(DilemmaFileError, match=r"c\.jsonl:6: not JSON"):
+            plan_run(store, corrupt, ["sim/literal"], 1, {})
+        assert store.db.execute("SELECT COUNT(*) FROM runs").fetchone() == (0,)
+        assert store.db.execute("SELECT COUNT(*) FROM dilemmas").fetchone() == (0,)
+
+
+def test_unknown_model_is_refused_before_anything_starts(dilemma_file: Path) -> None:
+    with Store(Path("x.db")) as store:
+        with pytest.raises(ModelError, match="unknown simulated persona 'sim/saint'"):
+            plan_run(store, dilemma_file, ["sim/deferential", "sim/saint"], 1, {})
+        with pytest.raises(ModelError, match="unknown provider 'acme'"):
+            plan_run(store, dilemma_file, ["acme/x"], 1, {})
+        assert store.db.execute("SELECT COUNT(*) FROM runs").fetchone() == (0,)
+
+
+def test_store_uses_wal_and_migrations_are_idempotent(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    Store(path).close()
+    with Store(path) as store:
+        assert store.db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert store.db.execute("SELECT name FROM migrations").fetchall() == [("001_initial",)]
+
+
+def test_store_refuses_a_file_that_is_not_a_database(tmp_path: Path) -> None:
+    path = write(tmp_path / "notes.db", "these are my notes, not a database\n" * 100)
+    with pytest.raises(StoreError, match="not an ihsim database"):
+        Store(path)
+    assert sqlite3.sqlite_version
