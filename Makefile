@@ -10,10 +10,11 @@ DEMO := results/demo
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	@echo "installing ihsim into $(VENV) (log: $(VENV)/install.log)"
+	@$(PYTHON) -m venv $(VENV)
+	@( $(BIN)/pip install --upgrade pip && $(BIN)/pip install -e '.[dev]' ) \
+		> $(VENV)/install.log 2>&1 || { tail -30 $(VENV)/install.log; exit 1; }
+	@touch $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/pytest
@@ -24,6 +25,7 @@ lint: $(STAMP)
 
 demo: $(STAMP)
 	rm -rf $(DEMO) && mkdir -p $(DEMO)
+	$(BIN)/ihsim hierarchy show model-spec
 	$(BIN)/ihsim generate --family confidential-instructions --hierarchy model-spec --seed 7 -o $(DEMO)/dilemmas.jsonl
 	$(BIN)/ihsim run $(DEMO)/dilemmas.jsonl -m sim/deferential -m sim/literal -m sim/schemer --epochs 5 --db $(DEMO)/ihsim.db
 	$(BIN)/ihsim classify --db $(DEMO)/ihsim.db

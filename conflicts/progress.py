@@ -70,7 +70,8 @@ def run_with_progress(
             console.print(
                 f"{run.id}: {outcome.done} done, {outcome.skipped} already finished, "
                 f"{len(outcome.failed)} failed, of {outcome.planned} "
-                f"({run.dilemma_count} dilemmas x {len(run.models)} models x {run.epochs} epochs)"
+                f"({run.dilemma_count} dilemmas x {len(run.models)} models x {run.epochs} epochs)",
+                soft_wrap=True,
             )
         return outcome
     finally:

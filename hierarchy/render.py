@@ -28,8 +28,11 @@ def as_text(hierarchy: Hierarchy) -> str:
     for edge in hierarchy.spec.authority:
         scope = f"  [scope: {edge.scope}]" if edge.scope else ""
         lines.append(f"  {edge.above} > {edge.below}{scope}")
-    outranks = ", ".join(f"{a} > {b}" for a, b in hierarchy.outranked_pairs())
-    lines += ["", f"outranks (transitively): {outranks or 'nobody'}"]
+    below: dict[str, list[str]] = {}
+    for above, lower in hierarchy.outranked_pairs():
+        below.setdefault(above, []).append(lower)
+    lines += ["", "outranks, transitively:"]
+    lines += [f"  {above} > {', '.join(lower)}" for above, lower in below.items()] or ["  nobody"]
     pairs = hierarchy.unordered_pairs()
     unordered = ", ".join(f"{a} ~ {b}" for a, b in pairs) if pairs else "none"
     lines.append(f"unordered: {unordered}")

@@ -1,0 +1,1 @@
+"""Benchmarks, reported by `make bench`: throughput and memory, never timed assertions."""
