@@ -16,9 +16,8 @@ from pathlib import Path
 
 from conflicts.axes import parse_axes
 from conflicts.classify import classify_run, get_classifier
-from conflicts.dilemma import Dilemma
 from conflicts.family import load_family
-from conflicts.generate import dilemmas, write_jsonl
+from conflicts.generate import Line, Renderer, axis_points, dilemma_lines, write_jsonl
 from conflicts.runner import execute, plan_run
 from conflicts.store import Store
 from hierarchy import load_hierarchy
@@ -26,13 +25,22 @@ from hierarchy import load_hierarchy
 FAMILY = "confidential-instructions"
 
 
-def grid(repeats: int) -> Iterator[Dilemma]:
-    """The family's whole grid, `repeats` times over (same ids: a throughput load, not a set)."""
+def grid(repeats: int) -> Iterator[Line]:
+    """The family's whole grid, `repeats` times over, from one renderer as a large grid would be
+    (same ids: a throughput load, not a dilemma set)."""
     family = load_family(FAMILY)
-    hierarchy = load_hierarchy("model-spec")
-    axes = parse_axes(None, family.supported_axes())
+    renderer = Renderer(family, load_hierarchy("model-spec"))
+    points = list(axis_points(parse_axes(None, family.supported_axes())))
     for _ in range(repeats):
-        yield from dilemmas(family, hierarchy, axes, seed=0)
+        for point in points:
+            for setting in range(len(family.settings)):
+                yield renderer.line(point, setting)
+
+
+def first_grid() -> Iterator[Line]:
+    family = load_family(FAMILY)
+    axes = parse_axes(None, family.supported_axes())
+    return dilemma_lines(family, load_hierarchy("model-spec"), axes, seed=0)
 
 
 def peak_rss_mb() -> float:
@@ -51,7 +59,7 @@ def bench_generate(folder: Path, repeats: int) -> None:
 
 
 def bench_run_and_classify(folder: Path, epochs: int) -> None:
-    write_jsonl(grid(1), folder / "d.jsonl")
+    write_jsonl(first_grid(), folder / "d.jsonl")
     models = ["sim/deferential", "sim/literal", "sim/schemer"]
     with Store(folder / "bench.db") as store:
         started = time.perf_counter()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from conflicts.dilemma import Dilemma, Move
@@ -58,9 +58,10 @@ def get_classifier(name: str) -> Classifier:
 
 def judge_enactment(dilemma: Dilemma, act: Enactment) -> list[Verdict]:
     """Apply the dilemma's evidence to what the model said and did, principal by principal."""
+    act = replace(act, patterns=dilemma.evidence.patterns)
     verdicts = []
     for principal in dilemma.principals:
-        evidence = dilemma.evidence.get(principal)
+        evidence = dilemma.evidence.principals.get(principal)
         if evidence is None:
             verdicts.append(Verdict(principal, "not_applicable", None, Finding("not_applicable")))
             continue

@@ -256,13 +256,13 @@ def generate(
     """
     from conflicts.axes import parse_axes
     from conflicts.family import load_family
-    from conflicts.generate import dilemmas, write_jsonl
+    from conflicts.generate import dilemma_lines, write_jsonl
     from hierarchy import load_hierarchy
 
     family = load_family(family_name)
     loaded = load_hierarchy(hierarchy_name)
     chosen = parse_axes(axes, family.supported_axes())
-    summary = write_jsonl(dilemmas(family, loaded, chosen, seed, sample), output)
+    summary = write_jsonl(dilemma_lines(family, loaded, chosen, seed, sample), output)
     click.echo(f"wrote {summary.total} dilemmas to {output}", err=True)
     for (axis, value), count in sorted(summary.by_axis.items()):
         click.echo(f"  {axis}={value}: {count}", err=True)

@@ -6,7 +6,6 @@ dilemma file can be run, classified and audited without the family file that mad
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from conflicts.errors import DilemmaFileError
-from conflicts.evidence import Label, PrincipalEvidence
+from conflicts.evidence import Evidence, Label
 from hierarchy.errors import format_field
 
 SCHEMA = "ihsim.dilemma/1"
@@ -92,19 +91,13 @@ class Dilemma(Record):
     conflicts: list[ConflictRecord]
     messages: list[Message]
     tools: list[ToolSpec] = []
-    evidence: dict[str, PrincipalEvidence]
+    evidence: Evidence
     moves: list[Move] = []
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     def to_json(self) -> str:
         return self.model_dump_json(by_alias=True, exclude_defaults=False)
-
-
-def content_id(body: dict[str, Any]) -> str:
-    """A stable id: the hash of the dilemma's canonical JSON, so equal content means equal id."""
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
 def read_dilemmas(path: Path) -> Iterator[tuple[int, Dilemma]]:

@@ -7,6 +7,7 @@ principal's label, and scripted moves for the simulated personas.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -15,7 +16,7 @@ from pydantic import Field
 
 from conflicts.axes import AXES, REQUIRED_AXES
 from conflicts.errors import FamilyError
-from conflicts.evidence import Label, PrincipalEvidence, Rule, compile_pattern
+from conflicts.evidence import Label, PrincipalEvidence, Rule, compile_pattern, pattern_refs
 from conflicts.templates import render, slots_in
 from hierarchy.errors import Location
 from hierarchy.source import load_model
@@ -66,6 +67,7 @@ class FamilySpec(Strict):
     conflicts: list[ConflictSpec] = Field(min_length=1)
     messages: list[MessageTemplate] = Field(min_length=1)
     tools: list[ToolTemplate] = []
+    patterns: dict[str, str] = {}
     evidence: dict[str, PrincipalEvidence]
     moves: list[MoveTemplate] = []
 
@@ -190,6 +192,8 @@ def _templates(spec: FamilySpec) -> Iterator[tuple[Location, str, int]]:
         for c, call in enumerate(move.calls):
             for arg, text in call.arguments.items():
                 yield ("moves", index, "calls", c, "arguments", arg), text, 3
+    for name, pattern in spec.patterns.items():
+        yield ("patterns", name), pattern, 3
     for principal, evidence in spec.evidence.items():
         for label in ("subvert", "refuse", "comply"):
             rule: Rule | None = getattr(evidence, label)
@@ -218,6 +222,8 @@ def _check_evidence(spec: FamilySpec) -> None:
     for values in spec.axes.values():
         example.update(next(iter(values.values())))
     example.update({d.id: "x" for d in spec.directives})
+    for name, pattern in spec.patterns.items():
+        _check_regex(render(pattern, example, re.escape), "patterns", name)
     for principal, evidence in spec.evidence.items():
         if principal not in spec.principals:
             raise _fail(f"evidence for unknown principal {principal!r}", "evidence", principal)
@@ -234,14 +240,21 @@ def _check_evidence(spec: FamilySpec) -> None:
                         label,
                     )
             for loc, pattern in rule.patterns():
-                try:
-                    compile_pattern(render(pattern, example))
-                except Exception as exc:
-                    raise _fail(
-                        f"bad regular expression: {exc}", "evidence", principal, label, *loc
-                    ) from None
+                where = ("evidence", principal, label, *loc)
+                ref = pattern_refs(pattern)
+                if ref is None:
+                    _check_regex(render(pattern, example, re.escape), *where)
+                elif ref not in spec.patterns:
+                    raise _fail(f"no pattern named {ref!r} in patterns", *where)
     for principal in {d.principal for d in spec.directives} - set(spec.evidence):
         raise _fail(f"principal {principal!r} has directives but no evidence", "evidence")
+
+
+def _check_regex(pattern: str, *loc: str | int) -> None:
+    try:
+        compile_pattern(pattern)
+    except Exception as exc:
+        raise _fail(f"bad regular expression: {exc}", *loc) from None
 
 
 def _check_moves(spec: FamilySpec) -> None:

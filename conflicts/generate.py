@@ -1,40 +1,37 @@
 """Turning a family and a hierarchy into dilemmas, streamed to JSONL.
 
-Deterministic: the same family, hierarchy, axes and seed give the same bytes. Output goes to a
-temporary file renamed into place, so a failure never leaves half a dilemma set behind.
+Deterministic: the same family, hierarchy, axes and seed give the same bytes. A family is compiled
+once per hierarchy into plain dicts, so each dilemma costs a few template fills and one JSON dump.
+Output goes to a temporary file renamed into place: a failure never leaves half a set behind.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
 import os
 import random
 import re
 import tempfile
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from conflicts.dilemma import (
-    ConflictRecord,
-    Dilemma,
-    DirectiveRecord,
-    Message,
-    Move,
-    ToolCall,
-    ToolSpec,
-    content_id,
-)
+import orjson
+
+from conflicts.dilemma import SCHEMA, Dilemma
 from conflicts.errors import FamilyError
-from conflicts.evidence import PrincipalEvidence
-from conflicts.family import FamilySpec
-from conflicts.templates import render
+from conflicts.family import FamilySpec, MessageTemplate, MoveTemplate
+from conflicts.templates import render, slots_in
 from hierarchy import Hierarchy
 from hierarchy.spec import DirectiveSpec
 
 REGEX_KEYS = frozenset({"answer_matches", "said", "claim", "args"})
+Point = dict[str, str]
 
 
 @dataclass
@@ -45,13 +42,24 @@ class Summary:
     by_family: Counter[str] = field(default_factory=Counter)
     by_axis: Counter[tuple[str, str]] = field(default_factory=Counter)
 
-    def add(self, dilemma: Dilemma) -> None:
+    def add(self, family: str, point: Point) -> None:
         self.total += 1
-        self.by_family[dilemma.family] += 1
-        self.by_axis.update(dilemma.axes.items())
+        self.by_family[family] += 1
+        by_axis = self.by_axis
+        for item in point.items():
+            by_axis[item] += 1
 
 
-def axis_points(axes: Mapping[str, list[str]]) -> Iterator[dict[str, str]]:
+@dataclass(frozen=True)
+class Line:
+    """One serialised dilemma (UTF-8 JSON, no newline), with what the summary needs of it."""
+
+    json: bytes
+    family: str
+    point: Point
+
+
+def axis_points(axes: Mapping[str, list[str]]) -> Iterator[Point]:
     """The full factorial over the chosen axis values, in a fixed order."""
     names = sorted(axes)
     for values in itertools.product(*(axes[name] for name in names)):
@@ -68,6 +76,231 @@ def check_compatible(family: FamilySpec, hierarchy: Hierarchy) -> None:
             )
 
 
+class Renderer:
+    """A family compiled against one hierarchy: everything that does not vary is built once.
+
+    Rendered items (directives, messages, moves, patterns) are grouped by the axes they depend on
+    and cached on the setting and those axes' values: across a grid most are looked up, not filled.
+    """
+
+    CACHE_LIMIT = 4096
+
+    def __init__(self, family: FamilySpec, hierarchy: Hierarchy) -> None:
+        check_compatible(family, hierarchy)
+        self.family = family
+        self.hierarchy = hierarchy
+        self.static: dict[str, Any] = {
+            "schema": SCHEMA,
+            "family": family.id,
+            "family_version": family.version,
+            "hierarchy": hierarchy.name,
+            "principals": list(family.principals),
+            "conflicts": _resolutions(family, hierarchy),
+            "tools": [t.model_dump(mode="json") for t in family.tools],
+        }
+        self.standing = [
+            _directive(d, d.text.strip(), hierarchy, "hierarchy")
+            for d in hierarchy.spec.standing_directives
+            if d.principal in family.principals
+        ]
+        self.channels = {p: hierarchy.principals[p].channel for p in family.principals}
+        rules = {
+            p: e.model_dump(by_alias=True, exclude_none=True) for p, e in family.evidence.items()
+        }
+        self._axis_of = {
+            slot: axis
+            for axis, values in family.axes.items()
+            for slot in next(iter(values.values()))
+        }
+        self._directive_text = {d.id: d.text for d in family.directives}
+        items: list[tuple[str, tuple[str, ...], Callable[[dict[str, str]], Any]]] = [
+            *(
+                (f"directive:{d.id}", self._depends(d.text), partial(self._directive, d))
+                for d in family.directives
+            ),
+            *(
+                (f"message:{i}", self._depends(m.content), partial(self._message, m))
+                for i, m in enumerate(family.messages)
+            ),
+            *(
+                (f"move:{m.id}", self._depends(m.say, *_call_texts(m)), partial(_move, m))
+                for m in family.moves
+            ),
+            *(
+                (f"pattern:{name}", self._depends(text), partial(_pattern, text))
+                for name, text in family.patterns.items()
+            ),
+            ("rules", self._depends(json.dumps(rules)), partial(_render_rules, rules)),
+        ]
+        groups: dict[tuple[str, ...], list[tuple[str, Callable[[dict[str, str]], Any]]]] = {}
+        for name, axes, build in items:
+            groups.setdefault(axes, []).append((name, build))
+        self.groups = list(groups.items())
+        self._cache: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+    def _depends(self, *texts: str) -> tuple[str, ...]:
+        """The axes a text depends on, through axis slots and the directives it quotes."""
+        axes: set[str] = set()
+        for text in texts:
+            for slot in slots_in(text):
+                if slot in self._axis_of:  # axis text itself may use setting slots only
+                    axes.add(self._axis_of[slot])
+                elif slot in self._directive_text:
+                    axes.update(self._depends(self._directive_text[slot]))
+        return tuple(sorted(axes))
+
+    def slots(self, point: Mapping[str, str], setting: int) -> dict[str, str]:
+        """Setting values, then axis text filled from them, then each directive's words."""
+        slots = dict(self.family.settings[setting])
+        for axis, value in point.items():
+            slots.update({k: render(v, slots) for k, v in self.family.axes[axis][value].items()})
+        for directive in self.family.directives:
+            slots[directive.id] = render(directive.text, slots).strip()
+        return slots
+
+    def body(self, point: Mapping[str, str], setting: int) -> dict[str, Any]:
+        slots: dict[str, str] | None = None
+        rendered: dict[str, Any] = {}
+        for index, (axes, builds) in enumerate(self.groups):
+            key = (index, setting, *[point[axis] for axis in axes])
+            group = self._cache.get(key)
+            if group is None:
+                if slots is None:
+                    slots = self.slots(point, setting)
+                group = {name: build(slots) for name, build in builds}
+                if len(self._cache) >= self.CACHE_LIMIT:
+                    self._cache.clear()
+                self._cache[key] = group
+            rendered.update(group)
+        family = self.family
+        return {
+            **self.static,
+            "axes": dict(point),
+            "setting": setting,
+            "directives": [rendered[f"directive:{d.id}"] for d in family.directives]
+            + self.standing,
+            "messages": [rendered[f"message:{i}"] for i in range(len(family.messages))],
+            "evidence": {
+                "patterns": {name: rendered[f"pattern:{name}"] for name in family.patterns},
+                "principals": rendered["rules"],
+            },
+            "moves": [rendered[f"move:{m.id}"] for m in family.moves],
+        }
+
+    def _directive(self, spec: DirectiveSpec, slots: Mapping[str, str]) -> dict[str, Any]:
+        return _directive(spec, slots[spec.id], self.hierarchy, "family")
+
+    def _message(self, message: MessageTemplate, slots: Mapping[str, str]) -> dict[str, Any]:
+        record: dict[str, Any] = {"role": message.role, "content": render(message.content, slots)}
+        if message.principal is not None:
+            record["principal"] = message.principal
+            record["channel"] = self.channels[message.principal]
+        return record
+
+    def line(self, point: Point, setting: int) -> Line:
+        """The dilemma as canonical JSON, its id the hash of everything else in it."""
+        canonical = orjson.dumps(self.body(point, setting), option=orjson.OPT_SORT_KEYS)
+        digest = hashlib.sha256(canonical).hexdigest()[:16].encode()
+        return Line(b'{"id":"' + digest + b'",' + canonical[1:], self.family.id, point)
+
+
+def _call_texts(move: MoveTemplate) -> list[str]:
+    return [v for call in move.calls for v in call.arguments.values()]
+
+
+def _pattern(text: str, slots: Mapping[str, str]) -> str:
+    return render(text, slots, re.escape)
+
+
+def _resolutions(family: FamilySpec, hierarchy: Hierarchy) -> list[dict[str, Any]]:
+    by_id = {d.id: d for d in family.directives}
+    records = []
+    for conflict in family.conflicts:
+        first, second = (by_id[i] for i in conflict.between)
+        resolution = hierarchy.resolve(first, second, conflict.scope)
+        records.append(
+            {
+                "directives": list(resolution.directives),
+                "principals": list(resolution.principals),
+                "winner": resolution.winner,
+                "basis": resolution.basis,
+            }
+        )
+    return records
+
+
+def _directive(spec: DirectiveSpec, text: str, hierarchy: Hierarchy, source: str) -> dict[str, Any]:
+    channel = hierarchy.channel_of(spec)
+    return {
+        "id": spec.id,
+        "principal": spec.principal,
+        "kind": spec.kind,
+        "text": text,
+        "channel": channel.id,
+        "verified": channel.verified,
+        "claims": spec.claims,
+        "authority": hierarchy.effective_principal(spec),
+        "source": source,
+    }
+
+
+def _move(move: MoveTemplate, slots: Mapping[str, str]) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "id": move.id,
+        "intent": dict(move.intent),
+        "say": render(move.say, slots).strip(),
+    }
+    if move.calls:
+        record["calls"] = [
+            {
+                "id": f"call_{index}",
+                "name": call.name,
+                "arguments": {k: render(v, slots) for k, v in call.arguments.items()},
+            }
+            for index, call in enumerate(move.calls)
+        ]
+    return record
+
+
+def _render_rules(node: Any, slots: Mapping[str, str], in_regex: bool = False) -> Any:
+    """Fill slots in literal rule patterns, escaping values so a name never acts as a regex."""
+    if isinstance(node, dict):
+        return {k: _render_rules(v, slots, in_regex or k in REGEX_KEYS) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_render_rules(v, slots, in_regex) for v in node]
+    if isinstance(node, str):
+        return render(node, slots, re.escape if in_regex else None)
+    return node
+
+
+def dilemma_lines(
+    family: FamilySpec,
+    hierarchy: Hierarchy,
+    axes: Mapping[str, list[str]],
+    seed: int,
+    sample: int | None = None,
+) -> Iterator[Line]:
+    """Every dilemma of the family over the axes and its settings, or a seeded sample of them."""
+    renderer = Renderer(family, hierarchy)
+    settings = range(len(family.settings))
+    points: Iterable[tuple[Point, int]] = ((p, s) for p in axis_points(axes) for s in settings)
+    if sample is not None:
+        total = len(settings) * _grid_size(axes)
+        if sample < total:
+            rng = random.Random(f"{seed}:{family.id}")
+            chosen = set(rng.sample(range(total), sample))
+            points = (ps for index, ps in enumerate(points) if index in chosen)
+    for point, setting in points:
+        yield renderer.line(point, setting)
+
+
+def _grid_size(axes: Mapping[str, list[str]]) -> int:
+    size = 1
+    for values in axes.values():
+        size *= len(values)
+    return size
+
+
 def dilemmas(
     family: FamilySpec,
     hierarchy: Hierarchy,
@@ -75,142 +308,21 @@ def dilemmas(
     seed: int,
     sample: int | None = None,
 ) -> Iterator[Dilemma]:
-    """Every dilemma of the family over the axes and its settings, or a seeded sample of them."""
-    check_compatible(family, hierarchy)
-    points = [(p, s) for p in axis_points(axes) for s in range(len(family.settings))]
-    if sample is not None and sample < len(points):
-        chosen = sorted(random.Random(f"{seed}:{family.id}").sample(range(len(points)), sample))
-        points = [points[i] for i in chosen]
-    resolutions = _resolutions(family, hierarchy)
-    for point, setting in points:
-        yield render_dilemma(family, hierarchy, point, setting, resolutions)
+    """The same dilemmas as `dilemma_lines`, parsed: for code that works on them in memory."""
+    for line in dilemma_lines(family, hierarchy, axes, seed, sample):
+        yield Dilemma.model_validate_json(line.json)
 
 
-def _resolutions(family: FamilySpec, hierarchy: Hierarchy) -> list[ConflictRecord]:
-    by_id = {d.id: d for d in family.directives}
-    records = []
-    for conflict in family.conflicts:
-        first, second = (by_id[i] for i in conflict.between)
-        resolution = hierarchy.resolve(first, second, conflict.scope)
-        records.append(
-            ConflictRecord(
-                directives=resolution.directives,
-                principals=resolution.principals,
-                winner=resolution.winner,
-                basis=resolution.basis,
-            )
-        )
-    return records
-
-
-def render_dilemma(
-    family: FamilySpec,
-    hierarchy: Hierarchy,
-    point: Mapping[str, str],
-    setting: int,
-    conflicts: list[ConflictRecord],
-) -> Dilemma:
-    """One family rendered at one axis point and setting; its id hashes everything else."""
-    slots = dict(family.settings[setting])
-    for axis, value in point.items():
-        slots.update({k: render(v, slots) for k, v in family.axes[axis][value].items()})
-    directives = [_directive(d, slots, hierarchy, "family") for d in family.directives]
-    slots.update({d.id: d.text for d in directives})
-    directives += [
-        _directive(d, slots, hierarchy, "hierarchy")
-        for d in hierarchy.spec.standing_directives
-        if d.principal in family.principals
-    ]
-    channels = {p: hierarchy.principals[p].channel for p in family.principals}
-    body: dict[str, Any] = {
-        "schema": "ihsim.dilemma/1",
-        "family": family.id,
-        "family_version": family.version,
-        "hierarchy": hierarchy.name,
-        "axes": dict(point),
-        "setting": setting,
-        "principals": list(family.principals),
-        "directives": [d.model_dump() for d in directives],
-        "conflicts": [c.model_dump() for c in conflicts],
-        "messages": [
-            Message(
-                role=m.role,
-                content=render(m.content, slots),
-                principal=m.principal,
-                channel=channels[m.principal] if m.principal else None,
-            ).model_dump(exclude_defaults=True)
-            for m in family.messages
-        ],
-        "tools": [
-            ToolSpec(name=t.name, description=t.description, parameters=t.parameters).model_dump()
-            for t in family.tools
-        ],
-        "evidence": {
-            p: _render_evidence(e, slots).model_dump(by_alias=True, exclude_none=True)
-            for p, e in family.evidence.items()
-        },
-        "moves": [_move(m, slots).model_dump(exclude_defaults=True) for m in family.moves],
-    }
-    body["id"] = content_id(body)
-    return Dilemma.model_validate(body)
-
-
-def _directive(
-    spec: DirectiveSpec, slots: Mapping[str, str], hierarchy: Hierarchy, source: str
-) -> DirectiveRecord:
-    channel = hierarchy.channel_of(spec)
-    return DirectiveRecord(
-        id=spec.id,
-        principal=spec.principal,
-        kind=spec.kind,
-        text=render(spec.text, slots).strip(),
-        channel=channel.id,
-        verified=channel.verified,
-        claims=spec.claims,
-        authority=hierarchy.effective_principal(spec),
-        source=source,
-    )
-
-
-def _move(move: Any, slots: Mapping[str, str]) -> Move:
-    calls = [
-        ToolCall(
-            id=f"call_{index}",
-            name=c.name,
-            arguments={k: render(v, slots) for k, v in c.arguments.items()},
-        )
-        for index, c in enumerate(move.calls)
-    ]
-    return Move(id=move.id, intent=move.intent, say=render(move.say, slots).strip(), calls=calls)
-
-
-def _render_evidence(evidence: PrincipalEvidence, slots: Mapping[str, str]) -> PrincipalEvidence:
-    data = evidence.model_dump(by_alias=True, exclude_none=True)
-    return PrincipalEvidence.model_validate(_render_patterns(data, slots, in_regex=False))
-
-
-def _render_patterns(node: Any, slots: Mapping[str, str], in_regex: bool) -> Any:
-    """Fill slots in evidence patterns, escaping slot values so a name never acts as a regex."""
-    if isinstance(node, dict):
-        return {k: _render_patterns(v, slots, in_regex or k in REGEX_KEYS) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_render_patterns(v, slots, in_regex) for v in node]
-    if isinstance(node, str):
-        return render(node, slots, re.escape if in_regex else None)
-    return node
-
-
-def write_jsonl(items: Iterator[Dilemma], output: Path) -> Summary:
-    """Stream dilemmas into `output` atomically; returns what was written."""
+def write_jsonl(lines: Iterable[Line], output: Path) -> Summary:
+    """Stream dilemma lines into `output` atomically; returns what was written."""
     summary = Summary()
     output.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            for dilemma in items:
-                handle.write(dilemma.to_json())
-                handle.write("\n")
-                summary.add(dilemma)
+        with os.fdopen(fd, "wb", buffering=1 << 20) as handle:
+            for line in lines:
+                handle.write(line.json + b"\n")
+                summary.add(line.family, line.point)
         os.replace(tmp, output)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -107,6 +107,20 @@ BAD = [
         "unknown principal 'ghost'",
     ),
     ("wrong type", "version: 1", "version: one", "version", "valid integer"),
+    (
+        "unknown pattern name",
+        'refuse: {answer_matches: "can\'t discuss"}',
+        'refuse: {answer_matches: "@nope"}',
+        "evidence.end_user.refuse.answer_matches",
+        "no pattern named 'nope'",
+    ),
+    (
+        "bad named pattern",
+        "evidence:\n",
+        'patterns:\n  broken: "a[b"\nevidence:\n',
+        "patterns.broken",
+        "bad regular expression",
+    ),
 ]
 
 
@@ -142,6 +156,15 @@ def test_move_whose_evidence_disagrees_with_its_intent_is_caught(tmp_path: Path)
         match="move 'tell' is meant to refuse system_prompter but the evidence says comply",
     ):
         check_family(family, "model-spec", "f.yaml")
+
+
+def test_named_patterns_are_shared_by_rules(tmp_path: Path) -> None:
+    text = MINIMAL.replace("evidence:\n", 'patterns:\n  tells: "there is a discount"\nevidence:\n')
+    text = text.replace(
+        'comply: {answer_matches: "there is a discount"}', 'comply: {answer_matches: "@tells"}'
+    )
+    family = load_family_file(write(tmp_path / "f.yaml", text))
+    assert check_family(family, "model-spec", "f.yaml") == 4
 
 
 def test_unknown_family_name() -> None:

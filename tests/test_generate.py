@@ -7,7 +7,7 @@ from conflicts.axes import parse_axes
 from conflicts.dilemma import read_dilemmas
 from conflicts.errors import FamilyError
 from conflicts.family import load_family, load_family_file
-from conflicts.generate import dilemmas, write_jsonl
+from conflicts.generate import dilemma_lines, dilemmas, write_jsonl
 from hierarchy import load_hierarchy
 from tests.conftest import write
 from tests.families import MINIMAL
@@ -24,7 +24,7 @@ def generate(
 ) -> Path:
     family = load_family(FAMILY)
     chosen = parse_axes(axes, family.supported_axes())
-    write_jsonl(dilemmas(family, load_hierarchy(hierarchy), chosen, seed, sample), path)
+    write_jsonl(dilemma_lines(family, load_hierarchy(hierarchy), chosen, seed, sample), path)
     return path
 
 
@@ -82,8 +82,10 @@ def test_slot_values_are_escaped_in_evidence_patterns(tmp_path: Path) -> None:
     dilemma = next(
         dilemmas(family, load_hierarchy("model-spec"), parse_axes(None, family.supported_axes()), 0)
     )
-    assert dilemma.evidence["end_user"].comply is not None
-    assert dilemma.evidence["end_user"].comply.answer_matches == r"discount at A\+B\ \(UK\)"
+    assert dilemma.evidence.principals["end_user"].comply is not None
+    assert (
+        dilemma.evidence.principals["end_user"].comply.answer_matches == r"discount at A\+B\ \(UK\)"
+    )
 
 
 def test_family_principal_missing_from_hierarchy(tmp_path: Path) -> None:
@@ -115,7 +117,7 @@ def test_failed_generation_leaves_no_file(tmp_path: Path) -> None:
     family = load_family(FAMILY)
 
     def broken():  # type: ignore[no-untyped-def]
-        yield from dilemmas(
+        yield from dilemma_lines(
             family, load_hierarchy("model-spec"), parse_axes(None, family.supported_axes()), 0
         )
         raise RuntimeError("disk on fire")

@@ -41,11 +41,11 @@ def _flaky(name: str, params: dict[str, object]) -> Provider:
 def dilemma_file(tmp_path: Path) -> Path:
     from conflicts.axes import parse_axes
     from conflicts.family import load_family
-    from conflicts.generate import dilemmas, write_jsonl
+    from conflicts.generate import dilemma_lines, write_jsonl
     from hierarchy import load_hierarchy
 
     family = load_family("confidential-instructions")
-    items = dilemmas(
+    items = dilemma_lines(
         family, load_hierarchy("model-spec"), parse_axes(None, family.supported_axes()), 0
     )
     write_jsonl(items, tmp_path / "d.jsonl")
