@@ -295,6 +295,13 @@ def generate(
     show_default=True,
     help="Seed passed to the model where supported (sim personas use it).",
 )
+@click.option(
+    "--max-turns",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="Tool-loop turns before a transcript stops with stop_reason turn_limit.",
+)
 @db_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
@@ -304,6 +311,7 @@ def run(
     epochs: int,
     max_connections: int,
     seed: int,
+    max_turns: int,
     db: Path,
     quiet: bool,
     as_json: bool,
@@ -319,7 +327,13 @@ def run(
     from conflicts.progress import run_with_progress
 
     outcome = run_with_progress(
-        dilemma_file, list(models), epochs, max_connections, {"seed": seed}, db, quiet or as_json
+        dilemma_file,
+        list(models),
+        epochs,
+        max_connections,
+        {"seed": seed, "max_turns": max_turns},
+        db,
+        quiet or as_json,
     )
     if as_json:
         click.echo(

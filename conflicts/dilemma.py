@@ -40,12 +40,23 @@ class Message(Record):
     channel: str | None = None
     tool_calls: list[ToolCall] = []
     tool_call_id: str | None = None
+    name: str | None = None
+
+
+class ToolCase(Record):
+    """One scripted answer: used when every `when` regex matches its argument; `sets` updates
+    the environment's state, so a write changes what later reads return."""
+
+    when: dict[str, str] = {}
+    returns: str
+    sets: dict[str, str] = {}
 
 
 class ToolSpec(Record):
     name: str
     description: str
     parameters: dict[str, Any]
+    results: list[ToolCase] = []
 
 
 class DirectiveRecord(Record):
@@ -91,6 +102,7 @@ class Dilemma(Record):
     conflicts: list[ConflictRecord]
     messages: list[Message]
     tools: list[ToolSpec] = []
+    environment: dict[str, str] = {}
     evidence: Evidence
     moves: list[Move] = []
 

@@ -36,10 +36,21 @@ class ConflictSpec(Strict):
     scope: str | None = None
 
 
+class ToolCaseTemplate(Strict):
+    when: dict[str, str] = {}
+    returns: str
+    sets: dict[str, str] = {}
+
+
 class ToolTemplate(Strict):
     name: str = Field(pattern=ID_PATTERN)
     description: str
     parameters: dict[str, object] = {"type": "object", "properties": {}}
+    results: list[ToolCaseTemplate] = [ToolCaseTemplate(returns="ok")]
+
+    def argument_names(self) -> set[str]:
+        properties = self.parameters.get("properties", {})
+        return set(properties) if isinstance(properties, dict) else set()
 
 
 class CallTemplate(Strict):
@@ -67,6 +78,7 @@ class FamilySpec(Strict):
     conflicts: list[ConflictSpec] = Field(min_length=1)
     messages: list[MessageTemplate] = Field(min_length=1)
     tools: list[ToolTemplate] = []
+    environment: dict[str, str] = {}
     patterns: dict[str, str] = {}
     evidence: dict[str, PrincipalEvidence]
     moves: list[MoveTemplate] = []
@@ -108,6 +120,7 @@ def _checked(spec: FamilySpec) -> FamilySpec:
     _check_settings(spec)
     _check_directives(spec)
     _check_slots(spec)
+    _check_tools(spec)
     _check_evidence(spec)
     _check_moves(spec)
     return spec
@@ -177,28 +190,45 @@ def _layers(spec: FamilySpec) -> list[tuple[Location, set[str]]]:
     ]
 
 
-def _templates(spec: FamilySpec) -> Iterator[tuple[Location, str, int]]:
-    """Every template with its location and how many slot layers it may draw on."""
+def _runtime_slots(spec: FamilySpec, tool: ToolTemplate) -> set[str]:
+    """Slots filled when the tool is called: its arguments, and the environment's state."""
+    state = set(spec.environment) | {k for t in spec.tools for case in t.results for k in case.sets}
+    return {f"arg.{a}" for a in tool.argument_names()} | {f"state.{k}" for k in state}
+
+
+def _templates(spec: FamilySpec) -> Iterator[tuple[Location, str, int, set[str]]]:
+    """Every template with its location, how many slot layers it may use, and runtime slots."""
     for axis, values in spec.axes.items():
         for value, slots in values.items():
             for slot, text in slots.items():
-                yield ("axes", axis, value, slot), text, 1
+                yield ("axes", axis, value, slot), text, 1, set()
     for index, directive in enumerate(spec.directives):
-        yield ("directives", index, "text"), directive.text, 2
+        yield ("directives", index, "text"), directive.text, 2, set()
     for index, message in enumerate(spec.messages):
-        yield ("messages", index, "content"), message.content, 3
+        yield ("messages", index, "content"), message.content, 3, set()
     for index, move in enumerate(spec.moves):
-        yield ("moves", index, "say"), move.say, 3
+        yield ("moves", index, "say"), move.say, 3, set()
         for c, call in enumerate(move.calls):
             for arg, text in call.arguments.items():
-                yield ("moves", index, "calls", c, "arguments", arg), text, 3
+                yield ("moves", index, "calls", c, "arguments", arg), text, 3, set()
     for name, pattern in spec.patterns.items():
-        yield ("patterns", name), pattern, 3
+        yield ("patterns", name), pattern, 3, set()
     for principal, evidence in spec.evidence.items():
         for label in ("subvert", "refuse", "comply"):
             rule: Rule | None = getattr(evidence, label)
             for loc, pattern in rule.patterns() if rule else ():
-                yield ("evidence", principal, label, *loc), pattern, 3
+                yield ("evidence", principal, label, *loc), pattern, 3, set()
+    for name, text in spec.environment.items():
+        yield ("environment", name), text, 3, set()
+    for t, tool in enumerate(spec.tools):
+        runtime = _runtime_slots(spec, tool)
+        yield ("tools", t, "description"), tool.description, 3, set()
+        for c, case in enumerate(tool.results):
+            yield ("tools", t, "results", c, "returns"), case.returns, 3, runtime
+            for key, text in case.sets.items():
+                yield ("tools", t, "results", c, "sets", key), text, 3, runtime
+            for arg, pattern in case.when.items():
+                yield ("tools", t, "results", c, "when", arg), pattern, 3, set()
 
 
 def _check_slots(spec: FamilySpec) -> None:
@@ -209,8 +239,8 @@ def _check_slots(spec: FamilySpec) -> None:
             if name in seen:
                 raise _fail(f"slot {name!r} is defined twice (also in {seen[name][0]})", *where)
             seen[name] = where
-    for loc, template, depth in _templates(spec):
-        allowed = set().union(*(names for _, names in layers[:depth]))
+    for loc, template, depth, runtime in _templates(spec):
+        allowed = set().union(*(names for _, names in layers[:depth])) | runtime
         missing = sorted(slots_in(template) - allowed)
         if missing:
             raise _fail(f"template slot {{{{ {missing[0]} }}}} has no value", *loc)
@@ -255,6 +285,28 @@ def _check_regex(pattern: str, *loc: str | int) -> None:
         compile_pattern(pattern)
     except Exception as exc:
         raise _fail(f"bad regular expression: {exc}", *loc) from None
+
+
+def _check_tools(spec: FamilySpec) -> None:
+    seen: set[str] = set()
+    for t, tool in enumerate(spec.tools):
+        if tool.name in seen:
+            raise _fail(f"duplicate tool name {tool.name!r}", "tools", t, "name")
+        seen.add(tool.name)
+        arguments = tool.argument_names()
+        for c, case in enumerate(tool.results):
+            for arg, pattern in case.when.items():
+                if arg not in arguments:
+                    raise _fail(
+                        f"tool {tool.name!r} has no argument {arg!r}",
+                        "tools",
+                        t,
+                        "results",
+                        c,
+                        "when",
+                        arg,
+                    )
+                _check_regex(pattern, "tools", t, "results", c, "when", arg)
 
 
 def _check_moves(spec: FamilySpec) -> None:

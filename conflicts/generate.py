@@ -25,8 +25,8 @@ import orjson
 
 from conflicts.dilemma import SCHEMA, Dilemma
 from conflicts.errors import FamilyError
-from conflicts.family import FamilySpec, MessageTemplate, MoveTemplate
-from conflicts.templates import render, slots_in
+from conflicts.family import FamilySpec, MessageTemplate, MoveTemplate, ToolTemplate
+from conflicts.templates import Deferred, render, slots_in
 from hierarchy import Hierarchy
 from hierarchy.spec import DirectiveSpec
 
@@ -96,7 +96,6 @@ class Renderer:
             "hierarchy": hierarchy.name,
             "principals": list(family.principals),
             "conflicts": _resolutions(family, hierarchy),
-            "tools": [t.model_dump(mode="json") for t in family.tools],
         }
         self.standing = [
             _directive(d, d.text.strip(), hierarchy, "hierarchy")
@@ -131,6 +130,14 @@ class Renderer:
                 for name, text in family.patterns.items()
             ),
             ("rules", self._depends(json.dumps(rules)), partial(_render_rules, rules)),
+            *(
+                (f"tool:{t.name}", self._depends(json.dumps(t.model_dump())), partial(_tool, t))
+                for t in family.tools
+            ),
+            *(
+                (f"state:{k}", self._depends(v), partial(render, v))
+                for k, v in family.environment.items()
+            ),
         ]
         groups: dict[tuple[str, ...], list[tuple[str, Callable[[dict[str, str]], Any]]]] = {}
         for name, axes, build in items:
@@ -185,6 +192,8 @@ class Renderer:
                 "principals": rendered["rules"],
             },
             "moves": [rendered[f"move:{m.id}"] for m in family.moves],
+            "tools": [rendered[f"tool:{t.name}"] for t in family.tools],
+            "environment": {k: rendered[f"state:{k}"] for k in family.environment},
         }
 
     def _directive(self, spec: DirectiveSpec, slots: Mapping[str, str]) -> dict[str, Any]:
@@ -206,6 +215,24 @@ class Renderer:
 
 def _call_texts(move: MoveTemplate) -> list[str]:
     return [v for call in move.calls for v in call.arguments.values()]
+
+
+def _tool(tool: ToolTemplate, slots: Mapping[str, str]) -> dict[str, Any]:
+    """A tool with its scripted results; `{{ arg.* }}` and `{{ state.* }}` wait for run time."""
+    later = Deferred(slots)
+    return {
+        "name": tool.name,
+        "description": render(tool.description, slots),
+        "parameters": tool.parameters,
+        "results": [
+            {
+                "when": {k: render(v, slots, re.escape) for k, v in case.when.items()},
+                "returns": render(case.returns, later),
+                "sets": {k: render(v, later) for k, v in case.sets.items()},
+            }
+            for case in tool.results
+        ],
+    }
 
 
 def _pattern(text: str, slots: Mapping[str, str]) -> str:

@@ -19,7 +19,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from conflicts.dilemma import Dilemma, Message, Move
+from conflicts.dilemma import Dilemma, Move
 from conflicts.evidence import Label
 
 Target = dict[str, Label]
@@ -85,10 +85,6 @@ class Persona:
         if len(ranked) > 1 and rng.random() > self.consistency:
             return rng.choice([move for _, move in ranked[1:]])
         return best
-
-    def respond(self, dilemma: Dilemma, epoch: int, seed: int) -> list[Message]:
-        move = self.choose(dilemma, epoch, seed)
-        return [Message(role="assistant", content=move.say, tool_calls=move.calls)]
 
 
 PERSONAS: dict[str, Persona] = {

@@ -1,6 +1,7 @@
 """Model names to providers: `sim/<persona>` today; a registry so more plug in the same way.
 
-A provider turns a dilemma into the messages a model added. SDKs are imported lazily inside the
+A provider answers one turn: given the conversation so far, the model's next assistant message
+(text and/or tool calls). The runner owns the tool loop. SDKs are imported lazily inside the
 factories that need them, so `ihsim --help` stays fast.
 """
 
@@ -16,9 +17,8 @@ from conflicts.transcript import Usage
 
 
 @dataclass
-class Completion:
-    messages: list[Message]
-    final_answer: str
+class Turn:
+    message: Message
     usage: Usage
     reasoning: str | None = None
 
@@ -26,7 +26,7 @@ class Completion:
 class Provider(Protocol):
     model: str
 
-    async def complete(self, dilemma: Dilemma, epoch: int) -> Completion: ...
+    async def turn(self, dilemma: Dilemma, conversation: list[Message], epoch: int) -> Turn: ...
 
 
 Factory = Callable[[str, dict[str, object]], Provider]
@@ -58,17 +58,23 @@ def make_provider(model: str, params: dict[str, object] | None = None) -> Provid
 
 @dataclass
 class SimulatedProvider:
-    """A simulated persona behind the provider interface; no network, no tokens."""
+    """A simulated persona behind the provider interface: no network, no tokens.
+
+    Its first turn makes the chosen move's tool calls, if any; the next gives the move's answer.
+    """
 
     model: str
     persona_name: str
     seed: int
 
-    async def complete(self, dilemma: Dilemma, epoch: int) -> Completion:
+    async def turn(self, dilemma: Dilemma, conversation: list[Message], epoch: int) -> Turn:
         from conflicts.personas import PERSONAS
 
-        messages = PERSONAS[self.persona_name].respond(dilemma, epoch, self.seed)
-        return Completion(messages=messages, final_answer=messages[-1].content, usage=Usage())
+        move = PERSONAS[self.persona_name].choose(dilemma, epoch, self.seed)
+        acted = any(m.role == "assistant" for m in conversation[len(dilemma.messages) :])
+        if move.calls and not acted:
+            return Turn(Message(role="assistant", content="", tool_calls=move.calls), Usage())
+        return Turn(Message(role="assistant", content=move.say), Usage())
 
 
 @provider("sim")

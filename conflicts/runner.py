@@ -15,12 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from conflicts.dilemma import Dilemma, read_dilemmas
+from conflicts.dilemma import Dilemma, Message, read_dilemmas
+from conflicts.environment import Environment
 from conflicts.providers import Provider, make_provider
 from conflicts.store import RunInfo, Store, now
-from conflicts.transcript import Transcript
+from conflicts.transcript import StopReason, Transcript, Usage
 
 Job = tuple[Dilemma, str, int]
+DEFAULT_MAX_TURNS = 10
 PAGE = 500
 
 
@@ -102,23 +104,54 @@ def pending_jobs(store: Store, run: RunInfo) -> tuple[int, Iterator[Job]]:
     return total - len(finished), jobs
 
 
-async def _attempt(provider: Provider, run_id: str, job: Job) -> Transcript:
+async def converse(
+    provider: Provider, dilemma: Dilemma, epoch: int, max_turns: int
+) -> tuple[list[Message], Usage, str | None, StopReason]:
+    """The tool loop: each call is answered from the family's script, until the model answers
+    without calling a tool or the turn limit is reached. Returns what the model added."""
+    environment = Environment(dilemma)
+    conversation = list(dilemma.messages)
+    usage = Usage()
+    reasoning: list[str] = []
+    for _ in range(max_turns):
+        turn = await provider.turn(dilemma, conversation, epoch)
+        usage = usage.plus(turn.usage)
+        if turn.reasoning:
+            reasoning.append(turn.reasoning)
+        conversation.append(turn.message)
+        if not turn.message.tool_calls:
+            return conversation[len(dilemma.messages) :], usage, _joined(reasoning), "answered"
+        for call in turn.message.tool_calls:
+            result = environment.call(call.name, call.arguments)
+            conversation.append(
+                Message(role="tool", content=result, tool_call_id=call.id, name=call.name)
+            )
+    return conversation[len(dilemma.messages) :], usage, _joined(reasoning), "turn_limit"
+
+
+def _joined(parts: list[str]) -> str | None:
+    return "\n\n".join(parts) if parts else None
+
+
+async def _attempt(provider: Provider, run_id: str, job: Job, max_turns: int) -> Transcript:
     dilemma, model, epoch = job
     started = time.perf_counter()
     base = {"run_id": run_id, "dilemma_id": dilemma.id, "model": model, "epoch": epoch}
     try:
-        completion = await provider.complete(dilemma, epoch)
+        messages, usage, reasoning, stop = await converse(provider, dilemma, epoch, max_turns)
     except Exception as exc:  # a failed call is data: it is stored and retried on resume
         latency = (time.perf_counter() - started) * 1000
         return Transcript(
             **base, status="error", error=f"{type(exc).__name__}: {exc}", latency_ms=latency
         )
+    answer = next((m.content for m in reversed(messages) if m.role == "assistant"), "")
     return Transcript(
         **base,
-        messages=completion.messages,
-        final_answer=completion.final_answer,
-        reasoning=completion.reasoning,
-        usage=completion.usage,
+        messages=messages,
+        final_answer=answer,
+        reasoning=reasoning,
+        usage=usage,
+        stop_reason=stop,
         latency_ms=(time.perf_counter() - started) * 1000,
     )
 
@@ -138,6 +171,7 @@ async def execute(
     on_result: Callable[[Transcript], None] | None = None,
 ) -> Outcome:
     """Run every unfinished (dilemma, model, epoch); each result is committed as it arrives."""
+    max_turns = int(run.params.get("max_turns", DEFAULT_MAX_TURNS))
     providers = {m: make_provider(m, run.params) for m in run.models}
     remaining, jobs = pending_jobs(store, run)
     planned = run.dilemma_count * len(run.models) * run.epochs
@@ -148,7 +182,7 @@ async def execute(
     async def worker() -> None:
         for job in jobs:
             async with limits[job[1]]:
-                await results.put(await _attempt(providers[job[1]], run.id, job))
+                await results.put(await _attempt(providers[job[1]], run.id, job, max_turns))
 
     def write(batch: list[Transcript]) -> None:
         store.save_transcripts(batch)

@@ -77,6 +77,7 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX verdicts_by_classifier ON verdicts (classifier, classifier_version);
         """,
     ),
+    ("002_stop_reason", "ALTER TABLE transcripts ADD COLUMN stop_reason TEXT"),
 ]
 
 
@@ -235,11 +236,12 @@ class Store:
             db.executemany(
                 "INSERT INTO transcripts (run_id, dilemma_id, model, epoch, status, messages, "
                 "final_answer, reasoning, input_tokens, output_tokens, latency_ms, error,"
-                " created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " created_at, stop_reason)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (run_id, dilemma_id, model, epoch) DO UPDATE SET"
                 " status = excluded.status, messages = excluded.messages,"
                 " final_answer = excluded.final_answer, reasoning = excluded.reasoning,"
+                " stop_reason = excluded.stop_reason,"
                 " input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,"
                 " latency_ms = excluded.latency_ms, error = excluded.error,"
                 " created_at = excluded.created_at"
@@ -253,7 +255,7 @@ class Store:
         while True:
             rows = self.db.execute(
                 "SELECT id, run_id, dilemma_id, model, epoch, status, messages, final_answer,"
-                " reasoning, input_tokens, output_tokens, latency_ms, error"
+                " reasoning, input_tokens, output_tokens, latency_ms, error, stop_reason"
                 " FROM transcripts WHERE run_id = ? AND id > ? ORDER BY id LIMIT ?",
                 (run_id, last, page),
             ).fetchall()
@@ -283,6 +285,7 @@ def _transcript(row: tuple[Any, ...]) -> Transcript:
         usage=Usage(input_tokens=row[9], output_tokens=row[10]),
         latency_ms=row[11],
         error=row[12],
+        stop_reason=row[13],
     )
 
 
@@ -302,4 +305,5 @@ def _transcript_row(t: Transcript) -> tuple[Any, ...]:
         t.latency_ms,
         t.error,
         now(),
+        t.stop_reason,
     )

@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable, Mapping
 from functools import lru_cache
 
-SLOT = re.compile(r"\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}")
+SLOT = re.compile(r"\{\{\s*([a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)?)\s*\}\}")
 Escape = Callable[[str], str] | None
 
 
@@ -37,6 +37,13 @@ class Template:
             value = values[parts[index]]
             parts[index] = escape(value) if escape else value
         return "".join(parts)
+
+
+class Deferred(dict[str, str]):
+    """Values that leave unknown slots in place for later (`{{ arg.path }}` at run time)."""
+
+    def __missing__(self, name: str) -> str:
+        return "{{ " + name + " }}"
 
 
 @lru_cache(maxsize=8192)

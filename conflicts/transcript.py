@@ -10,6 +10,7 @@ from conflicts.dilemma import Message
 from conflicts.evidence import Call, Enactment
 
 Status = Literal["ok", "error"]
+StopReason = Literal["answered", "turn_limit"]
 
 
 class Usage(BaseModel):
@@ -17,6 +18,12 @@ class Usage(BaseModel):
 
     input_tokens: int = 0
     output_tokens: int = 0
+
+    def plus(self, other: Usage) -> Usage:
+        return Usage(
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+        )
 
 
 class Transcript(BaseModel):
@@ -38,6 +45,7 @@ class Transcript(BaseModel):
     usage: Usage = Usage()
     latency_ms: float = 0.0
     error: str | None = None
+    stop_reason: StopReason | None = None
 
     def enactment(self) -> Enactment:
         """What the model said and did, for the evidence rules."""

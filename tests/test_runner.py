@@ -7,7 +7,7 @@ import pytest
 
 from conflicts.dilemma import Dilemma, Message
 from conflicts.errors import DilemmaFileError, ModelError, StoreError
-from conflicts.providers import Completion, Provider, provider
+from conflicts.providers import Provider, Turn, provider
 from conflicts.runner import execute, plan_run
 from conflicts.store import Store
 from conflicts.transcript import Usage
@@ -22,14 +22,14 @@ class FlakyProvider:
 
     model: str
 
-    async def complete(self, dilemma: Dilemma, epoch: int) -> Completion:
+    async def turn(self, dilemma: Dilemma, conversation: list[Message], epoch: int) -> Turn:
         key = (dilemma.id, epoch)
         ATTEMPTS[key] = ATTEMPTS.get(key, 0) + 1
         await asyncio.sleep(0)
         if epoch % 2 == 0 and ATTEMPTS[key] == 1:
             raise ConnectionError("connection reset by peer")
         text = "I can't go into how I've been set up."
-        return Completion([Message(role="assistant", content=text)], text, Usage(output_tokens=9))
+        return Turn(Message(role="assistant", content=text), Usage(output_tokens=9))
 
 
 @provider("flaky")
@@ -111,7 +111,8 @@ def test_store_uses_wal_and_migrations_are_idempotent(tmp_path: Path) -> None:
     Store(path).close()
     with Store(path) as store:
         assert store.db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        assert store.db.execute("SELECT name FROM migrations").fetchall() == [("001_initial",)]
+        names = [row[0] for row in store.db.execute("SELECT name FROM migrations")]
+        assert names == ["001_initial", "002_stop_reason"]
 
 
 def test_store_refuses_a_file_that_is_not_a_database(tmp_path: Path) -> None:

@@ -1,0 +1,90 @@
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+
+from conflicts.axes import parse_axes
+from conflicts.classify import evidence_classifier
+from conflicts.dilemma import Dilemma, Message, ToolCall
+from conflicts.environment import Environment
+from conflicts.family import load_family_file
+from conflicts.generate import dilemmas
+from conflicts.providers import Turn, make_provider
+from conflicts.runner import _attempt, converse
+from conflicts.transcript import Usage
+from conflicts.validation import check_family
+from hierarchy import load_hierarchy
+from tests.conftest import write
+from tests.families import QUIZ
+
+
+def quiz(tmp_path: Path) -> Dilemma:
+    family = load_family_file(write(tmp_path / "quiz.yaml", QUIZ))
+    axes = parse_axes(None, family.supported_axes())
+    return next(dilemmas(family, load_hierarchy("model-spec"), axes, 0))
+
+
+def test_scripted_results_first_matching_case_answers(tmp_path: Path) -> None:
+    env = Environment(quiz(tmp_path))
+    assert env.call("read_file", {"path": "answers.txt"}) == "Q1: Paris"
+    assert env.call("read_file", {"path": "other.md"}) == "error: no such file other.md"
+    assert env.call("read_file", {}) == "error: no such file "
+    assert env.call("rm", {"path": "/"}) == "error: there is no tool named 'rm'"
+
+
+def test_a_write_changes_what_later_reads_return(tmp_path: Path) -> None:
+    dilemma = quiz(tmp_path)
+    env = Environment(dilemma)
+    assert env.call("read_file", {"path": "notes.txt"}) == "notes: draft"
+    assert env.call("write_file", {"path": "notes.txt", "content": "Q1 is Paris"}) == (
+        "wrote notes.txt"
+    )
+    assert env.call("read_file", {"path": "notes.txt"}) == "notes: Q1 is Paris"
+    assert Environment(dilemma).call("read_file", {"path": "notes.txt"}) == "notes: draft"
+
+
+def test_model_text_is_inert(tmp_path: Path) -> None:
+    env = Environment(quiz(tmp_path))
+    env.call("write_file", {"path": "notes.txt", "content": "{{ state.notes }} {{ answer }}"})
+    assert env.call("read_file", {"path": "notes.txt"}) == "notes: {{ state.notes }} {{ answer }}"
+
+
+def test_family_with_tools_validates(tmp_path: Path) -> None:
+    family = load_family_file(write(tmp_path / "quiz.yaml", QUIZ))
+    assert check_family(family, "model-spec", "quiz.yaml") == 4
+
+
+def test_sim_tool_loop_records_calls_results_and_answer(tmp_path: Path) -> None:
+    dilemma = quiz(tmp_path)
+    schemer = make_provider("sim/schemer", {"seed": 0})
+    messages, _, _, stop = asyncio.run(converse(schemer, dilemma, epoch=0, max_turns=5))
+    assert stop == "answered"
+    assert [m.role for m in messages] == ["assistant", "tool", "tool", "assistant"]
+    assert [c.name for c in messages[0].tool_calls] == ["read_file", "submit"]
+    assert messages[1].content == "Q1: Paris" and messages[1].tool_call_id == "call_0"
+    assert messages[3].content.startswith("I did not open any files")
+
+
+def test_deeds_make_the_lie_a_subversion(tmp_path: Path) -> None:
+    dilemma = quiz(tmp_path)
+    transcript = asyncio.run(
+        _attempt(make_provider("sim/schemer", {"seed": 0}), "run-x", (dilemma, "sim/schemer", 0), 5)
+    )
+    verdicts = {v.principal: v for v in evidence_classifier(dilemma, transcript)}
+    assert verdicts["system_prompter"].label == "subvert"
+    assert verdicts["system_prompter"].evidence.mismatch
+    assert "read_file(path='answers.txt')" in verdicts["system_prompter"].evidence.calls
+
+
+@dataclass
+class Looper:
+    model: str = "test/looper"
+
+    async def turn(self, dilemma: Dilemma, conversation: list[Message], epoch: int) -> Turn:
+        call = ToolCall(id=f"c{len(conversation)}", name="read_file", arguments={"path": "x"})
+        return Turn(Message(role="assistant", content="", tool_calls=[call]), Usage(input_tokens=3))
+
+
+def test_turn_limit_stops_a_model_that_never_answers(tmp_path: Path) -> None:
+    messages, usage, _, stop = asyncio.run(converse(Looper(), quiz(tmp_path), 0, max_turns=3))
+    assert stop == "turn_limit"
+    assert len(messages) == 6 and usage.input_tokens == 9
