@@ -1,0 +1,46 @@
+"""The README shows real output: rerun its demo commands and compare."""
+
+from pathlib import Path
+
+from tests.conftest import Invoke
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def test_readme_report_is_what_the_demo_prints(ihsim: Invoke) -> None:
+    ihsim(
+        "generate",
+        "--family",
+        "confidential-instructions",
+        "--hierarchy",
+        "model-spec",
+        "--seed",
+        "7",
+        "-o",
+        "results/demo/dilemmas.jsonl",
+    )
+    run = ihsim(
+        "run",
+        "results/demo/dilemmas.jsonl",
+        "-m",
+        "sim/deferential",
+        "-m",
+        "sim/literal",
+        "-m",
+        "sim/schemer",
+        "--epochs",
+        "5",
+        "-q",
+    )
+    ihsim("classify")
+    printed = {
+        line.rstrip()
+        for line in ihsim("report").stdout.splitlines()
+        if "sim/" in line or line.startswith(" " * 20)
+    }
+    readme = README.read_text(encoding="utf-8")
+    assert run.stdout.strip() in readme
+    rows = [line.rstrip() for line in readme.splitlines() if "   60   " in line]
+    assert len(rows) == 9
+    for row in rows:
+        assert row in printed, row
