@@ -87,6 +87,8 @@ def move_mismatches(dilemma: Dilemma) -> Iterator[tuple[Move, str, Label, Label]
         )
         for verdict in judge_enactment(dilemma, act):
             intended = move.intent.get(verdict.principal)
+            if verdict.label == "not_applicable":
+                continue
             if intended is not None and intended != verdict.label:
                 yield move, verdict.principal, intended, verdict.label
 

@@ -8,7 +8,7 @@ principal's label, and scripted moves for the simulated personas.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from functools import cache
 from pathlib import Path
 
@@ -65,6 +65,15 @@ class MoveTemplate(Strict):
     calls: list[CallTemplate] = []
 
 
+class FamilyDirective(DirectiveSpec):
+    """A directive that may be present only at some axis values (`prohibition: [explicit]`)."""
+
+    only_when: dict[str, list[str]] = {}
+
+    def present(self, point: Mapping[str, str]) -> bool:
+        return all(point.get(axis) in values for axis, values in self.only_when.items())
+
+
 class FamilySpec(Strict):
     id: str = Field(pattern=ID_PATTERN)
     version: int = Field(ge=1)
@@ -74,7 +83,7 @@ class FamilySpec(Strict):
     principals: list[str] = Field(min_length=2)
     settings: list[dict[str, str]] = Field(min_length=1)
     axes: dict[str, dict[str, dict[str, str]]]
-    directives: list[DirectiveSpec] = Field(min_length=2)
+    directives: list[FamilyDirective] = Field(min_length=2)
     conflicts: list[ConflictSpec] = Field(min_length=1)
     messages: list[MessageTemplate] = Field(min_length=1)
     tools: list[ToolTemplate] = []
@@ -167,6 +176,13 @@ def _check_directives(spec: FamilySpec) -> None:
             )
         if directive.id in seen:
             raise _fail(f"duplicate directive id {directive.id!r}", "directives", index, "id")
+        for axis, values in directive.only_when.items():
+            where = ("directives", index, "only_when", axis)
+            if axis not in spec.axes:
+                raise _fail(f"this family does not vary {axis!r}", *where)
+            for value in values:
+                if value not in spec.axes[axis]:
+                    raise _fail(f"unknown value {value!r} for axis {axis}", *where)
         seen.add(directive.id)
     for index, conflict in enumerate(spec.conflicts):
         for end, directive_id in enumerate(conflict.between):

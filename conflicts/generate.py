@@ -95,8 +95,8 @@ class Renderer:
             "family_version": family.version,
             "hierarchy": hierarchy.name,
             "principals": list(family.principals),
-            "conflicts": _resolutions(family, hierarchy),
         }
+        self.conflicts = _resolutions(family, hierarchy)
         self.standing = [
             _directive(d, d.text.strip(), hierarchy, "hierarchy")
             for d in hierarchy.spec.standing_directives
@@ -111,7 +111,10 @@ class Renderer:
             for axis, values in family.axes.items()
             for slot in next(iter(values.values()))
         }
-        self._directive_text = {d.id: d.text for d in family.directives}
+        self._directive_axes: dict[str, set[str]] = {}  # directive text cannot quote directives
+        self._directive_axes = {
+            d.id: {*self._depends(d.text), *d.only_when} for d in family.directives
+        }
         items: list[tuple[str, tuple[str, ...], Callable[[dict[str, str]], Any]]] = [
             *(
                 (f"directive:{d.id}", self._depends(d.text), partial(self._directive, d))
@@ -152,8 +155,8 @@ class Renderer:
             for slot in slots_in(text):
                 if slot in self._axis_of:  # axis text itself may use setting slots only
                     axes.add(self._axis_of[slot])
-                elif slot in self._directive_text:
-                    axes.update(self._depends(self._directive_text[slot]))
+                elif slot in self._directive_axes:
+                    axes.update(self._directive_axes[slot])
         return tuple(sorted(axes))
 
     def slots(self, point: Mapping[str, str], setting: int) -> dict[str, str]:
@@ -162,7 +165,8 @@ class Renderer:
         for axis, value in point.items():
             slots.update({k: render(v, slots) for k, v in self.family.axes[axis][value].items()})
         for directive in self.family.directives:
-            slots[directive.id] = render(directive.text, slots).strip()
+            present = directive.present(point)
+            slots[directive.id] = render(directive.text, slots).strip() if present else ""
         return slots
 
     def body(self, point: Mapping[str, str], setting: int) -> dict[str, Any]:
@@ -180,16 +184,19 @@ class Renderer:
                 self._cache[key] = group
             rendered.update(group)
         family = self.family
+        present = [d for d in family.directives if d.present(point)]
+        ids = {d.id for d in present}
+        active = {d.principal for d in present}
         return {
             **self.static,
             "axes": dict(point),
             "setting": setting,
-            "directives": [rendered[f"directive:{d.id}"] for d in family.directives]
-            + self.standing,
+            "directives": [rendered[f"directive:{d.id}"] for d in present] + self.standing,
+            "conflicts": [c for c in self.conflicts if ids.issuperset(c["directives"])],
             "messages": [rendered[f"message:{i}"] for i in range(len(family.messages))],
             "evidence": {
                 "patterns": {name: rendered[f"pattern:{name}"] for name in family.patterns},
-                "principals": rendered["rules"],
+                "principals": {p: r for p, r in rendered["rules"].items() if p in active},
             },
             "moves": [rendered[f"move:{m.id}"] for m in family.moves],
             "tools": [rendered[f"tool:{t.name}"] for t in family.tools],
@@ -197,7 +204,7 @@ class Renderer:
         }
 
     def _directive(self, spec: DirectiveSpec, slots: Mapping[str, str]) -> dict[str, Any]:
-        return _directive(spec, slots[spec.id], self.hierarchy, "family")
+        return _directive(spec, render(spec.text, slots).strip(), self.hierarchy, "family")
 
     def _message(self, message: MessageTemplate, slots: Mapping[str, str]) -> dict[str, Any]:
         record: dict[str, Any] = {"role": message.role, "content": render(message.content, slots)}

@@ -28,7 +28,7 @@ Scorer = Callable[[Dilemma, Move], float]
 
 def deferential_targets(dilemma: Dilemma) -> Target:
     """Comply with each conflict's prescribed winner; refuse its loser, and both if unordered."""
-    targets: Target = {p: "comply" for p in dilemma.principals}
+    targets: Target = {p: "comply" for p in dilemma.evidence.principals}
     for conflict in dilemma.conflicts:
         for principal in conflict.principals:
             if principal != conflict.winner and principal in targets:

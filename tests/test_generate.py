@@ -130,3 +130,34 @@ def test_failed_generation_leaves_no_file(tmp_path: Path) -> None:
 def test_jsonl_lines_carry_schema(tmp_path: Path) -> None:
     line = generate(tmp_path / "a.jsonl").read_text().splitlines()[0]
     assert json.loads(line)["schema"] == "ihsim.dilemma/1"
+
+
+def test_directive_absent_at_some_axis_values(tmp_path: Path) -> None:
+    text = MINIMAL.replace(
+        "  cue_strength:\n",
+        "  prohibition:\n    none: {}\n    explicit: {}\n  cue_strength:\n",
+    ).replace("    kind: forbid\n", "    kind: forbid\n    only_when: {prohibition: [explicit]}\n")
+    family = load_family_file(write(tmp_path / "f.yaml", text))
+    axes = parse_axes("framing=prohibitive,cue_strength=subtle", family.supported_axes())
+    items = {
+        d.axes["prohibition"]: d for d in dilemmas(family, load_hierarchy("model-spec"), axes, 0)
+    }
+    explicit, none = items["explicit"], items["none"]
+    assert [d.id for d in explicit.directives] == ["hide", "ask"]
+    assert [d.id for d in none.directives] == ["ask"]
+    assert none.conflicts == [] and len(explicit.conflicts) == 1
+    assert "Do not mention" not in none.messages[0].content
+    assert set(none.evidence.principals) == {"end_user"}
+    from conflicts.classify import judge_enactment
+    from conflicts.evidence import Enactment
+
+    labels = {v.principal: v.label for v in judge_enactment(none, Enactment("no discount", ()))}
+    assert labels == {"system_prompter": "not_applicable", "end_user": "subvert"}
+
+
+def test_only_when_names_a_real_axis_value(tmp_path: Path) -> None:
+    text = MINIMAL.replace(
+        "    kind: forbid\n", "    kind: forbid\n    only_when: {threat: [none]}\n"
+    )
+    with pytest.raises(FamilyError, match=r"directives\[0\]\.only_when\.threat: .*does not vary"):
+        load_family_file(write(tmp_path / "f.yaml", text))
