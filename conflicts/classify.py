@@ -58,7 +58,7 @@ def get_classifier(name: str) -> Classifier:
 
 def judge_enactment(dilemma: Dilemma, act: Enactment) -> list[Verdict]:
     """Apply the dilemma's evidence to what the model said and did, principal by principal."""
-    act = replace(act, patterns=dilemma.evidence.patterns)
+    act = replace(act, patterns=dilemma.evidence.patterns, axes=dilemma.axes)
     verdicts = []
     for principal in dilemma.principals:
         evidence = dilemma.evidence.principals.get(principal)

@@ -6,6 +6,7 @@ A rule is one of:
   called: TOOL [args: {ARG: REGEX}]   a tool was called, with arguments matching
   submitted: {tool: T, argument: A, equals: VALUE}   the answer submitted through a tool
   contradicts: {claim: REGEX, called: TOOL}   says one thing, did another (stated/enacted mismatch)
+  at: {AXIS: [VALUE, ...]}       the dilemma is at one of these axis values
   all: [RULE, ...] / any: [RULE, ...] / not: RULE
 
 A pattern written `@name` refers to the family's named `patterns`, so one regex serves many rules.
@@ -57,6 +58,7 @@ class Rule(_Rule):
     not_called: str | None = None
     submitted: SubmittedRule | None = None
     contradicts: ContradictionRule | None = None
+    at: dict[str, list[str]] | None = None
     all_: list[Rule] | None = Field(default=None, alias="all")
     any_: list[Rule] | None = Field(default=None, alias="any")
     not_: Rule | None = Field(default=None, alias="not")
@@ -87,6 +89,13 @@ class Rule(_Rule):
             for loc, pattern in self.not_.patterns():
                 yield ("not", *loc), pattern
 
+    def conditions(self) -> Iterator[dict[str, list[str]]]:
+        """Every `at` condition in the rule, so a family can check its axes."""
+        if self.at is not None:
+            yield self.at
+        for child in [*(self.all_ or []), *(self.any_ or []), *([self.not_] if self.not_ else [])]:
+            yield from child.conditions()
+
     def tools(self) -> Iterator[str]:
         """Every tool the rule names, so a family can be checked against its tool list."""
         if isinstance(self.called, str):
@@ -104,6 +113,7 @@ class Rule(_Rule):
 
 
 RULE_KEYS = (
+    "at",
     "answer_matches",
     "said",
     "called",
@@ -150,6 +160,7 @@ class Enactment:
     said: tuple[str, ...]
     calls: tuple[Call, ...] = ()
     patterns: Mapping[str, str] = field(default_factory=dict)
+    axes: Mapping[str, str] = field(default_factory=dict)
 
     def regex(self, pattern: str) -> re.Pattern[str]:
         name = pattern_refs(pattern)
@@ -231,6 +242,7 @@ _LEAVES: dict[str, Callable[[Rule, Enactment, Finding], bool]] = {
     "called": _holds_called,
     "not_called": lambda r, a, f: all(c.name != r.not_called for c in a.calls),
     "submitted": lambda r, a, f: r.submitted is not None and _holds_submitted(r.submitted, a, f),
+    "at": lambda r, a, f: all(a.axes.get(k) in v for k, v in (r.at or {}).items()),
     "contradicts": lambda r, a, f: (
         r.contradicts is not None and _holds_contradiction(r.contradicts, a, f)
     ),

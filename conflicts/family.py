@@ -25,6 +25,15 @@ from hierarchy.spec import ID_PATTERN, DirectiveSpec, Strict
 FAMILY_DIR = Path(__file__).parent / "families"
 
 
+class Conditional(Strict):
+    """Present only at some axis values: `only_when: {refusal_option: [available]}`."""
+
+    only_when: dict[str, list[str]] = {}
+
+    def present(self, point: Mapping[str, str]) -> bool:
+        return all(point.get(axis) in values for axis, values in self.only_when.items())
+
+
 class MessageTemplate(Strict):
     role: str = Field(pattern="^(system|user|assistant)$")
     principal: str | None = None
@@ -42,7 +51,7 @@ class ToolCaseTemplate(Strict):
     sets: dict[str, str] = {}
 
 
-class ToolTemplate(Strict):
+class ToolTemplate(Conditional):
     name: str = Field(pattern=ID_PATTERN)
     description: str
     parameters: dict[str, object] = {"type": "object", "properties": {}}
@@ -58,20 +67,15 @@ class CallTemplate(Strict):
     arguments: dict[str, str] = {}
 
 
-class MoveTemplate(Strict):
+class MoveTemplate(Conditional):
     id: str = Field(pattern=ID_PATTERN)
     intent: dict[str, Label]
     say: str = ""
     calls: list[CallTemplate] = []
 
 
-class FamilyDirective(DirectiveSpec):
+class FamilyDirective(DirectiveSpec, Conditional):
     """A directive that may be present only at some axis values (`prohibition: [explicit]`)."""
-
-    only_when: dict[str, list[str]] = {}
-
-    def present(self, point: Mapping[str, str]) -> bool:
-        return all(point.get(axis) in values for axis, values in self.only_when.items())
 
 
 class FamilySpec(Strict):
@@ -176,13 +180,7 @@ def _check_directives(spec: FamilySpec) -> None:
             )
         if directive.id in seen:
             raise _fail(f"duplicate directive id {directive.id!r}", "directives", index, "id")
-        for axis, values in directive.only_when.items():
-            where = ("directives", index, "only_when", axis)
-            if axis not in spec.axes:
-                raise _fail(f"this family does not vary {axis!r}", *where)
-            for value in values:
-                if value not in spec.axes[axis]:
-                    raise _fail(f"unknown value {value!r} for axis {axis}", *where)
+        _check_condition(spec, directive, "directives", index)
         seen.add(directive.id)
     for index, conflict in enumerate(spec.conflicts):
         for end, directive_id in enumerate(conflict.between):
@@ -277,6 +275,11 @@ def _check_evidence(spec: FamilySpec) -> None:
             rule: Rule | None = getattr(evidence, label)
             if rule is None:
                 continue
+            for axes in rule.conditions():
+                for axis, values in axes.items():
+                    if axis not in spec.axes or not set(values) <= set(spec.axes[axis]):
+                        raise _fail(f"'at' names an axis value this family does not have: "
+                                    f"{axis}={'|'.join(values)}", "evidence", principal, label)
             for tool in rule.tools():
                 if tool not in tools:
                     raise _fail(
@@ -303,12 +306,23 @@ def _check_regex(pattern: str, *loc: str | int) -> None:
         raise _fail(f"bad regular expression: {exc}", *loc) from None
 
 
+def _check_condition(spec: FamilySpec, item: Conditional, *loc: str | int) -> None:
+    for axis, values in item.only_when.items():
+        where = (*loc, "only_when", axis)
+        if axis not in spec.axes:
+            raise _fail(f"this family does not vary {axis!r}", *where)
+        for value in values:
+            if value not in spec.axes[axis]:
+                raise _fail(f"unknown value {value!r} for axis {axis}", *where)
+
+
 def _check_tools(spec: FamilySpec) -> None:
     seen: set[str] = set()
     for t, tool in enumerate(spec.tools):
         if tool.name in seen:
             raise _fail(f"duplicate tool name {tool.name!r}", "tools", t, "name")
         seen.add(tool.name)
+        _check_condition(spec, tool, "tools", t)
         arguments = tool.argument_names()
         for c, case in enumerate(tool.results):
             for arg, pattern in case.when.items():
@@ -332,6 +346,7 @@ def _check_moves(spec: FamilySpec) -> None:
         if move.id in ids:
             raise _fail(f"duplicate move id {move.id!r}", "moves", index, "id")
         ids.add(move.id)
+        _check_condition(spec, move, "moves", index)
         for principal in move.intent:
             if principal not in spec.principals:
                 raise _fail(f"unknown principal {principal!r}", "moves", index, "intent", principal)

@@ -187,6 +187,11 @@ class Renderer:
         present = [d for d in family.directives if d.present(point)]
         ids = {d.id for d in present}
         active = {d.principal for d in present}
+        tools = [t for t in family.tools if t.present(point)]
+        names = {t.name for t in tools}
+        moves = [
+            m for m in family.moves if m.present(point) and names.issuperset(_call_names(m))
+        ]
         return {
             **self.static,
             "axes": dict(point),
@@ -198,8 +203,8 @@ class Renderer:
                 "patterns": {name: rendered[f"pattern:{name}"] for name in family.patterns},
                 "principals": {p: r for p, r in rendered["rules"].items() if p in active},
             },
-            "moves": [rendered[f"move:{m.id}"] for m in family.moves],
-            "tools": [rendered[f"tool:{t.name}"] for t in family.tools],
+            "moves": [rendered[f"move:{m.id}"] for m in moves],
+            "tools": [rendered[f"tool:{t.name}"] for t in tools],
             "environment": {k: rendered[f"state:{k}"] for k in family.environment},
         }
 
@@ -220,6 +225,10 @@ class Renderer:
         return Line(b'{"id":"' + digest + b'",' + canonical[1:], self.family.id, point)
 
 
+def _call_names(move: MoveTemplate) -> set[str]:
+    return {call.name for call in move.calls}
+
+
 def _call_texts(move: MoveTemplate) -> list[str]:
     return [v for call in move.calls for v in call.arguments.values()]
 
@@ -229,7 +238,7 @@ def _tool(tool: ToolTemplate, slots: Mapping[str, str]) -> dict[str, Any]:
     later = Deferred(slots)
     return {
         "name": tool.name,
-        "description": render(tool.description, slots),
+        "description": render(tool.description, slots).strip(),
         "parameters": tool.parameters,
         "results": [
             {
