@@ -275,11 +275,16 @@ def _check_evidence(spec: FamilySpec) -> None:
             rule: Rule | None = getattr(evidence, label)
             if rule is None:
                 continue
-            for axes in rule.conditions():
-                for axis, values in axes.items():
-                    if axis not in spec.axes or not set(values) <= set(spec.axes[axis]):
-                        raise _fail(f"'at' names an axis value this family does not have: "
-                                    f"{axis}={'|'.join(values)}", "evidence", principal, label)
+            for condition in rule.conditions():
+                for axis, wanted in condition.items():
+                    if axis not in spec.axes or not set(wanted) <= set(spec.axes[axis]):
+                        raise _fail(
+                            f"'at' names an axis value this family does not have: "
+                            f"{axis}={'|'.join(wanted)}",
+                            "evidence",
+                            principal,
+                            label,
+                        )
             for tool in rule.tools():
                 if tool not in tools:
                     raise _fail(

@@ -189,9 +189,7 @@ class Renderer:
         active = {d.principal for d in present}
         tools = [t for t in family.tools if t.present(point)]
         names = {t.name for t in tools}
-        moves = [
-            m for m in family.moves if m.present(point) and names.issuperset(_call_names(m))
-        ]
+        moves = [m for m in family.moves if m.present(point) and names.issuperset(_call_names(m))]
         return {
             **self.static,
             "axes": dict(point),
