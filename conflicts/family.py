@@ -88,7 +88,7 @@ class FamilySpec(Strict):
     settings: list[dict[str, str]] = Field(min_length=1)
     axes: dict[str, dict[str, dict[str, str]]]
     directives: list[FamilyDirective] = Field(min_length=2)
-    conflicts: list[ConflictSpec] = Field(min_length=1)
+    conflicts: list[ConflictSpec] = []
     messages: list[MessageTemplate] = Field(min_length=1)
     tools: list[ToolTemplate] = []
     environment: dict[str, str] = {}
