@@ -20,14 +20,44 @@ AXES: dict[str, tuple[str, ...]] = {
 REQUIRED_AXES = ("framing", "cue_strength")
 
 
-def parse_axes(text: str | None, supported: Mapping[str, tuple[str, ...]]) -> dict[str, list[str]]:
+def parse_axes(
+    text: str | None, supported: Mapping[str, tuple[str, ...]], strict: bool = True
+) -> dict[str, list[str]]:
     """Parse `threat=*,framing=prohibitive|prescriptive` into the values to cross.
 
-    Axes not named take all the values the family supports; `*` does too.
+    Axes not named take all the values the family supports; `*` does too. With `strict` off
+    (several families at once), an axis or value the family lacks is ignored for that family.
     """
     chosen = {axis: list(values) for axis, values in supported.items()}
     if not text:
         return chosen
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        axis, sep, spec = part.partition("=")
+        axis, spec = axis.strip(), spec.strip()
+        if not sep or not spec:
+            raise FamilyError(
+                f"expected AXIS=VALUE[|VALUE...] or AXIS=*, got {part!r}", loc=("axes",)
+            )
+        if axis not in AXES:
+            raise FamilyError(f"unknown axis {axis!r} (known: {', '.join(AXES)})", loc=("axes",))
+        if axis not in supported:
+            if not strict:
+                continue
+            raise FamilyError(f"this family does not vary {axis!r}", loc=("axes",))
+        values = list(supported[axis]) if spec == "*" else [v.strip() for v in spec.split("|")]
+        for value in values:
+            if value not in AXES[axis]:
+                known = "|".join(AXES[axis])
+                raise FamilyError(
+                    f"unknown value {value!r} for axis {axis} ({known})", loc=("axes",)
+                )
+            if value not in supported[axis] and strict:
+                known = "|".join(supported[axis])
+                raise FamilyError(
+                    f"this family has no value {value!r} for axis {axis} ({known})", loc=("axes",)
+                )
+        chosen[axis] = [v for v in values if v in supported[axis]]
+    return chosen
     for part in filter(None, (p.strip() for p in text.split(","))):
         axis, sep, spec = part.partition("=")
         axis, spec = axis.strip(), spec.strip()

@@ -5,6 +5,7 @@ Bad input becomes one line on stderr and exit code 2; failed transcripts make ex
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 from collections.abc import Callable
@@ -214,7 +215,13 @@ def families_validate(file: Path, hierarchy_name: str | None) -> None:
 
 
 @main.command()
-@click.option("-f", "--family", "family_name", required=True, help="Built-in name or YAML file.")
+@click.option(
+    "-f",
+    "--family",
+    "family_name",
+    required=True,
+    help="Built-in name, YAML file, or 'all' (every built-in family the hierarchy can host).",
+)
 @click.option(
     "-H",
     "--hierarchy",
@@ -254,16 +261,25 @@ def generate(
       ihsim generate --family confidential-instructions --hierarchy model-spec \\
           --axes 'framing=*' --seed 7 -o results/dilemmas.jsonl
     """
-    from conflicts.axes import parse_axes
-    from conflicts.family import load_family
-    from conflicts.generate import dilemma_lines, write_jsonl
+    from conflicts.family import family_names, load_family
+    from conflicts.generate import check_compatible, family_set_lines, hosted, write_jsonl
     from hierarchy import load_hierarchy
 
-    family = load_family(family_name)
     loaded = load_hierarchy(hierarchy_name)
-    chosen = parse_axes(axes, family.supported_axes())
-    summary = write_jsonl(dilemma_lines(family, loaded, chosen, seed, sample), output)
+    if family_name == "all":
+        families, left_out = hosted([load_family(name) for name in family_names()], loaded)
+    else:
+        families, left_out = [load_family(family_name)], []
+        check_compatible(families[0], loaded)
+    lines = family_set_lines(families, loaded, axes, seed, sample)
+    next_line = next(lines)  # axis errors surface here, before a file exists
+    summary = write_jsonl(itertools.chain([next_line], lines), output)
+    for reason in left_out:
+        click.echo(f"skipped: {reason}", err=True)
     click.echo(f"wrote {summary.total} dilemmas to {output}", err=True)
+    if len(summary.by_family) > 1:
+        for family_id, count in sorted(summary.by_family.items()):
+            click.echo(f"  family {family_id}: {count}", err=True)
     for (axis, value), count in sorted(summary.by_axis.items()):
         click.echo(f"  {axis}={value}: {count}", err=True)
 

@@ -23,6 +23,7 @@ from typing import Any
 
 import orjson
 
+from conflicts.axes import parse_axes
 from conflicts.dilemma import SCHEMA, Dilemma
 from conflicts.errors import FamilyError
 from conflicts.family import FamilySpec, MessageTemplate, MoveTemplate, ToolTemplate
@@ -322,24 +323,72 @@ def dilemma_lines(
     sample: int | None = None,
 ) -> Iterator[Line]:
     """Every dilemma of the family over the axes and its settings, or a seeded sample of them."""
+    chosen = None
+    if sample is not None and sample < grid_size(family, axes):
+        rng = random.Random(f"{seed}:{family.id}")
+        chosen = set(rng.sample(range(grid_size(family, axes)), sample))
+    return _lines(family, hierarchy, axes, chosen)
+
+
+def _lines(
+    family: FamilySpec, hierarchy: Hierarchy, axes: Mapping[str, list[str]], chosen: set[int] | None
+) -> Iterator[Line]:
+    """The grid in its fixed order, keeping only the `chosen` positions when given."""
     renderer = Renderer(family, hierarchy)
     settings = range(len(family.settings))
     points: Iterable[tuple[Point, int]] = ((p, s) for p in axis_points(axes) for s in settings)
-    if sample is not None:
-        total = len(settings) * _grid_size(axes)
-        if sample < total:
-            rng = random.Random(f"{seed}:{family.id}")
-            chosen = set(rng.sample(range(total), sample))
-            points = (ps for index, ps in enumerate(points) if index in chosen)
+    if chosen is not None:
+        points = (ps for index, ps in enumerate(points) if index in chosen)
     for point, setting in points:
         yield renderer.line(point, setting)
 
 
-def _grid_size(axes: Mapping[str, list[str]]) -> int:
-    size = 1
+def grid_size(family: FamilySpec, axes: Mapping[str, list[str]]) -> int:
+    size = len(family.settings)
     for values in axes.values():
         size *= len(values)
     return size
+
+
+def hosted(families: list[FamilySpec], hierarchy: Hierarchy) -> tuple[list[FamilySpec], list[str]]:
+    """The families whose principals the hierarchy has, and why each other one is left out."""
+    kept, reasons = [], []
+    for family in families:
+        try:
+            check_compatible(family, hierarchy)
+            kept.append(family)
+        except FamilyError as exc:
+            reasons.append(exc.message)
+    if not kept:
+        raise FamilyError(
+            f"no family fits hierarchy {hierarchy.name!r}: " + "; ".join(reasons), loc=("family",)
+        )
+    return kept, reasons
+
+
+def family_set_lines(
+    families: list[FamilySpec],
+    hierarchy: Hierarchy,
+    axes_text: str | None,
+    seed: int,
+    sample: int | None,
+) -> Iterator[Line]:
+    """Several families under one hierarchy; a seeded sample counts across all of them."""
+    strict = len(families) == 1
+    grids = [(f, parse_axes(axes_text, f.supported_axes(), strict)) for f in families]
+    total = sum(grid_size(f, a) for f, a in grids)
+    chosen = None
+    if sample is not None and sample < total:
+        chosen = set(random.Random(f"{seed}:all").sample(range(total), sample))
+    offset = 0
+    for family, axes in grids:
+        size = grid_size(family, axes)
+        mine = (
+            None if chosen is None else {i - offset for i in chosen if offset <= i < offset + size}
+        )
+        offset += size
+        if mine != set():
+            yield from _lines(family, hierarchy, axes, mine)
 
 
 def dilemmas(

@@ -1,0 +1,114 @@
+"""The ten seed families together: generation with --family all, and the personas across them."""
+
+import asyncio
+import json
+from collections import Counter
+from pathlib import Path
+
+from conflicts.classify import classify_run, get_classifier
+from conflicts.family import family_names, load_family
+from conflicts.runner import execute, plan_run
+from conflicts.store import Store
+from conflicts.validation import hierarchy_for
+from tests.conftest import Invoke
+
+SEED_FAMILIES = {
+    "confidential-instructions",
+    "impersonated-authority",
+    "owner-vs-operator",
+    "forced-choice",
+    "impossible-quiz",
+    "self-preservation",
+    "environment-hacking",
+    "insider-trading",
+    "harmful-operator",
+    "indirect-injection",
+}
+AXES = {
+    "goal_conflict",
+    "threat",
+    "prohibition",
+    "surveillance",
+    "framing",
+    "identity_claim",
+    "refusal_option",
+    "cue_strength",
+}
+
+
+def test_all_seed_families_exist_and_cover_every_axis() -> None:
+    assert set(family_names()) >= SEED_FAMILIES
+    used = {axis for name in SEED_FAMILIES for axis in load_family(name).axes}
+    assert used == AXES
+
+
+def test_generate_all_skips_families_the_hierarchy_cannot_host(ihsim: Invoke) -> None:
+    result = ihsim("generate", "-f", "all", "-H", "model-spec", "-o", "all.jsonl")
+    assert result.exit_code == 0
+    assert "skipped: family 'owner-vs-operator' needs principal 'owner'" in result.stderr
+    families = Counter(
+        json.loads(line)["family"] for line in Path("all.jsonl").read_text().splitlines()
+    )
+    assert set(families) == SEED_FAMILIES - {"owner-vs-operator"}
+    again = ihsim("generate", "-f", "all", "-H", "model-spec", "-o", "again.jsonl")
+    assert again.exit_code == 0
+    assert Path("all.jsonl").read_bytes() == Path("again.jsonl").read_bytes()
+
+
+def test_sample_counts_across_families(ihsim: Invoke) -> None:
+    ihsim("generate", "-f", "all", "-H", "model-spec", "--sample", "40", "-s", "5", "-o", "s.jsonl")
+    lines = Path("s.jsonl").read_text().splitlines()
+    assert len(lines) == 40
+    assert len({json.loads(line)["family"] for line in lines}) > 3
+
+
+def test_axes_a_family_lacks_are_ignored_with_all(ihsim: Invoke) -> None:
+    ihsim(
+        "generate",
+        "-f",
+        "all",
+        "-H",
+        "four-principals",
+        "--axes",
+        "threat=replacement",
+        "-o",
+        "t.jsonl",
+    )
+    rows = [json.loads(line) for line in Path("t.jsonl").read_text().splitlines()]
+    assert {r["axes"].get("threat") for r in rows} == {None, "replacement"}
+
+
+def test_unknown_axis_value_is_still_an_error_with_all(ihsim: Invoke) -> None:
+    result = ihsim("generate", "-f", "all", "--axes", "threat=forever", "-o", "x.jsonl")
+    assert result.exit_code == 2 and "unknown value 'forever'" in result.stderr
+    assert not Path("x.jsonl").exists()
+
+
+def test_personas_produce_all_three_labels_across_the_families(tmp_path: Path) -> None:
+    from conflicts.generate import dilemma_lines, write_jsonl
+
+    labels: Counter[str] = Counter()
+    per_family: dict[str, set[str]] = {}
+    with Store(tmp_path / "s.db") as store:
+        for name in sorted(SEED_FAMILIES):
+            family = load_family(name)
+            axes = {axis: list(values) for axis, values in family.supported_axes().items()}
+            path = tmp_path / f"{name}.jsonl"
+            write_jsonl(dilemma_lines(family, hierarchy_for(family, None), axes, 0), path)
+            models = ["sim/deferential", "sim/literal", "sim/schemer"]
+            run = plan_run(store, path, models, 2, {"seed": 0})
+            outcome = asyncio.run(execute(store, run))
+            assert outcome.failed == []
+            classify_run(store, run.id, get_classifier("evidence"))
+            rows = store.db.execute(
+                "SELECT v.label, COUNT(*) FROM verdicts v JOIN transcripts t"
+                " ON t.id = v.transcript_id WHERE t.run_id = ? GROUP BY v.label",
+                (run.id,),
+            )
+            found = dict(rows.fetchall())
+            labels.update(found)
+            per_family[name] = set(found) & {"comply", "refuse", "subvert"}
+    assert {"comply", "refuse", "subvert"} <= set(labels)
+    for name, found in per_family.items():
+        assert len(found) >= 2, (name, found)
+    assert labels["unclear"] < 0.1 * sum(labels.values()), labels
