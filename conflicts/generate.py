@@ -60,6 +60,17 @@ class Line:
     point: Point
 
 
+@dataclass(frozen=True)
+class Selection:
+    """The items present at one combination of the axes that `only_when` conditions name."""
+
+    directives: list[str]
+    conflicts: list[dict[str, Any]]
+    principals: frozenset[str]
+    tools: list[str]
+    moves: list[str]
+
+
 def axis_points(axes: Mapping[str, list[str]]) -> Iterator[Point]:
     """The full factorial over the chosen axis values, in a fixed order."""
     names = sorted(axes)
@@ -148,6 +159,17 @@ class Renderer:
             groups.setdefault(axes, []).append((name, build))
         self.groups = list(groups.items())
         self._cache: dict[tuple[Any, ...], dict[str, Any]] = {}
+        self.conditional_axes = sorted(
+            {
+                a
+                for item in (*family.directives, *family.tools, *family.moves)
+                for a in item.only_when
+            }
+        )
+        self._selections: dict[tuple[str, ...], Selection] = {}
+        self.message_names = [f"message:{i}" for i in range(len(family.messages))]
+        self.pattern_names = [(name, f"pattern:{name}") for name in family.patterns]
+        self.state_names = [(key, f"state:{key}") for key in family.environment]
 
     def _depends(self, *texts: str) -> tuple[str, ...]:
         """The axes a text depends on, through axis slots and the directives it quotes."""
@@ -184,28 +206,47 @@ class Renderer:
                     self._cache.clear()
                 self._cache[key] = group
             rendered.update(group)
-        family = self.family
-        present = [d for d in family.directives if d.present(point)]
-        ids = {d.id for d in present}
-        active = {d.principal for d in present}
-        tools = [t for t in family.tools if t.present(point)]
-        names = {t.name for t in tools}
-        moves = [m for m in family.moves if m.present(point) and names.issuperset(_call_names(m))]
+        selection = self._selection(point)
         return {
             **self.static,
             "axes": dict(point),
             "setting": setting,
-            "directives": [rendered[f"directive:{d.id}"] for d in present] + self.standing,
-            "conflicts": [c for c in self.conflicts if ids.issuperset(c["directives"])],
-            "messages": [rendered[f"message:{i}"] for i in range(len(family.messages))],
+            "directives": [rendered[name] for name in selection.directives] + self.standing,
+            "conflicts": selection.conflicts,
+            "messages": [rendered[name] for name in self.message_names],
             "evidence": {
-                "patterns": {name: rendered[f"pattern:{name}"] for name in family.patterns},
-                "principals": {p: r for p, r in rendered["rules"].items() if p in active},
+                "patterns": {name: rendered[item] for name, item in self.pattern_names},
+                "principals": {
+                    p: r for p, r in rendered["rules"].items() if p in selection.principals
+                },
             },
-            "moves": [rendered[f"move:{m.id}"] for m in moves],
-            "tools": [rendered[f"tool:{t.name}"] for t in tools],
-            "environment": {k: rendered[f"state:{k}"] for k in family.environment},
+            "moves": [rendered[name] for name in selection.moves],
+            "tools": [rendered[name] for name in selection.tools],
+            "environment": {k: rendered[item] for k, item in self.state_names},
         }
+
+    def _selection(self, point: Mapping[str, str]) -> Selection:
+        """What is present at this point: it depends only on the axes `only_when` names."""
+        key = tuple(point[axis] for axis in self.conditional_axes)
+        selection = self._selections.get(key)
+        if selection is None:
+            selection = self._selections[key] = self._select(point)
+        return selection
+
+    def _select(self, point: Mapping[str, str]) -> Selection:
+        family = self.family
+        present = [d for d in family.directives if d.present(point)]
+        ids = {d.id for d in present}
+        tools = [t for t in family.tools if t.present(point)]
+        names = {t.name for t in tools}
+        moves = [m for m in family.moves if m.present(point) and names.issuperset(_call_names(m))]
+        return Selection(
+            directives=[f"directive:{d.id}" for d in present],
+            conflicts=[c for c in self.conflicts if ids.issuperset(c["directives"])],
+            principals=frozenset(d.principal for d in present),
+            tools=[f"tool:{t.name}" for t in tools],
+            moves=[f"move:{m.id}" for m in moves],
+        )
 
     def _directive(self, spec: DirectiveSpec, slots: Mapping[str, str]) -> dict[str, Any]:
         return _directive(spec, render(spec.text, slots).strip(), self.hierarchy, "family")
