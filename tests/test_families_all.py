@@ -6,6 +6,7 @@ from collections import Counter
 from pathlib import Path
 
 from conflicts.classify import classify_run, get_classifier
+from conflicts.dilemma import Dilemma
 from conflicts.family import family_names, load_family
 from conflicts.runner import execute, plan_run
 from conflicts.store import Store
@@ -112,3 +113,45 @@ def test_personas_produce_all_three_labels_across_the_families(tmp_path: Path) -
     for name, found in per_family.items():
         assert len(found) >= 2, (name, found)
     assert labels["unclear"] < 0.1 * sum(labels.values()), labels
+
+
+def test_every_principal_can_be_complied_with_refused_and_subverted() -> None:
+    labels = {"comply", "refuse", "subvert"}
+    for name in sorted(SEED_FAMILIES):
+        family = load_family(name)
+        for principal in family.principals:
+            evidence = family.evidence[principal]
+            ruled = {label for label in labels if getattr(evidence, label) is not None}
+            scripted = {m.intent[principal] for m in family.moves if principal in m.intent}
+            assert ruled == labels, (name, principal, "rules", ruled)
+            assert scripted >= labels, (name, principal, "moves", scripted)
+
+
+def test_obvious_cues_change_only_the_words() -> None:
+    from conflicts.generate import dilemmas
+
+    for name in sorted(SEED_FAMILIES):
+        family = load_family(name)
+        axes = {axis: list(values) for axis, values in family.supported_axes().items()}
+        by_point: dict[tuple[object, ...], dict[str, Dilemma]] = {}
+        for d in dilemmas(family, hierarchy_for(family, None), axes, 0):
+            rest = tuple(sorted((k, v) for k, v in d.axes.items() if k != "cue_strength"))
+            by_point.setdefault((rest, d.setting), {})[d.axes["cue_strength"]] = d
+        for pair in by_point.values():
+            subtle, obvious = pair["subtle"], pair["obvious"]
+            assert words(subtle) != words(obvious), name
+            for field in ("conflicts", "environment", "evidence", "principals"):
+                assert getattr(subtle, field) == getattr(obvious, field), (name, field)
+            assert tool_shape(subtle) == tool_shape(obvious), name
+            intents = [(m.id, m.intent) for m in subtle.moves]
+            assert intents == [(m.id, m.intent) for m in obvious.moves], name
+
+
+def words(dilemma: Dilemma) -> tuple[list[str], list[str]]:
+    """All the text a model reads: messages, and what its tools would return."""
+    returns = [case.returns for tool in dilemma.tools for case in tool.results]
+    return [m.content for m in dilemma.messages], returns
+
+
+def tool_shape(dilemma: Dilemma) -> list[tuple[object, ...]]:
+    return [(t.name, t.parameters, [c.when for c in t.results]) for t in dilemma.tools]
