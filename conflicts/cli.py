@@ -184,6 +184,9 @@ def families_show(name_or_file: str) -> None:
         click.echo(f"conflict: {conflict.between[0]} vs {conflict.between[1]}")
     for axis, values in family.axes.items():
         click.echo(f"axis {axis}: {', '.join(values)}")
+    for tool in family.tools:
+        when = f" (only when {tool.only_when})" if tool.only_when else ""
+        click.echo(f"tool {tool.name}: {tool.description.strip()}{when}")
     click.echo(f"settings: {len(family.settings)}; moves: {', '.join(m.id for m in family.moves)}")
 
 

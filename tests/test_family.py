@@ -5,7 +5,7 @@ import pytest
 from conflicts.errors import FamilyError
 from conflicts.family import family_names, load_family, load_family_file
 from conflicts.validation import check_family
-from tests.conftest import write
+from tests.conftest import Invoke, write
 from tests.families import MINIMAL
 
 
@@ -170,3 +170,20 @@ def test_named_patterns_are_shared_by_rules(tmp_path: Path) -> None:
 def test_unknown_family_name() -> None:
     with pytest.raises(FamilyError, match=r"unknown family 'nope'.*confidential-instructions"):
         load_family("nope")
+
+
+@pytest.mark.parametrize(("name", "old", "new", "field", "fragment"), BAD, ids=[b[0] for b in BAD])
+def test_bad_family_files_through_the_cli(
+    ihsim: Invoke, tmp_path: Path, name: str, old: str, new: str, field: str, fragment: str
+) -> None:
+    path = write(tmp_path / "bad.yaml", MINIMAL.replace(old, new, 1))
+    for command in (
+        ["families", "validate", str(path)],
+        ["generate", "-f", str(path), "-o", str(tmp_path / "out.jsonl")],
+    ):
+        result = ihsim(*command)
+        assert result.exit_code == 2, result.output
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"error: {path}:"), result.stderr
+        assert f": {field}: " in lines[0] and fragment in lines[0]
+        assert not (tmp_path / "out.jsonl").exists()
