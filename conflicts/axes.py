@@ -58,23 +58,3 @@ def parse_axes(
                 )
         chosen[axis] = [v for v in values if v in supported[axis]]
     return chosen
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        axis, sep, spec = part.partition("=")
-        axis, spec = axis.strip(), spec.strip()
-        if not sep or not spec:
-            raise FamilyError(
-                f"expected AXIS=VALUE[|VALUE...] or AXIS=*, got {part!r}", loc=("axes",)
-            )
-        if axis not in AXES:
-            raise FamilyError(f"unknown axis {axis!r} (known: {', '.join(AXES)})", loc=("axes",))
-        if axis not in supported:
-            raise FamilyError(f"this family does not vary {axis!r}", loc=("axes",))
-        values = list(supported[axis]) if spec == "*" else [v.strip() for v in spec.split("|")]
-        for value in values:
-            if value not in supported[axis]:
-                known = "|".join(supported[axis])
-                raise FamilyError(
-                    f"unknown value {value!r} for axis {axis} ({known})", loc=("axes",)
-                )
-        chosen[axis] = values
-    return chosen

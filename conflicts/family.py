@@ -276,15 +276,7 @@ def _check_evidence(spec: FamilySpec) -> None:
             if rule is None:
                 continue
             for condition in rule.conditions():
-                for axis, wanted in condition.items():
-                    if axis not in spec.axes or not set(wanted) <= set(spec.axes[axis]):
-                        raise _fail(
-                            f"'at' names an axis value this family does not have: "
-                            f"{axis}={'|'.join(wanted)}",
-                            "evidence",
-                            principal,
-                            label,
-                        )
+                _check_axis_values(spec, condition, "evidence", principal, label, "at")
             for tool in rule.tools():
                 if tool not in tools:
                     raise _fail(
@@ -312,8 +304,15 @@ def _check_regex(pattern: str, *loc: str | int) -> None:
 
 
 def _check_condition(spec: FamilySpec, item: Conditional, *loc: str | int) -> None:
-    for axis, values in item.only_when.items():
-        where = (*loc, "only_when", axis)
+    _check_axis_values(spec, item.only_when, *loc, "only_when")
+
+
+def _check_axis_values(
+    spec: FamilySpec, condition: Mapping[str, list[str]], *loc: str | int
+) -> None:
+    """An `only_when` or `at` condition names axes the family varies, and values they have."""
+    for axis, values in condition.items():
+        where = (*loc, axis)
         if axis not in spec.axes:
             raise _fail(f"this family does not vary {axis!r}", *where)
         for value in values:
