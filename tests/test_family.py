@@ -121,6 +121,13 @@ BAD = [
         "patterns.broken",
         "bad regular expression",
     ),
+    (
+        "'at' names an axis the family lacks",
+        'comply: {answer_matches: "there is a discount"}',
+        'comply: {all: [{at: {threat: [none]}}, {answer_matches: "x"}]}',
+        "evidence.end_user.comply.at.threat",
+        "does not vary 'threat'",
+    ),
 ]
 
 
