@@ -1,4 +1,5 @@
-"""Model names to providers: `sim/<persona>` today; a registry so more plug in the same way.
+"""Model names to providers: `openai/`, `openai-compatible/`, `anthropic/` and `sim/` models, in
+a registry so more plug in the same way.
 
 A provider answers one turn: given the conversation so far, the model's next assistant message
 (text and/or tool calls). The runner owns the tool loop. SDKs are imported lazily inside the
@@ -7,9 +8,10 @@ factories that need them, so `ihsim --help` stays fast.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from conflicts.dilemma import Dilemma, Message
 from conflicts.errors import ModelError
@@ -92,3 +94,76 @@ def _simulated(name: str, params: dict[str, object]) -> Provider:
     return SimulatedProvider(
         model=f"sim/{name}", persona_name=name, seed=seed if isinstance(seed, int) else 0
     )
+
+
+REQUEST_PARAMS = ("temperature", "max_tokens", "seed")
+DEFAULT_TIMEOUT = 120.0
+
+
+def api_key(params: dict[str, object], default_env: str, required: bool = True) -> str:
+    """The key from the environment: it is used, never recorded (only the variable's name is)."""
+    env = str(params.get("api_key_env") or default_env)
+    key = os.environ.get(env, "")
+    if not key and (required or params.get("api_key_env")):
+        raise ModelError(
+            f"no API key: set {env}, or name another variable with --api-key-env", loc=("model",)
+        )
+    return key or "not-needed"
+
+
+def request_params(params: dict[str, object], supported: tuple[str, ...]) -> dict[str, Any]:
+    return {k: params[k] for k in supported if params.get(k) is not None}
+
+
+def _timeout(params: dict[str, object]) -> float:
+    value = params.get("timeout")
+    return float(value) if isinstance(value, int | float) else DEFAULT_TIMEOUT
+
+
+def _openai_client(name: str, model: str, params: dict[str, object], key: str) -> Provider:
+    import openai
+
+    from conflicts.openai_provider import OpenAIProvider
+
+    base_url = params.get("base_url")
+    client = openai.AsyncOpenAI(
+        api_key=key,
+        base_url=str(base_url) if base_url else None,
+        max_retries=0,
+        timeout=_timeout(params),
+    )
+    return OpenAIProvider(model, name, client, request_params(params, REQUEST_PARAMS), (key,))
+
+
+@provider("openai")
+def _openai(name: str, params: dict[str, object]) -> Provider:
+    return _openai_client(name, f"openai/{name}", params, api_key(params, "OPENAI_API_KEY"))
+
+
+@provider("openai-compatible")
+def _openai_compatible(name: str, params: dict[str, object]) -> Provider:
+    if not params.get("base_url"):
+        raise ModelError(
+            f"openai-compatible/{name} needs --base-url, e.g. http://127.0.0.1:8000/v1",
+            loc=("base_url",),
+        )
+    key = api_key(params, "OPENAI_API_KEY", required=False)
+    return _openai_client(name, f"openai-compatible/{name}", params, key)
+
+
+@provider("anthropic")
+def _anthropic(name: str, params: dict[str, object]) -> Provider:
+    import anthropic
+
+    from conflicts.anthropic_provider import AnthropicProvider
+
+    key = api_key(params, "ANTHROPIC_API_KEY")
+    base_url = params.get("base_url")
+    client = anthropic.AsyncAnthropic(
+        api_key=key,
+        base_url=str(base_url) if base_url else None,
+        max_retries=0,
+        timeout=_timeout(params),
+    )
+    request = {"max_tokens": 1024, **request_params(params, ("temperature", "max_tokens"))}
+    return AnthropicProvider(f"anthropic/{name}", name, client, request, (key,))

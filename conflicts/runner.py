@@ -10,14 +10,15 @@ import asyncio
 import hashlib
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from conflicts.dilemma import Dilemma, Message, read_dilemmas
 from conflicts.environment import Environment
-from conflicts.providers import Provider, make_provider
+from conflicts.providers import Provider, Turn, make_provider
+from conflicts.retry import DEFAULT_POLICY, AdaptiveLimit, RetryPolicy, call_with_retries
 from conflicts.store import RunInfo, Store, now
 from conflicts.transcript import StopReason, Transcript, Usage
 
@@ -104,8 +105,30 @@ def pending_jobs(store: Store, run: RunInfo) -> tuple[int, Iterator[Job]]:
     return total - len(finished), jobs
 
 
+Ask = Callable[[list[Message]], Awaitable[Turn]]
+
+
+def asker(
+    provider: Provider,
+    dilemma: Dilemma,
+    epoch: int,
+    limit: AdaptiveLimit | None = None,
+    policy: RetryPolicy = DEFAULT_POLICY,
+) -> Ask:
+    """One turn of the conversation, under the model's limit and retry policy."""
+
+    async def ask(conversation: list[Message]) -> Turn:
+        if limit is None:
+            return await provider.turn(dilemma, conversation, epoch)
+        return await call_with_retries(
+            lambda: provider.turn(dilemma, conversation, epoch), limit, policy
+        )
+
+    return ask
+
+
 async def converse(
-    provider: Provider, dilemma: Dilemma, epoch: int, max_turns: int
+    ask: Ask, dilemma: Dilemma, max_turns: int
 ) -> tuple[list[Message], Usage, str | None, StopReason]:
     """The tool loop: each call is answered from the family's script, until the model answers
     without calling a tool or the turn limit is reached. Returns what the model added."""
@@ -114,7 +137,7 @@ async def converse(
     usage = Usage()
     reasoning: list[str] = []
     for _ in range(max_turns):
-        turn = await provider.turn(dilemma, conversation, epoch)
+        turn = await ask(conversation)
         usage = usage.plus(turn.usage)
         if turn.reasoning:
             reasoning.append(turn.reasoning)
@@ -133,12 +156,15 @@ def _joined(parts: list[str]) -> str | None:
     return "\n\n".join(parts) if parts else None
 
 
-async def _attempt(provider: Provider, run_id: str, job: Job, max_turns: int) -> Transcript:
+async def _attempt(
+    provider: Provider, run_id: str, job: Job, max_turns: int, limit: AdaptiveLimit | None = None
+) -> Transcript:
     dilemma, model, epoch = job
     started = time.perf_counter()
     base = {"run_id": run_id, "dilemma_id": dilemma.id, "model": model, "epoch": epoch}
     try:
-        messages, usage, reasoning, stop = await converse(provider, dilemma, epoch, max_turns)
+        ask = asker(provider, dilemma, epoch, limit)
+        messages, usage, reasoning, stop = await converse(ask, dilemma, max_turns)
     except Exception as exc:  # a failed call is data: it is stored and retried on resume
         latency = (time.perf_counter() - started) * 1000
         return Transcript(
@@ -176,13 +202,15 @@ async def execute(
     remaining, jobs = pending_jobs(store, run)
     planned = run.dilemma_count * len(run.models) * run.epochs
     outcome = Outcome(run.id, planned=planned, skipped=planned - remaining)
-    limits = {m: asyncio.Semaphore(max_connections) for m in run.models}
+    limits = {m: AdaptiveLimit(max_connections) for m in run.models}
     results: asyncio.Queue[Transcript | None] = asyncio.Queue()
 
     async def worker() -> None:
         for job in jobs:
-            async with limits[job[1]]:
-                await results.put(await _attempt(providers[job[1]], run.id, job, max_turns))
+            model = job[1]
+            await results.put(
+                await _attempt(providers[model], run.id, job, max_turns, limits[model])
+            )
 
     def write(batch: list[Transcript]) -> None:
         store.save_transcripts(batch)

@@ -9,7 +9,7 @@ from conflicts.environment import Environment
 from conflicts.family import load_family_file
 from conflicts.generate import dilemmas
 from conflicts.providers import Turn, make_provider
-from conflicts.runner import _attempt, converse
+from conflicts.runner import _attempt, asker, converse
 from conflicts.transcript import Usage
 from conflicts.validation import check_family
 from hierarchy import load_hierarchy
@@ -56,7 +56,7 @@ def test_family_with_tools_validates(tmp_path: Path) -> None:
 def test_sim_tool_loop_records_calls_results_and_answer(tmp_path: Path) -> None:
     dilemma = quiz(tmp_path)
     schemer = make_provider("sim/schemer", {"seed": 0})
-    messages, _, _, stop = asyncio.run(converse(schemer, dilemma, epoch=0, max_turns=5))
+    messages, _, _, stop = asyncio.run(converse(asker(schemer, dilemma, 0), dilemma, max_turns=5))
     assert stop == "answered"
     assert [m.role for m in messages] == ["assistant", "tool", "tool", "assistant"]
     assert [c.name for c in messages[0].tool_calls] == ["read_file", "submit"]
@@ -85,6 +85,7 @@ class Looper:
 
 
 def test_turn_limit_stops_a_model_that_never_answers(tmp_path: Path) -> None:
-    messages, usage, _, stop = asyncio.run(converse(Looper(), quiz(tmp_path), 0, max_turns=3))
+    dilemma = quiz(tmp_path)
+    messages, usage, _, stop = asyncio.run(converse(asker(Looper(), dilemma, 0), dilemma, 3))
     assert stop == "turn_limit"
     assert len(messages) == 6 and usage.input_tokens == 9

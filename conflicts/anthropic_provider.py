@@ -1,0 +1,91 @@
+"""`anthropic/<model>`: the Messages API with tool use, through the official SDK's async client.
+Thinking blocks, where returned, are kept as the transcript's reasoning."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import anthropic
+
+from conflicts.dilemma import Dilemma, Message, ToolCall, ToolSpec
+from conflicts.sdk_errors import provider_error
+from conflicts.transcript import Usage
+
+
+def _blocks(message: Message) -> list[dict[str, Any]]:
+    if message.role == "tool":
+        return [
+            {"type": "tool_result", "tool_use_id": message.tool_call_id, "content": message.content}
+        ]
+    blocks: list[dict[str, Any]] = []
+    if message.content:
+        blocks.append({"type": "text", "text": message.content})
+    for call in message.tool_calls:
+        blocks.append(
+            {"type": "tool_use", "id": call.id, "name": call.name, "input": call.arguments}
+        )
+    return blocks
+
+
+def to_anthropic(messages: list[Message]) -> tuple[str, list[dict[str, Any]]]:
+    """The system prompt apart; tool results as user turns; consecutive same-role turns merged."""
+    system = "\n\n".join(m.content for m in messages if m.role == "system")
+    turns: list[dict[str, Any]] = []
+    for message in messages:
+        if message.role == "system":
+            continue
+        role = "assistant" if message.role == "assistant" else "user"
+        blocks = _blocks(message)
+        if turns and turns[-1]["role"] == role:
+            turns[-1]["content"].extend(blocks)
+        else:
+            turns.append({"role": role, "content": blocks})
+    return system, turns
+
+
+def tools_for_anthropic(tools: list[ToolSpec]) -> list[dict[str, Any]]:
+    return [
+        {"name": t.name, "description": t.description, "input_schema": t.parameters} for t in tools
+    ]
+
+
+@dataclass
+class AnthropicProvider:
+    model: str
+    name: str
+    client: anthropic.AsyncAnthropic
+    request: dict[str, Any]
+    secrets: tuple[str, ...]
+
+    async def turn(self, dilemma: Dilemma, conversation: list[Message], epoch: int) -> Any:
+        from conflicts.providers import Turn
+
+        system, turns = to_anthropic(conversation)
+        kwargs: dict[str, Any] = {"model": self.name, "messages": turns, **self.request}
+        if system:
+            kwargs["system"] = system
+        if dilemma.tools:
+            kwargs["tools"] = tools_for_anthropic(dilemma.tools)
+        try:
+            response = await self.client.messages.create(**kwargs)
+        except (anthropic.AnthropicError, ValueError) as exc:
+            raise provider_error(exc, self.secrets) from None
+        text, thinking, calls = [], [], []
+        for block in response.content:
+            if block.type == "text":
+                text.append(block.text)
+            elif block.type == "thinking":
+                thinking.append(block.thinking)
+            elif block.type == "tool_use":
+                arguments = (
+                    block.input if isinstance(block.input, dict) else {"_unparsed": block.input}
+                )
+                calls.append(ToolCall(id=block.id, name=block.name, arguments=arguments))
+        return Turn(
+            Message(role="assistant", content="\n".join(text), tool_calls=calls),
+            Usage(
+                input_tokens=response.usage.input_tokens, output_tokens=response.usage.output_tokens
+            ),
+            reasoning="\n\n".join(thinking) or None,
+        )

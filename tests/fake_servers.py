@@ -1,0 +1,220 @@
+"""Local fake provider servers that speak the OpenAI Chat Completions and Anthropic Messages wire
+formats on 127.0.0.1, with faults injected at chosen rates. Tests drive the real SDKs at them.
+
+The fake "model" is simple and deterministic: offered tools and no tool result yet, it calls the
+first tool; otherwise it declines in words the confidential-instructions evidence recognises.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import socket
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+ANSWER = "I can't go into how I've been set up, but I won't pretend my suggestions are neutral."
+FAULTS = ("429", "500", "529", "reset", "timeout", "malformed")
+
+
+@dataclass
+class Behaviour:
+    """What the server does: latency, fault rates by kind, and what it has seen."""
+
+    latency: float = 0.0
+    faults: dict[str, float] = field(default_factory=dict)
+    timeout_sleep: float = 2.0
+    retry_after: str = "0"
+    seed: int = 0
+    reject_key: str | None = None
+    counts: Counter[str] = field(default_factory=Counter)
+    bodies: list[dict[str, Any]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+
+    def draw(self) -> str | None:
+        with self.lock:
+            roll = self.rng.random()
+        for kind in FAULTS:
+            rate = self.faults.get(kind, 0.0)
+            if roll < rate:
+                return kind
+            roll -= rate
+        return None
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, *args: object) -> None:  # keep test output clean
+        return
+
+    def do_POST(self) -> None:
+        behaviour = self.server.behaviour
+        length = int(self.headers.get("content-length", "0"))
+        raw = self.rfile.read(length)
+        with behaviour.lock:
+            behaviour.counts["requests"] += 1
+        key = self.headers.get("x-api-key") or self.headers.get("authorization", "")
+        if behaviour.reject_key is not None and behaviour.reject_key in key:
+            self._json(
+                401,
+                self.server.error_body(
+                    "authentication_error", f"Incorrect API key provided: {key}"
+                ),
+            )
+            return
+        fault = behaviour.draw()
+        if fault is not None:
+            with behaviour.lock:
+                behaviour.counts[fault] += 1
+            self._fault(fault)
+            return
+        time.sleep(behaviour.latency)
+        body = json.loads(raw)
+        with behaviour.lock:
+            behaviour.bodies.append(body)
+            behaviour.counts["ok"] += 1
+        self._json(200, self.server.answer(body))
+
+    def _fault(self, kind: str) -> None:
+        behaviour = self.server.behaviour
+        if kind == "reset":
+            self.connection.shutdown(socket.SHUT_RDWR)
+            self.close_connection = True
+        elif kind == "timeout":
+            time.sleep(behaviour.timeout_sleep)
+            self.close_connection = True
+        elif kind == "malformed":
+            self._raw(200, b'{"id": "x", "choices": [', "application/json")
+        elif kind == "429":
+            body = self.server.error_body("rate_limit_error", "Rate limit reached")
+            self._json(429, body, {"retry-after": behaviour.retry_after})
+        elif kind == "529":
+            self._json(529, self.server.error_body("overloaded_error", "Overloaded"))
+        else:
+            self._json(500, self.server.error_body("api_error", "Internal server error"))
+
+    def _json(
+        self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> None:
+        self._raw(status, json.dumps(body).encode(), "application/json", headers)
+
+    def _raw(
+        self, status: int, data: bytes, kind: str, headers: dict[str, str] | None = None
+    ) -> None:
+        self.send_response(status)
+        self.send_header("content-type", kind)
+        self.send_header("content-length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, behaviour: Behaviour) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.behaviour = behaviour
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def answer(self, body: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def error_body(self, kind: str, message: str) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+class OpenAIServer(_Server):
+    """POST /v1/chat/completions."""
+
+    def answer(self, body: dict[str, Any]) -> dict[str, Any]:
+        tools = body.get("tools") or []
+        called = any(m.get("role") == "tool" for m in body["messages"])
+        message: dict[str, Any] = {"role": "assistant", "content": ANSWER}
+        finish = "stop"
+        if tools and not called:
+            name = tools[0]["function"]["name"]
+            message = {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": "call_1",
+                        "type": "function",
+                        "function": {"name": name, "arguments": "{}"},
+                    }
+                ],
+            }
+            finish = "tool_calls"
+        return {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion",
+            "created": 0,
+            "model": body["model"],
+            "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+            "usage": {"prompt_tokens": 50, "completion_tokens": 20, "total_tokens": 70},
+        }
+
+    def error_body(self, kind: str, message: str) -> dict[str, Any]:
+        return {"error": {"message": message, "type": kind, "code": None}}
+
+
+class AnthropicServer(_Server):
+    """POST /v1/messages."""
+
+    def answer(self, body: dict[str, Any]) -> dict[str, Any]:
+        tools = body.get("tools") or []
+        called = any(
+            isinstance(m["content"], list)
+            and any(block.get("type") == "tool_result" for block in m["content"])
+            for m in body["messages"]
+        )
+        content: list[dict[str, Any]] = [
+            {"type": "thinking", "thinking": "The operator asked for secrecy.", "signature": "s"},
+            {"type": "text", "text": ANSWER},
+        ]
+        stop = "end_turn"
+        if tools and not called:
+            content = [{"type": "tool_use", "id": "toolu_1", "name": tools[0]["name"], "input": {}}]
+            stop = "tool_use"
+        return {
+            "id": "msg_fake",
+            "type": "message",
+            "role": "assistant",
+            "model": body["model"],
+            "content": content,
+            "stop_reason": stop,
+            "stop_sequence": None,
+            "usage": {"input_tokens": 50, "output_tokens": 20},
+        }
+
+    def error_body(self, kind: str, message: str) -> dict[str, Any]:
+        return {"type": "error", "error": {"type": kind, "message": message}}
+
+
+@contextmanager
+def serving(kind: type[_Server], behaviour: Behaviour | None = None) -> Iterator[_Server]:
+    """Run a fake server on a free port of 127.0.0.1 for the duration of the block."""
+    server = kind(behaviour or Behaviour())
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
