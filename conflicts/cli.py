@@ -321,6 +321,30 @@ def generate(
     show_default=True,
     help="Tool-loop turns before a transcript stops with stop_reason turn_limit.",
 )
+@click.option("-t", "--temperature", type=float, default=None, help="Sampling temperature.")
+@click.option(
+    "--max-tokens",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Output token limit per turn (anthropic default: 1024).",
+)
+@click.option(
+    "--base-url",
+    default=None,
+    help="API base URL: needed for openai-compatible/ (vLLM, Ollama, llama.cpp).",
+)
+@click.option(
+    "--api-key-env",
+    default=None,
+    help="Environment variable holding the key (default: OPENAI_API_KEY or "
+    "ANTHROPIC_API_KEY). Keys are never recorded.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1),
+    default=None,
+    help="Seconds before a request times out and is retried (default 120).",
+)
 @db_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
@@ -331,18 +355,36 @@ def run(
     max_connections: int,
     seed: int,
     max_turns: int,
+    temperature: float | None,
+    max_tokens: int | None,
+    base_url: str | None,
+    api_key_env: str | None,
+    timeout: float | None,
     db: Path,
     quiet: bool,
     as_json: bool,
 ) -> None:
     """Run a dilemma set against models; prints the run id.
 
-    Running the same command again resumes the run: finished transcripts are kept.
+    Running the same command again resumes the run: finished transcripts are kept and failed
+    ones retried. Request parameters are recorded with the run; API keys never are.
 
     \b
-    Example:
+    Examples:
       ihsim run results/dilemmas.jsonl -m sim/deferential -m sim/schemer --epochs 5
+      ihsim run results/dilemmas.jsonl -m anthropic/claude-sonnet-4-5 -m openai/gpt-4.1 -t 1
+      ihsim run results/dilemmas.jsonl -m openai-compatible/llama-3.1-8b \\
+          --base-url http://127.0.0.1:8000/v1 -c 32
     """
+    params: dict[str, object] = {"seed": seed, "max_turns": max_turns}
+    optional = {
+        "temperature": temperature,
+        "max_tokens": max_tokens,
+        "base_url": base_url,
+        "api_key_env": api_key_env,
+        "timeout": timeout,
+    }
+    params.update({k: v for k, v in optional.items() if v is not None})
     from conflicts.progress import run_with_progress
 
     outcome = run_with_progress(
@@ -350,7 +392,7 @@ def run(
         list(models),
         epochs,
         max_connections,
-        {"seed": seed, "max_turns": max_turns},
+        params,
         db,
         quiet or as_json,
     )

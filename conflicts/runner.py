@@ -157,13 +157,18 @@ def _joined(parts: list[str]) -> str | None:
 
 
 async def _attempt(
-    provider: Provider, run_id: str, job: Job, max_turns: int, limit: AdaptiveLimit | None = None
+    provider: Provider,
+    run_id: str,
+    job: Job,
+    max_turns: int,
+    limit: AdaptiveLimit | None = None,
+    policy: RetryPolicy = DEFAULT_POLICY,
 ) -> Transcript:
     dilemma, model, epoch = job
     started = time.perf_counter()
     base = {"run_id": run_id, "dilemma_id": dilemma.id, "model": model, "epoch": epoch}
     try:
-        ask = asker(provider, dilemma, epoch, limit)
+        ask = asker(provider, dilemma, epoch, limit, policy)
         messages, usage, reasoning, stop = await converse(ask, dilemma, max_turns)
     except Exception as exc:  # a failed call is data: it is stored and retried on resume
         latency = (time.perf_counter() - started) * 1000
@@ -195,6 +200,7 @@ async def execute(
     run: RunInfo,
     max_connections: int = 8,
     on_result: Callable[[Transcript], None] | None = None,
+    policy: RetryPolicy = DEFAULT_POLICY,
 ) -> Outcome:
     """Run every unfinished (dilemma, model, epoch); each result is committed as it arrives."""
     max_turns = int(run.params.get("max_turns", DEFAULT_MAX_TURNS))
@@ -208,9 +214,10 @@ async def execute(
     async def worker() -> None:
         for job in jobs:
             model = job[1]
-            await results.put(
-                await _attempt(providers[model], run.id, job, max_turns, limits[model])
+            transcript = await _attempt(
+                providers[model], run.id, job, max_turns, limits[model], policy
             )
+            await results.put(transcript)
 
     def write(batch: list[Transcript]) -> None:
         store.save_transcripts(batch)
