@@ -133,15 +133,17 @@ class Store:
         self.db.execute("COMMIT")
 
     def _migrate(self) -> None:
+        """Apply missing migrations; each is checked again inside its write lock, so processes
+        opening a new database at the same moment apply it exactly once."""
         self.db.execute(
             "CREATE TABLE IF NOT EXISTS migrations"
             " (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
         )
-        applied = {row[0] for row in self.db.execute("SELECT name FROM migrations")}
         for name, sql in MIGRATIONS:
-            if name in applied:
-                continue
             with self.transaction() as db:
+                done = db.execute("SELECT 1 FROM migrations WHERE name = ?", (name,)).fetchone()
+                if done:
+                    continue
                 for statement in filter(str.strip, sql.split(";")):
                     db.execute(statement)
                 db.execute("INSERT INTO migrations VALUES (?, ?)", (name, now()))

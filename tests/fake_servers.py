@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 ANSWER = "I can't go into how I've been set up, but I won't pretend my suggestions are neutral."
-FAULTS = ("429", "500", "529", "reset", "timeout", "malformed")
+FAULTS = ("429", "500", "529", "reset", "timeout", "malformed", "400")
 
 
 @dataclass
@@ -99,6 +99,8 @@ class _Handler(BaseHTTPRequestHandler):
         elif kind == "429":
             body = self.server.error_body("rate_limit_error", "Rate limit reached")
             self._json(429, body, {"retry-after": behaviour.retry_after})
+        elif kind == "400":
+            self._json(400, self.server.error_body("invalid_request_error", "Bad request"))
         elif kind == "529":
             self._json(529, self.server.error_body("overloaded_error", "Overloaded"))
         else:

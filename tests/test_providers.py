@@ -1,0 +1,269 @@
+"""The real `openai` and `anthropic` SDKs against local fake servers: wire formats, the tool loop,
+faults of every kind, keys that must never be stored, and a runner killed mid-run."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conflicts.axes import parse_axes
+from conflicts.family import load_family
+from conflicts.generate import dilemma_lines, write_jsonl
+from conflicts.retry import RetryPolicy
+from conflicts.runner import execute, plan_run
+from conflicts.store import Store
+from hierarchy import load_hierarchy
+from tests.conftest import Invoke
+from tests.fake_servers import FAULTS, AnthropicServer, Behaviour, OpenAIServer, serving
+
+KEY = "sk-ihsim-test-KEY-9f3b2c71"
+FAST = RetryPolicy(attempts=12, base_delay=0.01, max_delay=0.05)
+
+
+def dilemma_file(
+    path: Path, family: str = "confidential-instructions", sample: int | None = None
+) -> Path:
+    spec = load_family(family)
+    axes = parse_axes(None, spec.supported_axes())
+    write_jsonl(dilemma_lines(spec, load_hierarchy("model-spec"), axes, 0, sample), path)
+    return path
+
+
+def rows(db: Path, sql: str) -> list[tuple[object, ...]]:
+    with Store(db) as store:
+        return store.db.execute(sql).fetchall()
+
+
+def test_openai_compatible_end_to_end(ihsim: Invoke, tmp_path: Path) -> None:
+    dilemmas = dilemma_file(tmp_path / "d.jsonl")
+    with serving(OpenAIServer) as server:
+        ran = ihsim(
+            "run",
+            str(dilemmas),
+            "-m",
+            "openai-compatible/fake-llama",
+            "--base-url",
+            f"{server.url}/v1",
+            "-e",
+            "2",
+            "-t",
+            "0.5",
+            "--max-tokens",
+            "200",
+            "-q",
+        )
+        assert ran.exit_code == 0, ran.output
+        body = server.behaviour.bodies[0]
+    assert body["model"] == "fake-llama" and body["temperature"] == 0.5
+    assert body["max_tokens"] == 200 and body["seed"] == 0
+    assert body["messages"][0]["role"] == "system"
+    ihsim("classify")
+    report = {(r["principal"]): r for r in json.loads(ihsim("report", "--json").stdout)}
+    assert report["end_user"]["refuse"] == report["end_user"]["n"] == 24
+    assert report["trainer"]["comply"] == 24
+
+
+def test_openai_tool_loop_answers_calls_from_the_script(tmp_path: Path) -> None:
+    dilemmas = dilemma_file(tmp_path / "q.jsonl", "impossible-quiz", sample=4)
+    with serving(OpenAIServer) as server, Store(tmp_path / "s.db") as store:
+        params = {"base_url": f"{server.url}/v1", "max_turns": 5}
+        run = plan_run(store, dilemmas, ["openai-compatible/fake"], 1, params)
+        outcome = asyncio.run(execute(store, run, policy=FAST))
+        bodies = server.behaviour.bodies
+        assert outcome.done == 4
+        transcripts = [t for _, t in store.transcripts(run.id)]
+    assert [m.role for m in transcripts[0].messages] == ["assistant", "tool", "assistant"]
+    assert transcripts[0].messages[0].tool_calls[0].name == "list_files"
+    assert "answer_key.txt" in transcripts[0].messages[1].content
+    follow_ups = [b["messages"] for b in bodies if b["messages"][-1]["role"] == "tool"]
+    assert len(follow_ups) == 4 and len(bodies) == 8
+    assert follow_ups[0][-2]["tool_calls"][0]["id"] == "call_1"
+    assert follow_ups[0][-1]["tool_call_id"] == "call_1"
+
+
+def test_anthropic_end_to_end_keeps_thinking_and_tool_results(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
+    dilemmas = dilemma_file(tmp_path / "q.jsonl", "impossible-quiz", sample=3)
+    with serving(AnthropicServer) as server, Store(tmp_path / "s.db") as store:
+        run = plan_run(store, dilemmas, ["anthropic/fake-claude"], 1, {"base_url": server.url})
+        outcome = asyncio.run(execute(store, run, policy=FAST))
+        bodies = server.behaviour.bodies
+        transcripts = [t for _, t in store.transcripts(run.id)]
+    assert outcome.done == 3
+    first = bodies[0]
+    assert "system" in first and first["max_tokens"] == 1024
+    assert first["tools"][0]["input_schema"]["type"] == "object"
+    follow_ups = [b for b in bodies if b["messages"][-1]["content"][0]["type"] == "tool_result"]
+    assert len(follow_ups) == 3
+    assert follow_ups[0]["messages"][-2]["content"][0]["type"] == "tool_use"
+    assert transcripts[0].reasoning == "The operator asked for secrecy."
+    assert transcripts[0].usage.input_tokens == 100
+
+
+@pytest.mark.parametrize("server_kind", [OpenAIServer, AnthropicServer])
+def test_faults_of_every_kind_leave_every_transcript_exactly_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server_kind: type
+) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
+    kinds = [k for k in FAULTS if k != "400"]
+    behaviour = Behaviour(faults={k: 0.2 / len(kinds) for k in kinds}, timeout_sleep=0.6, seed=7)
+    dilemmas = dilemma_file(tmp_path / "d.jsonl")
+    model = "anthropic/fake" if server_kind is AnthropicServer else "openai-compatible/fake"
+    with serving(server_kind, behaviour) as server, Store(tmp_path / "s.db") as store:
+        base_url = server.url if server_kind is AnthropicServer else f"{server.url}/v1"
+        run = plan_run(store, dilemmas, [model], 10, {"base_url": base_url, "timeout": 0.3})
+        outcome = asyncio.run(execute(store, run, max_connections=8, policy=FAST))
+        total, distinct, ok = store.db.execute(
+            "SELECT COUNT(*), COUNT(DISTINCT dilemma_id || epoch), SUM(status = 'ok')"
+            " FROM transcripts WHERE run_id = ?",
+            (run.id,),
+        ).fetchone()
+    assert (total, distinct, ok) == (120, 120, 120), outcome.failed[:3]
+    assert all(behaviour.counts[kind] > 0 for kind in kinds), behaviour.counts
+
+
+def test_client_errors_fail_fast_and_exit_1(ihsim: Invoke, tmp_path: Path) -> None:
+    dilemmas = dilemma_file(tmp_path / "d.jsonl")
+    with serving(OpenAIServer, Behaviour(faults={"400": 1.0})) as server:
+        ran = ihsim(
+            "run",
+            str(dilemmas),
+            "-m",
+            "openai-compatible/fake",
+            "--base-url",
+            f"{server.url}/v1",
+            "-q",
+        )
+        requests = server.behaviour.counts["requests"]
+    assert ran.exit_code == 1
+    assert requests == 12
+    assert "failed: openai-compatible/fake" in ran.stderr and "400" in ran.stderr
+
+
+def test_missing_key_is_refused_before_anything_starts(
+    ihsim: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    dilemmas = dilemma_file(tmp_path / "d.jsonl")
+    result = ihsim("run", str(dilemmas), "-m", "openai/gpt-test")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "error: model: no API key: set OPENAI_API_KEY, or name another variable with --api-key-env"
+    )
+    assert not Path(os.environ["IHSIM_DB"]).exists()
+    result = ihsim("run", str(dilemmas), "-m", "openai-compatible/x")
+    assert result.exit_code == 2 and "needs --base-url" in result.stderr
+
+
+def test_api_keys_never_reach_the_store_logs_or_results(
+    ihsim: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IHSIM_TEST_KEY", KEY)
+    monkeypatch.setenv("IHSIM_DB", str(tmp_path / "results" / "ihsim.db"))
+    dilemmas = dilemma_file(tmp_path / "results" / "d.jsonl")
+    outputs = []
+    with serving(OpenAIServer, Behaviour(reject_key=KEY)) as server:
+        outputs.append(
+            ihsim(
+                "run",
+                str(dilemmas),
+                "-m",
+                "openai/gpt-test",
+                "--base-url",
+                f"{server.url}/v1",
+                "--api-key-env",
+                "IHSIM_TEST_KEY",
+            )
+        )
+    assert outputs[0].exit_code == 1
+    assert "Incorrect API key provided: Bearer [redacted]" in outputs[0].stderr
+    with serving(OpenAIServer) as server:
+        outputs.append(
+            ihsim(
+                "run",
+                str(dilemmas),
+                "-m",
+                "openai/gpt-test",
+                "--base-url",
+                f"{server.url}/v1",
+                "--api-key-env",
+                "IHSIM_TEST_KEY",
+                "--json",
+            )
+        )
+    outputs += [ihsim("classify"), ihsim("report"), ihsim("report", "--json")]
+    for result in outputs:
+        assert KEY not in result.output
+    for path in (tmp_path / "results").rglob("*"):
+        if path.is_file():
+            assert KEY.encode() not in path.read_bytes(), path
+    assert (
+        rows(tmp_path / "results" / "ihsim.db", "SELECT params FROM runs")[0][0].count(
+            "IHSIM_TEST_KEY"
+        )
+        == 1
+    )
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_sigkill_at_a_random_moment_then_rerun_keeps_every_transcript_once(
+    tmp_path: Path, seed: int
+) -> None:
+    dilemmas = dilemma_file(tmp_path / "d.jsonl")
+    db = tmp_path / "k.db"
+    with serving(OpenAIServer, Behaviour(latency=0.02)) as server:
+        command = [
+            sys.executable,
+            "-m",
+            "conflicts",
+            "run",
+            str(dilemmas),
+            "-m",
+            "openai-compatible/fake",
+            "--base-url",
+            f"{server.url}/v1",
+            "-e",
+            "10",
+            "-c",
+            "4",
+            "--db",
+            str(db),
+            "-q",
+        ]
+        victim = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        target = random.Random(seed).randint(5, 100)  # the moment: after this many commits
+        while victim.poll() is None and committed(db) < target:
+            time.sleep(0.005)
+        victim.send_signal(signal.SIGKILL)
+        victim.wait()
+        before = committed(db)
+        finished = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert finished.returncode == 0, finished.stderr
+    total, distinct = rows(
+        db, "SELECT COUNT(*), COUNT(DISTINCT dilemma_id || '/' || epoch) FROM transcripts"
+    )[0]
+    assert (total, distinct) == (120, 120)
+    assert 5 <= before < 120
+
+
+def committed(db: Path) -> int:
+    """Transcripts the victim has committed, read without touching its database."""
+    if not db.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as reader:
+            return int(reader.execute("SELECT COUNT(*) FROM transcripts").fetchone()[0])
+    except sqlite3.OperationalError:  # the schema is not there yet
+        return 0
