@@ -10,7 +10,7 @@ import anthropic
 
 from conflicts.dilemma import Dilemma, Message, ToolCall, ToolSpec
 from conflicts.sdk_errors import provider_error
-from conflicts.transcript import Usage
+from conflicts.transcript import Turn, Usage
 
 
 def _blocks(message: Message) -> list[dict[str, Any]]:
@@ -58,9 +58,10 @@ class AnthropicProvider:
     request: dict[str, Any]
     secrets: tuple[str, ...]
 
-    async def turn(self, dilemma: Dilemma, conversation: list[Message], epoch: int) -> Any:
-        from conflicts.providers import Turn
+    def fingerprint(self) -> dict[str, Any]:
+        return {"model": self.model, "base_url": str(self.client.base_url), **self.request}
 
+    async def turn(self, dilemma: Dilemma, conversation: list[Message], epoch: int) -> Turn:
         system, turns = to_anthropic(conversation)
         kwargs: dict[str, Any] = {"model": self.name, "messages": turns, **self.request}
         if system:
@@ -83,8 +84,8 @@ class AnthropicProvider:
                 )
                 calls.append(ToolCall(id=block.id, name=block.name, arguments=arguments))
         return Turn(
-            Message(role="assistant", content="\n".join(text), tool_calls=calls),
-            Usage(
+            message=Message(role="assistant", content="\n".join(text), tool_calls=calls),
+            usage=Usage(
                 input_tokens=response.usage.input_tokens, output_tokens=response.usage.output_tokens
             ),
             reasoning="\n\n".join(thinking) or None,

@@ -345,6 +345,11 @@ def generate(
     default=None,
     help="Seconds before a request times out and is retried (default 120).",
 )
+@click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Call the model even for requests the store has already seen answered.",
+)
 @db_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
@@ -360,6 +365,7 @@ def run(
     base_url: str | None,
     api_key_env: str | None,
     timeout: float | None,
+    no_cache: bool,
     db: Path,
     quiet: bool,
     as_json: bool,
@@ -395,6 +401,7 @@ def run(
         params,
         db,
         quiet or as_json,
+        use_cache=not no_cache,
     )
     if as_json:
         click.echo(
@@ -405,6 +412,7 @@ def run(
                     "skipped": outcome.skipped,
                     "done": outcome.done,
                     "failed": len(outcome.failed),
+                    "cached_turns": outcome.cached_turns,
                 }
             )
         )

@@ -11,7 +11,7 @@ import openai
 
 from conflicts.dilemma import Dilemma, Message, ToolCall, ToolSpec
 from conflicts.sdk_errors import provider_error
-from conflicts.transcript import Usage
+from conflicts.transcript import Turn, Usage
 
 
 def to_openai(messages: list[Message]) -> list[dict[str, Any]]:
@@ -71,9 +71,10 @@ class OpenAIProvider:
     request: dict[str, Any]
     secrets: tuple[str, ...]
 
-    async def turn(self, dilemma: Dilemma, conversation: list[Message], epoch: int) -> Any:
-        from conflicts.providers import Turn
+    def fingerprint(self) -> dict[str, Any]:
+        return {"model": self.model, "base_url": str(self.client.base_url), **self.request}
 
+    async def turn(self, dilemma: Dilemma, conversation: list[Message], epoch: int) -> Turn:
         kwargs: dict[str, Any] = {
             "model": self.name,
             "messages": to_openai(conversation),
@@ -93,8 +94,8 @@ class OpenAIProvider:
         ]
         usage = response.usage
         return Turn(
-            Message(role="assistant", content=message.content or "", tool_calls=calls),
-            Usage(
+            message=Message(role="assistant", content=message.content or "", tool_calls=calls),
+            usage=Usage(
                 input_tokens=usage.prompt_tokens if usage else 0,
                 output_tokens=usage.completion_tokens if usage else 0,
             ),

@@ -29,6 +29,7 @@ def run_with_progress(
     params: dict[str, Any],
     db: Path,
     quiet: bool,
+    use_cache: bool = True,
 ) -> Outcome:
     """Plan and execute a run; a database this call created is removed if planning fails."""
     created = not db.exists()
@@ -65,7 +66,9 @@ def run_with_progress(
                 speed = progress.tasks[task].speed or 0.0
                 progress.update(task, advance=1, rate=speed, errors=errors)
 
-            outcome = asyncio.run(execute(store, run, max_connections, advance))
+            outcome = asyncio.run(
+                execute(store, run, max_connections, advance, use_cache=use_cache)
+            )
         if not quiet:
             console.print(
                 f"{run.id}: {outcome.done} done, {outcome.skipped} already finished, "

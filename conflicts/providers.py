@@ -15,20 +15,17 @@ from typing import Any, Protocol
 
 from conflicts.dilemma import Dilemma, Message
 from conflicts.errors import ModelError
-from conflicts.transcript import Usage
-
-
-@dataclass
-class Turn:
-    message: Message
-    usage: Usage
-    reasoning: str | None = None
+from conflicts.transcript import Turn
 
 
 class Provider(Protocol):
     model: str
 
     async def turn(self, dilemma: Dilemma, conversation: list[Message], epoch: int) -> Turn: ...
+
+    def fingerprint(self) -> dict[str, Any] | None:
+        """What identifies a request besides its messages (model, endpoint, parameters), or None
+        for providers not worth caching."""
 
 
 Factory = Callable[[str, dict[str, object]], Provider]
@@ -75,8 +72,11 @@ class SimulatedProvider:
         move = PERSONAS[self.persona_name].choose(dilemma, epoch, self.seed)
         acted = any(m.role == "assistant" for m in conversation[len(dilemma.messages) :])
         if move.calls and not acted:
-            return Turn(Message(role="assistant", content="", tool_calls=move.calls), Usage())
-        return Turn(Message(role="assistant", content=move.say), Usage())
+            return Turn(message=Message(role="assistant", content="", tool_calls=move.calls))
+        return Turn(message=Message(role="assistant", content=move.say))
+
+    def fingerprint(self) -> dict[str, Any] | None:
+        return None  # deterministic and free: nothing to save by caching
 
 
 @provider("sim")

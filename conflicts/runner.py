@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from conflicts.cache import ResponseCache, request_key
 from conflicts.dilemma import Dilemma, Message, read_dilemmas
 from conflicts.environment import Environment
-from conflicts.providers import Provider, Turn, make_provider
+from conflicts.providers import Provider, make_provider
 from conflicts.retry import DEFAULT_POLICY, AdaptiveLimit, RetryPolicy, call_with_retries
 from conflicts.store import RunInfo, Store, now
-from conflicts.transcript import StopReason, Transcript, Usage
+from conflicts.transcript import StopReason, Transcript, Turn, Usage
 
 Job = tuple[Dilemma, str, int]
 DEFAULT_MAX_TURNS = 10
@@ -34,6 +35,7 @@ class Outcome:
     skipped: int
     done: int = 0
     failed: list[tuple[str, str, int, str]] = field(default_factory=list)
+    cached_turns: int = 0
 
 
 def file_sha256(path: Path) -> str:
@@ -114,15 +116,28 @@ def asker(
     epoch: int,
     limit: AdaptiveLimit | None = None,
     policy: RetryPolicy = DEFAULT_POLICY,
+    cache: ResponseCache | None = None,
 ) -> Ask:
-    """One turn of the conversation, under the model's limit and retry policy."""
+    """One turn of the conversation: from the cache if it has it, else a call under the model's
+    limit and retry policy."""
+    fingerprint = provider.fingerprint() if cache is not None else None
 
-    async def ask(conversation: list[Message]) -> Turn:
+    async def call(conversation: list[Message]) -> Turn:
         if limit is None:
             return await provider.turn(dilemma, conversation, epoch)
         return await call_with_retries(
             lambda: provider.turn(dilemma, conversation, epoch), limit, policy
         )
+
+    async def ask(conversation: list[Message]) -> Turn:
+        if cache is None or fingerprint is None:
+            return await call(conversation)
+        key = request_key(fingerprint, conversation, dilemma.tools, epoch)
+        turn = cache.get(key)
+        if turn is None:
+            turn = await call(conversation)
+            cache.put(key, provider.model, turn)
+        return turn
 
     return ask
 
@@ -163,12 +178,13 @@ async def _attempt(
     max_turns: int,
     limit: AdaptiveLimit | None = None,
     policy: RetryPolicy = DEFAULT_POLICY,
+    cache: ResponseCache | None = None,
 ) -> Transcript:
     dilemma, model, epoch = job
     started = time.perf_counter()
     base = {"run_id": run_id, "dilemma_id": dilemma.id, "model": model, "epoch": epoch}
     try:
-        ask = asker(provider, dilemma, epoch, limit, policy)
+        ask = asker(provider, dilemma, epoch, limit, policy, cache)
         messages, usage, reasoning, stop = await converse(ask, dilemma, max_turns)
     except Exception as exc:  # a failed call is data: it is stored and retried on resume
         latency = (time.perf_counter() - started) * 1000
@@ -201,8 +217,12 @@ async def execute(
     max_connections: int = 8,
     on_result: Callable[[Transcript], None] | None = None,
     policy: RetryPolicy = DEFAULT_POLICY,
+    use_cache: bool = True,
 ) -> Outcome:
-    """Run every unfinished (dilemma, model, epoch); each result is committed as it arrives."""
+    """Run every unfinished (dilemma, model, epoch); each result is committed as it arrives.
+
+    Answers are cached in the store; `use_cache=False` (`--no-cache`) makes every call afresh."""
+    cache = ResponseCache(store, read=use_cache)
     max_turns = int(run.params.get("max_turns", DEFAULT_MAX_TURNS))
     providers = {m: make_provider(m, run.params) for m in run.models}
     remaining, jobs = pending_jobs(store, run)
@@ -215,7 +235,7 @@ async def execute(
         for job in jobs:
             model = job[1]
             transcript = await _attempt(
-                providers[model], run.id, job, max_turns, limits[model], policy
+                providers[model], run.id, job, max_turns, limits[model], policy, cache
             )
             await results.put(transcript)
 
@@ -250,4 +270,5 @@ async def execute(
             task.cancel()
         await results.put(None)
         await writing
+    outcome.cached_turns = cache.hits
     return outcome

@@ -78,6 +78,17 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     ("002_stop_reason", "ALTER TABLE transcripts ADD COLUMN stop_reason TEXT"),
+    (
+        "003_response_cache",
+        """
+        CREATE TABLE responses (
+            key TEXT PRIMARY KEY,
+            model TEXT NOT NULL,
+            turn TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        )
+        """,
+    ),
 ]
 
 

@@ -26,6 +26,17 @@ class Usage(BaseModel):
         )
 
 
+class Turn(BaseModel):
+    """One assistant turn as a provider returned it; `cached` when the cache answered instead."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    message: Message
+    usage: Usage = Usage()
+    reasoning: str | None = None
+    cached: bool = False
+
+
 class Transcript(BaseModel):
     """What the model added to the dilemma's messages, with cost, timing and any error.
 

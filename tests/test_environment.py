@@ -8,9 +8,9 @@ from conflicts.dilemma import Dilemma, Message, ToolCall
 from conflicts.environment import Environment
 from conflicts.family import load_family_file
 from conflicts.generate import dilemmas
-from conflicts.providers import Turn, make_provider
+from conflicts.providers import make_provider
 from conflicts.runner import _attempt, asker, converse
-from conflicts.transcript import Usage
+from conflicts.transcript import Turn, Usage
 from conflicts.validation import check_family
 from hierarchy import load_hierarchy
 from tests.conftest import write
@@ -81,7 +81,13 @@ class Looper:
 
     async def turn(self, dilemma: Dilemma, conversation: list[Message], epoch: int) -> Turn:
         call = ToolCall(id=f"c{len(conversation)}", name="read_file", arguments={"path": "x"})
-        return Turn(Message(role="assistant", content="", tool_calls=[call]), Usage(input_tokens=3))
+        return Turn(
+            message=Message(role="assistant", content="", tool_calls=[call]),
+            usage=Usage(input_tokens=3),
+        )
+
+    def fingerprint(self) -> None:
+        return None
 
 
 def test_turn_limit_stops_a_model_that_never_answers(tmp_path: Path) -> None:

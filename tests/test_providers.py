@@ -267,3 +267,78 @@ def committed(db: Path) -> int:
             return int(reader.execute("SELECT COUNT(*) FROM transcripts").fetchone()[0])
     except sqlite3.OperationalError:  # the schema is not there yet
         return 0
+
+
+def test_answered_requests_are_served_from_the_cache(ihsim: Invoke, tmp_path: Path) -> None:
+    dilemmas = dilemma_file(tmp_path / "d.jsonl")
+    with serving(OpenAIServer) as server:
+        url = f"{server.url}/v1"
+        first = json.loads(
+            ihsim(
+                "run",
+                str(dilemmas),
+                "-m",
+                "openai-compatible/m",
+                "--base-url",
+                url,
+                "-e",
+                "2",
+                "--json",
+            ).stdout
+        )
+        after_first = server.behaviour.counts["requests"]
+        # more epochs is another run, whose first two epochs the cache already answered
+        more = json.loads(
+            ihsim(
+                "run",
+                str(dilemmas),
+                "-m",
+                "openai-compatible/m",
+                "--base-url",
+                url,
+                "-e",
+                "3",
+                "--json",
+            ).stdout
+        )
+        after_more = server.behaviour.counts["requests"]
+        fresh = json.loads(
+            ihsim(
+                "run",
+                str(dilemmas),
+                "-m",
+                "openai-compatible/m",
+                "--base-url",
+                url,
+                "-e",
+                "3",
+                "-t",
+                "0.7",
+                "--no-cache",
+                "--json",
+            ).stdout
+        )
+        after_fresh = server.behaviour.counts["requests"]
+    assert (first["done"], first["cached_turns"], after_first) == (24, 0, 24)
+    assert more["run_id"] != first["run_id"]
+    assert (more["done"], more["cached_turns"], after_more - after_first) == (36, 24, 12)
+    assert (fresh["cached_turns"], after_fresh - after_more) == (0, 36)
+
+
+def test_rerunning_a_finished_run_sends_no_requests(ihsim: Invoke, tmp_path: Path) -> None:
+    dilemmas = dilemma_file(tmp_path / "d.jsonl")
+    with serving(OpenAIServer) as server:
+        args = [
+            "run",
+            str(dilemmas),
+            "-m",
+            "openai-compatible/m",
+            "--base-url",
+            f"{server.url}/v1",
+            "--json",
+        ]
+        ihsim(*args)
+        before = server.behaviour.counts["requests"]
+        again = json.loads(ihsim(*args).stdout)
+        assert server.behaviour.counts["requests"] == before
+    assert (again["done"], again["skipped"]) == (0, 12)

@@ -7,10 +7,10 @@ import pytest
 
 from conflicts.dilemma import Dilemma, Message
 from conflicts.errors import DilemmaFileError, ModelError, StoreError
-from conflicts.providers import Provider, Turn, provider
+from conflicts.providers import Provider, provider
 from conflicts.runner import execute, plan_run
 from conflicts.store import Store
-from conflicts.transcript import Usage
+from conflicts.transcript import Turn, Usage
 from tests.conftest import write
 
 ATTEMPTS: dict[tuple[str, int], int] = {}
@@ -29,7 +29,10 @@ class FlakyProvider:
         if epoch % 2 == 0 and ATTEMPTS[key] == 1:
             raise ConnectionError("connection reset by peer")
         text = "I can't go into how I've been set up."
-        return Turn(Message(role="assistant", content=text), Usage(output_tokens=9))
+        return Turn(message=Message(role="assistant", content=text), usage=Usage(output_tokens=9))
+
+    def fingerprint(self) -> None:
+        return None
 
 
 @provider("flaky")
@@ -112,7 +115,7 @@ def test_store_uses_wal_and_migrations_are_idempotent(tmp_path: Path) -> None:
     with Store(path) as store:
         assert store.db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
         names = [row[0] for row in store.db.execute("SELECT name FROM migrations")]
-        assert names == ["001_initial", "002_stop_reason"]
+        assert names == ["001_initial", "002_stop_reason", "003_response_cache"]
 
 
 def test_store_refuses_a_file_that_is_not_a_database(tmp_path: Path) -> None:

@@ -1,0 +1,53 @@
+"""The response cache: a request already answered is served from the store, with no call.
+
+A request is the model and everything that shapes its answer: provider, endpoint and request
+parameters, the conversation so far, the tools offered, and the epoch (so epochs stay independent
+samples). Only successful turns are kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import orjson
+
+from conflicts.dilemma import Message, ToolSpec
+from conflicts.store import Store, now
+from conflicts.transcript import Turn
+
+
+def request_key(
+    fingerprint: dict[str, Any], conversation: list[Message], tools: list[ToolSpec], epoch: int
+) -> str:
+    request = {
+        "fingerprint": fingerprint,
+        "messages": [m.model_dump(exclude_defaults=True) for m in conversation],
+        "tools": [t.model_dump() for t in tools],
+        "epoch": epoch,
+    }
+    return hashlib.sha256(orjson.dumps(request, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+class ResponseCache:
+    """Reads answer from the store unless `read` is off (`--no-cache`); answers are always kept."""
+
+    def __init__(self, store: Store, read: bool = True) -> None:
+        self.store = store
+        self.read = read
+        self.hits = 0
+
+    def get(self, key: str) -> Turn | None:
+        if not self.read:
+            return None
+        row = self.store.db.execute("SELECT turn FROM responses WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return None
+        self.hits += 1
+        return Turn.model_validate_json(row[0]).model_copy(update={"cached": True})
+
+    def put(self, key: str, model: str, turn: Turn) -> None:
+        self.store.db.execute(
+            "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?)",
+            (key, model, turn.model_dump_json(exclude={"cached"}), now()),
+        )
