@@ -346,6 +346,19 @@ def generate(
     help="Seconds before a request times out and is retried (default 120).",
 )
 @click.option(
+    "--prices",
+    "prices_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Price table (YAML, USD per million tokens) instead of conflicts/prices.yaml.",
+)
+@click.option(
+    "--max-cost",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Stop starting transcripts once the run has cost this many dollars.",
+)
+@click.option(
     "--no-cache",
     is_flag=True,
     help="Call the model even for requests the store has already seen answered.",
@@ -365,6 +378,8 @@ def run(
     base_url: str | None,
     api_key_env: str | None,
     timeout: float | None,
+    prices_file: Path | None,
+    max_cost: float | None,
     no_cache: bool,
     db: Path,
     quiet: bool,
@@ -391,17 +406,21 @@ def run(
         "timeout": timeout,
     }
     params.update({k: v for k, v in optional.items() if v is not None})
+    from conflicts.pricing import load_prices
     from conflicts.progress import run_with_progress
 
+    prices = load_prices(prices_file) if prices_file else load_prices()
     outcome = run_with_progress(
         dilemma_file,
         list(models),
         epochs,
-        max_connections,
         params,
         db,
         quiet or as_json,
+        max_connections=max_connections,
         use_cache=not no_cache,
+        prices=prices,
+        max_cost=max_cost,
     )
     if as_json:
         click.echo(
@@ -413,14 +432,25 @@ def run(
                     "done": outcome.done,
                     "failed": len(outcome.failed),
                     "cached_turns": outcome.cached_turns,
+                    "cost_usd": round(outcome.spent, 6),
+                    "stopped_at_max_cost": outcome.stopped,
                 }
             )
         )
     else:
         click.echo(outcome.run_id)
-    if outcome.failed:
-        for dilemma_id, model, epoch, error in outcome.failed[:20]:
-            click.echo(f"failed: {model} {dilemma_id} epoch {epoch}: {error}", err=True)
+    for dilemma_id, model, epoch, error in outcome.failed[:20]:
+        click.echo(f"failed: {model} {dilemma_id} epoch {epoch}: {error}", err=True)
+    if len(outcome.failed) > 20:
+        click.echo(f"... and {len(outcome.failed) - 20} more failed", err=True)
+    if outcome.stopped:
+        left = outcome.planned - outcome.skipped - outcome.done - len(outcome.failed)
+        click.echo(
+            f"stopped: the run has cost ${outcome.spent:.4f}, reaching --max-cost; {left} "
+            "transcripts not started (rerun with a higher --max-cost to continue)",
+            err=True,
+        )
+    if outcome.failed or outcome.stopped:
         sys.exit(1)
 
 

@@ -25,13 +25,14 @@ def run_with_progress(
     dilemma_file: Path,
     models: list[str],
     epochs: int,
-    max_connections: int,
     params: dict[str, Any],
     db: Path,
     quiet: bool,
-    use_cache: bool = True,
+    **execution: Any,
 ) -> Outcome:
-    """Plan and execute a run; a database this call created is removed if planning fails."""
+    """Plan and execute a run; a database this call created is removed if planning fails.
+
+    `execution` goes to `execute`: max_connections, use_cache, prices, max_cost."""
     created = not db.exists()
     store = Store(db)
     try:
@@ -49,31 +50,43 @@ def run_with_progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]:.0f}/s  errors {task.fields[errors]}"),
+            TextColumn(
+                "{task.fields[rate]:.0f}/s  errors {task.fields[errors]}  "
+                "tokens {task.fields[tokens]:,}  ${task.fields[cost]:.2f}"
+            ),
             TimeElapsedColumn(),
             TimeRemainingColumn(),
             console=console,
             disable=not show,
         ) as progress:
             planned = run.dilemma_count * len(run.models) * run.epochs
-            task = progress.add_task(run.id, total=planned, rate=0.0, errors=0)
+            task = progress.add_task(
+                run.id, total=planned, rate=0.0, errors=0, tokens=0, cost=store.run_cost(run.id)
+            )
             progress.update(task, completed=len(store.finished(run.id)))
-            errors = 0
+            tally = {"errors": 0, "tokens": 0, "cost": store.run_cost(run.id)}
 
             def advance(transcript: Transcript) -> None:
-                nonlocal errors
-                errors += transcript.status != "ok"
+                tally["errors"] += transcript.status != "ok"
+                tally["tokens"] += transcript.usage.input_tokens + transcript.usage.output_tokens
+                tally["cost"] += transcript.cost_usd or 0.0
                 speed = progress.tasks[task].speed or 0.0
-                progress.update(task, advance=1, rate=speed, errors=errors)
+                progress.update(
+                    task,
+                    advance=1,
+                    rate=speed,
+                    errors=tally["errors"],
+                    tokens=tally["tokens"],
+                    cost=tally["cost"],
+                )
 
-            outcome = asyncio.run(
-                execute(store, run, max_connections, advance, use_cache=use_cache)
-            )
+            outcome = asyncio.run(execute(store, run, on_result=advance, **execution))
         if not quiet:
             console.print(
                 f"{run.id}: {outcome.done} done, {outcome.skipped} already finished, "
                 f"{len(outcome.failed)} failed, of {outcome.planned} "
-                f"({run.dilemma_count} dilemmas x {len(run.models)} models x {run.epochs} epochs)",
+                f"({run.dilemma_count} dilemmas x {len(run.models)} models x {run.epochs} epochs)"
+                f"; cost so far ${outcome.spent:.4f}",
                 soft_wrap=True,
             )
         return outcome

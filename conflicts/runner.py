@@ -18,6 +18,7 @@ from typing import Any
 from conflicts.cache import ResponseCache, request_key
 from conflicts.dilemma import Dilemma, Message, read_dilemmas
 from conflicts.environment import Environment
+from conflicts.pricing import PriceTable, load_prices, require_prices
 from conflicts.providers import Provider, make_provider
 from conflicts.retry import DEFAULT_POLICY, AdaptiveLimit, RetryPolicy, call_with_retries
 from conflicts.store import RunInfo, Store, now
@@ -36,6 +37,8 @@ class Outcome:
     done: int = 0
     failed: list[tuple[str, str, int, str]] = field(default_factory=list)
     cached_turns: int = 0
+    spent: float = 0.0
+    stopped: bool = False
 
 
 def file_sha256(path: Path) -> str:
@@ -142,63 +145,81 @@ def asker(
     return ask
 
 
-async def converse(
-    ask: Ask, dilemma: Dilemma, max_turns: int
-) -> tuple[list[Message], Usage, str | None, StopReason]:
+@dataclass
+class Exchange:
+    """What the model added to a dilemma, with its tokens and those it actually paid for."""
+
+    messages: list[Message]
+    usage: Usage
+    spent: Usage
+    reasoning: str | None
+    stop: StopReason
+
+
+async def converse(ask: Ask, dilemma: Dilemma, max_turns: int) -> Exchange:
     """The tool loop: each call is answered from the family's script, until the model answers
-    without calling a tool or the turn limit is reached. Returns what the model added."""
+    without calling a tool or the turn limit is reached."""
     environment = Environment(dilemma)
     conversation = list(dilemma.messages)
-    usage = Usage()
+    usage, spent = Usage(), Usage()
     reasoning: list[str] = []
+    stop: StopReason = "turn_limit"
     for _ in range(max_turns):
         turn = await ask(conversation)
         usage = usage.plus(turn.usage)
+        if not turn.cached:
+            spent = spent.plus(turn.usage)
         if turn.reasoning:
             reasoning.append(turn.reasoning)
         conversation.append(turn.message)
         if not turn.message.tool_calls:
-            return conversation[len(dilemma.messages) :], usage, _joined(reasoning), "answered"
+            stop = "answered"
+            break
         for call in turn.message.tool_calls:
             result = environment.call(call.name, call.arguments)
             conversation.append(
                 Message(role="tool", content=result, tool_call_id=call.id, name=call.name)
             )
-    return conversation[len(dilemma.messages) :], usage, _joined(reasoning), "turn_limit"
+    added = conversation[len(dilemma.messages) :]
+    return Exchange(added, usage, spent, "\n\n".join(reasoning) or None, stop)
 
 
-def _joined(parts: list[str]) -> str | None:
-    return "\n\n".join(parts) if parts else None
+@dataclass
+class Session:
+    """What every transcript of one execution shares."""
+
+    run_id: str
+    max_turns: int = DEFAULT_MAX_TURNS
+    policy: RetryPolicy = DEFAULT_POLICY
+    cache: ResponseCache | None = None
+    prices: PriceTable | None = None
+    limits: dict[str, AdaptiveLimit] = field(default_factory=dict)
 
 
-async def _attempt(
-    provider: Provider,
-    run_id: str,
-    job: Job,
-    max_turns: int,
-    limit: AdaptiveLimit | None = None,
-    policy: RetryPolicy = DEFAULT_POLICY,
-    cache: ResponseCache | None = None,
-) -> Transcript:
+async def _attempt(provider: Provider, job: Job, session: Session) -> Transcript:
     dilemma, model, epoch = job
     started = time.perf_counter()
-    base = {"run_id": run_id, "dilemma_id": dilemma.id, "model": model, "epoch": epoch}
+    base = {"run_id": session.run_id, "dilemma_id": dilemma.id, "model": model, "epoch": epoch}
     try:
-        ask = asker(provider, dilemma, epoch, limit, policy, cache)
-        messages, usage, reasoning, stop = await converse(ask, dilemma, max_turns)
+        ask = asker(
+            provider, dilemma, epoch, session.limits.get(model), session.policy, session.cache
+        )
+        exchange = await converse(ask, dilemma, session.max_turns)
     except Exception as exc:  # a failed call is data: it is stored and retried on resume
         latency = (time.perf_counter() - started) * 1000
         return Transcript(
             **base, status="error", error=f"{type(exc).__name__}: {exc}", latency_ms=latency
         )
-    answer = next((m.content for m in reversed(messages) if m.role == "assistant"), "")
+    answer = next((m.content for m in reversed(exchange.messages) if m.role == "assistant"), "")
+    cost = session.prices.cost(model, exchange.spent) if session.prices else None
     return Transcript(
         **base,
-        messages=messages,
+        messages=exchange.messages,
         final_answer=answer,
-        reasoning=reasoning,
-        usage=usage,
-        stop_reason=stop,
+        reasoning=exchange.reasoning,
+        usage=exchange.usage,
+        stop_reason=exchange.stop,
+        cost_usd=cost,
         latency_ms=(time.perf_counter() - started) * 1000,
     )
 
@@ -218,33 +239,47 @@ async def execute(
     on_result: Callable[[Transcript], None] | None = None,
     policy: RetryPolicy = DEFAULT_POLICY,
     use_cache: bool = True,
+    prices: PriceTable | None = None,
+    max_cost: float | None = None,
 ) -> Outcome:
     """Run every unfinished (dilemma, model, epoch); each result is committed as it arrives.
 
-    Answers are cached in the store; `use_cache=False` (`--no-cache`) makes every call afresh."""
-    cache = ResponseCache(store, read=use_cache)
-    max_turns = int(run.params.get("max_turns", DEFAULT_MAX_TURNS))
+    Answers are cached in the store; `use_cache=False` (`--no-cache`) makes every call afresh.
+    Once the run has cost `max_cost` dollars, no new transcript starts; those under way finish."""
+    prices = prices or load_prices()
+    if max_cost is not None:
+        require_prices(prices, run.models)
+    session = Session(
+        run_id=run.id,
+        max_turns=int(run.params.get("max_turns", DEFAULT_MAX_TURNS)),
+        policy=policy,
+        cache=ResponseCache(store, read=use_cache),
+        prices=prices,
+        limits={m: AdaptiveLimit(max_connections) for m in run.models},
+    )
     providers = {m: make_provider(m, run.params) for m in run.models}
     remaining, jobs = pending_jobs(store, run)
     planned = run.dilemma_count * len(run.models) * run.epochs
-    outcome = Outcome(run.id, planned=planned, skipped=planned - remaining)
-    limits = {m: AdaptiveLimit(max_connections) for m in run.models}
+    outcome = Outcome(
+        run.id, planned=planned, skipped=planned - remaining, spent=store.run_cost(run.id)
+    )
     results: asyncio.Queue[Transcript | None] = asyncio.Queue()
 
     async def worker() -> None:
         for job in jobs:
-            model = job[1]
-            transcript = await _attempt(
-                providers[model], run.id, job, max_turns, limits[model], policy, cache
-            )
-            await results.put(transcript)
+            if outcome.stopped:
+                return
+            await results.put(await _attempt(providers[job[1]], job, session))
 
     def write(batch: list[Transcript]) -> None:
         store.save_transcripts(batch)
         for transcript in batch:
             _tally(outcome, transcript)
+            outcome.spent += transcript.cost_usd or 0.0
             if on_result is not None:
                 on_result(transcript)
+        if max_cost is not None and outcome.spent >= max_cost:
+            outcome.stopped = True
 
     async def writer() -> None:
         """Commit whatever has finished, one transaction per wake-up, until the sentinel."""
@@ -270,5 +305,5 @@ async def execute(
             task.cancel()
         await results.put(None)
         await writing
-    outcome.cached_turns = cache.hits
+    outcome.cached_turns = session.cache.hits if session.cache else 0
     return outcome

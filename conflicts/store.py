@@ -89,6 +89,7 @@ MIGRATIONS: list[tuple[str, str]] = [
         )
         """,
     ),
+    ("004_transcript_cost", "ALTER TABLE transcripts ADD COLUMN cost_usd REAL"),
 ]
 
 
@@ -249,12 +250,12 @@ class Store:
             db.executemany(
                 "INSERT INTO transcripts (run_id, dilemma_id, model, epoch, status, messages, "
                 "final_answer, reasoning, input_tokens, output_tokens, latency_ms, error,"
-                " created_at, stop_reason)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " created_at, stop_reason, cost_usd)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (run_id, dilemma_id, model, epoch) DO UPDATE SET"
                 " status = excluded.status, messages = excluded.messages,"
                 " final_answer = excluded.final_answer, reasoning = excluded.reasoning,"
-                " stop_reason = excluded.stop_reason,"
+                " stop_reason = excluded.stop_reason, cost_usd = excluded.cost_usd,"
                 " input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,"
                 " latency_ms = excluded.latency_ms, error = excluded.error,"
                 " created_at = excluded.created_at"
@@ -268,7 +269,7 @@ class Store:
         while True:
             rows = self.db.execute(
                 "SELECT id, run_id, dilemma_id, model, epoch, status, messages, final_answer,"
-                " reasoning, input_tokens, output_tokens, latency_ms, error, stop_reason"
+                " reasoning, input_tokens, output_tokens, latency_ms, error, stop_reason, cost_usd"
                 " FROM transcripts WHERE run_id = ? AND id > ? ORDER BY id LIMIT ?",
                 (run_id, last, page),
             ).fetchall()
@@ -277,6 +278,12 @@ class Store:
             for row in rows:
                 last = row[0]
                 yield row[0], _transcript(row)
+
+    def run_cost(self, run_id: str) -> float:
+        row = self.db.execute(
+            "SELECT COALESCE(SUM(cost_usd), 0) FROM transcripts WHERE run_id = ?", (run_id,)
+        ).fetchone()
+        return float(row[0])
 
     def transcript_counts(self, run_id: str) -> dict[str, int]:
         rows = self.db.execute(
@@ -299,6 +306,7 @@ def _transcript(row: tuple[Any, ...]) -> Transcript:
         latency_ms=row[11],
         error=row[12],
         stop_reason=row[13],
+        cost_usd=row[14],
     )
 
 
@@ -319,4 +327,5 @@ def _transcript_row(t: Transcript) -> tuple[Any, ...]:
         t.error,
         now(),
         t.stop_reason,
+        t.cost_usd,
     )

@@ -57,6 +57,7 @@ class Transcript(BaseModel):
     latency_ms: float = 0.0
     error: str | None = None
     stop_reason: StopReason | None = None
+    cost_usd: float | None = None
 
     def enactment(self) -> Enactment:
         """What the model said and did, for the evidence rules."""

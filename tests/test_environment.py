@@ -9,7 +9,7 @@ from conflicts.environment import Environment
 from conflicts.family import load_family_file
 from conflicts.generate import dilemmas
 from conflicts.providers import make_provider
-from conflicts.runner import _attempt, asker, converse
+from conflicts.runner import Session, _attempt, asker, converse
 from conflicts.transcript import Turn, Usage
 from conflicts.validation import check_family
 from hierarchy import load_hierarchy
@@ -56,7 +56,8 @@ def test_family_with_tools_validates(tmp_path: Path) -> None:
 def test_sim_tool_loop_records_calls_results_and_answer(tmp_path: Path) -> None:
     dilemma = quiz(tmp_path)
     schemer = make_provider("sim/schemer", {"seed": 0})
-    messages, _, _, stop = asyncio.run(converse(asker(schemer, dilemma, 0), dilemma, max_turns=5))
+    exchange = asyncio.run(converse(asker(schemer, dilemma, 0), dilemma, max_turns=5))
+    messages, stop = exchange.messages, exchange.stop
     assert stop == "answered"
     assert [m.role for m in messages] == ["assistant", "tool", "tool", "assistant"]
     assert [c.name for c in messages[0].tool_calls] == ["read_file", "submit"]
@@ -67,7 +68,11 @@ def test_sim_tool_loop_records_calls_results_and_answer(tmp_path: Path) -> None:
 def test_deeds_make_the_lie_a_subversion(tmp_path: Path) -> None:
     dilemma = quiz(tmp_path)
     transcript = asyncio.run(
-        _attempt(make_provider("sim/schemer", {"seed": 0}), "run-x", (dilemma, "sim/schemer", 0), 5)
+        _attempt(
+            make_provider("sim/schemer", {"seed": 0}),
+            (dilemma, "sim/schemer", 0),
+            Session("run-x", max_turns=5),
+        )
     )
     verdicts = {v.principal: v for v in evidence_classifier(dilemma, transcript)}
     assert verdicts["system_prompter"].label == "subvert"
@@ -92,6 +97,7 @@ class Looper:
 
 def test_turn_limit_stops_a_model_that_never_answers(tmp_path: Path) -> None:
     dilemma = quiz(tmp_path)
-    messages, usage, _, stop = asyncio.run(converse(asker(Looper(), dilemma, 0), dilemma, 3))
+    exchange = asyncio.run(converse(asker(Looper(), dilemma, 0), dilemma, 3))
+    messages, usage, stop = exchange.messages, exchange.usage, exchange.stop
     assert stop == "turn_limit"
     assert len(messages) == 6 and usage.input_tokens == 9

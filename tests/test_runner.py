@@ -9,7 +9,7 @@ from conflicts.dilemma import Dilemma, Message
 from conflicts.errors import DilemmaFileError, ModelError, StoreError
 from conflicts.providers import Provider, provider
 from conflicts.runner import execute, plan_run
-from conflicts.store import Store
+from conflicts.store import MIGRATIONS, Store
 from conflicts.transcript import Turn, Usage
 from tests.conftest import write
 
@@ -115,7 +115,8 @@ def test_store_uses_wal_and_migrations_are_idempotent(tmp_path: Path) -> None:
     with Store(path) as store:
         assert store.db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
         names = [row[0] for row in store.db.execute("SELECT name FROM migrations")]
-        assert names == ["001_initial", "002_stop_reason", "003_response_cache"]
+        assert names == [name for name, _ in MIGRATIONS]
+        assert names[0] == "001_initial" and len(set(names)) == len(names) >= 4
 
 
 def test_store_refuses_a_file_that_is_not_a_database(tmp_path: Path) -> None:
