@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import math
 import resource
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -29,19 +32,22 @@ from hierarchy import load_hierarchy
 BASE_FAMILY = "impossible-quiz"
 
 
-def million_family(folder: Path, target: int) -> tuple[Path, int]:
+def million_family(folder: Path, target: int, base: str = BASE_FAMILY) -> tuple[Path, int]:
     """A family file with `target` or more distinct dilemmas: a seed family varied on all eight
-    axes, its settings repeated under distinct organisation names."""
-    family = load_family(BASE_FAMILY)
+    axes, its settings repeated under distinct names."""
+    family = load_family(base)
+    name_slot = "org" if "org" in family.settings[0] else "company"
     axes = {
         axis: dict(family.axes.get(axis, {v: {} for v in values})) for axis, values in AXES.items()
     }
     points = math.prod(len(values) for values in axes.values())
     copies = math.ceil(target / (points * len(family.settings)))
-    settings = [{**s, "org": f"{s['org']} {i:05d}"} for i in range(copies) for s in family.settings]
+    settings = [
+        {**s, name_slot: f"{s[name_slot]} {i:05d}"} for i in range(copies) for s in family.settings
+    ]
     spec = family.model_dump(mode="json", by_alias=True, exclude_none=True)
     spec.update(id="bench-million", axes=axes, settings=settings)
-    path = folder / "bench-million.yaml"
+    path = folder / f"bench-{base}.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
     return path, points * len(settings)
 
@@ -77,6 +83,92 @@ def bench_generate(folder: Path, target: int) -> None:
     )
 
 
+def fake_openai(latency: float) -> tuple[subprocess.Popen[str], str]:
+    """The test suite's fake OpenAI server, in its own process so its CPU is not ihsim's."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tests.fake_servers", "openai", "--latency", str(latency)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert server.stdout is not None
+    return server, server.stdout.readline().strip()
+
+
+def server_stats(url: str) -> dict[str, Any]:
+    with urllib.request.urlopen(f"{url}/stats", timeout=5) as response:
+        stats: dict[str, Any] = json.load(response)
+        return stats
+
+
+def timed_child(command: list[str]) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (user + system) of one child process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def bench_runner(folder: Path, count: int, connections: int, latency: float) -> None:
+    """`ihsim run` against a fake OpenAI server: cold, then the same command again (warm)."""
+    family_file, _ = million_family(folder, count, base="confidential-instructions")
+    dilemmas = folder / "runner.jsonl"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "conflicts",
+            "generate",
+            "-f",
+            str(family_file),
+            "--sample",
+            str(count),
+            "-o",
+            str(dilemmas),
+        ],
+        check=True,
+        stderr=subprocess.DEVNULL,
+    )
+    server, url = fake_openai(latency)
+    try:
+        command = [
+            sys.executable,
+            "-m",
+            "conflicts",
+            "run",
+            str(dilemmas),
+            "-m",
+            "openai-compatible/fake",
+            "--base-url",
+            f"{url}/v1",
+            "-c",
+            str(connections),
+            "--db",
+            str(folder / "runner.db"),
+            "-q",
+        ]
+        launched = time.time()
+        cold_wall, cold_cpu = timed_child(command)
+        stats = server_stats(url)
+        first = stats["first_request_at"] - launched
+        warm_wall, _ = timed_child(command)
+        warm_requests = server_stats(url)["counts"]["requests"] - stats["counts"]["requests"]
+    finally:
+        server.kill()
+        server.wait()
+    ideal = count * latency / connections
+    print(
+        f"run cold  {count:>9} transcripts  {cold_wall:6.2f} s  = {cold_wall / ideal:.2f} x ideal "
+        f"({ideal:.1f} s at {latency * 1000:.0f} ms, {connections} connections)  "
+        f"CPU {cold_cpu / count * 1000:.2f} ms each  first request {first:.2f} s after launch"
+    )
+    print(
+        f"run warm  {warm_requests:>9} requests     {warm_wall:6.2f} s  = "
+        f"{warm_wall / cold_wall:.0%} of cold"
+    )
+
+
 def bench_run_and_classify(folder: Path, epochs: int) -> None:
     family = load_family("confidential-instructions")
     axes = {axis: list(values) for axis, values in family.supported_axes().items()}
@@ -106,10 +198,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--dilemmas", type=int, default=1_000_000, help="generation target")
     parser.add_argument("--epochs", type=int, default=100, help="epochs for the run benchmark")
+    parser.add_argument("--runner-dilemmas", type=int, default=2000)
+    parser.add_argument("--connections", type=int, default=100)
+    parser.add_argument("--latency", type=float, default=0.2)
+    parser.add_argument("--only", choices=["generate", "runner", "sims"], default=None)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=Path.cwd() / "results") as tmp:
-        bench_generate(Path(tmp), args.dilemmas)
-        bench_run_and_classify(Path(tmp), args.epochs)
+        if args.only in (None, "generate"):
+            bench_generate(Path(tmp), args.dilemmas)
+        if args.only in (None, "runner"):
+            bench_runner(Path(tmp), args.runner_dilemmas, args.connections, args.latency)
+        if args.only in (None, "sims"):
+            bench_run_and_classify(Path(tmp), args.epochs)
 
 
 if __name__ == "__main__":

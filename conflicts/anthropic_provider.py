@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import anthropic
+from anthropic.types import Message as AnthropicMessage
 
 from conflicts.dilemma import Dilemma, Message, ToolCall, ToolSpec
 from conflicts.sdk_errors import provider_error
@@ -69,7 +70,8 @@ class AnthropicProvider:
         if dilemma.tools:
             kwargs["tools"] = tools_for_anthropic(dilemma.tools)
         try:
-            response = await self.client.messages.create(**kwargs)
+            # The SDK's own POST, skipping create()'s transform of an already plain body.
+            response = await self.client.post("/v1/messages", body=kwargs, cast_to=AnthropicMessage)
         except (anthropic.AnthropicError, ValueError) as exc:
             raise provider_error(exc, self.secrets) from None
         text, thinking, calls = [], [], []

@@ -114,6 +114,12 @@ class Dilemma(Record):
 
 def read_dilemmas(path: Path) -> Iterator[tuple[int, Dilemma]]:
     """Stream (line number, dilemma) from JSONL; a bad line raises with its number and field."""
+    for number, _, dilemma in read_dilemma_lines(path):
+        yield number, dilemma
+
+
+def read_dilemma_lines(path: Path) -> Iterator[tuple[int, str, Dilemma]]:
+    """Stream (line number, the line's JSON, dilemma): the store keeps the JSON as it came."""
     file = str(path)
     try:
         handle = path.open(encoding="utf-8")
@@ -123,9 +129,10 @@ def read_dilemmas(path: Path) -> Iterator[tuple[int, Dilemma]]:
     with handle:
         try:
             for number, line in enumerate(handle, start=1):
-                if not line.strip():
+                text = line.strip()
+                if not text:
                     continue
-                yield number, parse_line(line, file, number)
+                yield number, text, parse_line(text, file, number)
                 count += 1
         except UnicodeDecodeError:
             raise DilemmaFileError("not UTF-8 text", file=file) from None
@@ -134,15 +141,28 @@ def read_dilemmas(path: Path) -> Iterator[tuple[int, Dilemma]]:
 
 
 def parse_line(line: str, file: str, number: int) -> Dilemma:
+    """One validated dilemma, parsed by pydantic's own JSON reader; errors name line and field."""
     try:
-        data = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise DilemmaFileError(f"not JSON: {exc.msg}", file=file, line=number) from None
-    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
-        raise DilemmaFileError(f"not an ihsim dilemma (schema {SCHEMA!r})", file=file, line=number)
-    try:
-        return Dilemma.model_validate(data)
+        dilemma = Dilemma.model_validate_json(line)
     except ValidationError as exc:
         first = exc.errors()[0]
+        if first["type"] == "json_invalid":
+            detail = str(first.get("ctx", {}).get("error", first["msg"]))
+            raise DilemmaFileError(f"not JSON: {detail}", file=file, line=number) from None
+        if first["type"] == "model_type" or not _is_ours(line):
+            raise DilemmaFileError(
+                f"not an ihsim dilemma (schema {SCHEMA!r})", file=file, line=number
+            ) from None
         field = format_field([p for p in first["loc"] if isinstance(p, str | int)])
         raise DilemmaFileError(first["msg"], file=file, line=number, loc=(field,)) from None
+    if dilemma.schema_ != SCHEMA:
+        raise DilemmaFileError(f"not an ihsim dilemma (schema {SCHEMA!r})", file=file, line=number)
+    return dilemma
+
+
+def _is_ours(line: str) -> bool:
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError:
+        return False
+    return isinstance(data, dict) and data.get("schema") == SCHEMA

@@ -65,8 +65,7 @@ class Rule(_Rule):
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Rule:
-        keys = [k for k, v in self if v is not None]
-        if len(keys) != 1:
+        if sum(v is not None for v in self.__dict__.values()) != 1:
             raise ValueError("a rule has exactly one of: " + ", ".join(RULE_KEYS))
         return self
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import openai
+from openai.types.chat import ChatCompletion, ChatCompletionMessageFunctionToolCall
 
 from conflicts.dilemma import Dilemma, Message, ToolCall, ToolSpec
 from conflicts.sdk_errors import provider_error
@@ -83,14 +84,18 @@ class OpenAIProvider:
         if dilemma.tools:
             kwargs["tools"] = tools_for_openai(dilemma.tools)
         try:
-            response = await self.client.chat.completions.create(**kwargs)
+            # The SDK's own POST: create() would first walk every message against its TypedDicts,
+            # 4-5 ms a request, to transform a body that is already plain JSON.
+            response = await self.client.post(
+                "/chat/completions", body=kwargs, cast_to=ChatCompletion
+            )
         except (openai.OpenAIError, ValueError) as exc:
             raise provider_error(exc, self.secrets) from None
         message = response.choices[0].message
         calls = [
             ToolCall(id=c.id, name=c.function.name, arguments=_arguments(c.function.arguments))
             for c in message.tool_calls or []
-            if getattr(c, "function", None) is not None
+            if isinstance(c, ChatCompletionMessageFunctionToolCall)
         ]
         usage = response.usage
         return Turn(

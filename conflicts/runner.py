@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from conflicts.cache import ResponseCache, request_key
-from conflicts.dilemma import Dilemma, Message, read_dilemmas
+from conflicts.dilemma import Dilemma, Message, read_dilemma_lines
 from conflicts.environment import Environment
 from conflicts.pricing import PriceTable, load_prices, require_prices
 from conflicts.providers import Provider, make_provider
@@ -75,7 +75,7 @@ def plan_run(
     )
     with store.transaction():
         store.add_run(info, sha)
-        count = store.add_dilemmas(run_id, (d for _, d in read_dilemmas(path)))
+        count = store.add_dilemmas(run_id, ((d, line) for _, line, d in read_dilemma_lines(path)))
         store.set_dilemma_count(run_id, count)
     return store.run(run_id)
 

@@ -162,10 +162,11 @@ class Store:
 
     # runs and dilemmas
 
-    def add_dilemmas(self, run_id: str, dilemmas: Iterable[Dilemma]) -> int:
-        """Record a run's dilemma set; call inside the transaction that creates the run."""
+    def add_dilemmas(self, run_id: str, dilemmas: Iterable[tuple[Dilemma, str]]) -> int:
+        """Record a run's dilemma set, each with its validated JSON; call inside the transaction
+        that creates the run."""
         count = 0
-        for position, dilemma in enumerate(dilemmas):
+        for position, (dilemma, body) in enumerate(dilemmas):
             self.db.execute(
                 "INSERT OR IGNORE INTO dilemmas VALUES (?, ?, ?, ?, ?)",
                 (
@@ -173,7 +174,7 @@ class Store:
                     dilemma.family,
                     dilemma.hierarchy,
                     json.dumps(dilemma.axes),
-                    dilemma.to_json(),
+                    body,
                 ),
             )
             self.db.execute(

@@ -34,6 +34,7 @@ class Behaviour:
     seed: int = 0
     reject_key: str | None = None
     counts: Counter[str] = field(default_factory=Counter)
+    first_request_at: float | None = None
     bodies: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -64,6 +65,8 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length)
         with behaviour.lock:
             behaviour.counts["requests"] += 1
+            if behaviour.first_request_at is None:
+                behaviour.first_request_at = time.time()
         key = self.headers.get("x-api-key") or self.headers.get("authorization", "")
         if behaviour.reject_key is not None and behaviour.reject_key in key:
             self._json(
@@ -85,6 +88,16 @@ class _Handler(BaseHTTPRequestHandler):
             behaviour.bodies.append(body)
             behaviour.counts["ok"] += 1
         self._json(200, self.server.answer(body))
+
+    def do_GET(self) -> None:
+        """GET /stats: what the server has seen, for benchmarks run in another process."""
+        behaviour = self.server.behaviour
+        with behaviour.lock:
+            stats = {
+                "counts": dict(behaviour.counts),
+                "first_request_at": behaviour.first_request_at,
+            }
+        self._json(200, stats)
 
     def _fault(self, kind: str) -> None:
         behaviour = self.server.behaviour
@@ -125,6 +138,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 1024  # benchmarks open a hundred connections at once
 
     def __init__(self, behaviour: Behaviour) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
@@ -220,3 +234,21 @@ def serving(kind: type[_Server], behaviour: Behaviour | None = None) -> Iterator
     finally:
         server.shutdown()
         server.server_close()
+
+
+def main() -> None:
+    """`python -m tests.fake_servers openai --latency 0.2`: serve until killed, print the URL."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("kind", choices=["openai", "anthropic"])
+    parser.add_argument("--latency", type=float, default=0.0)
+    args = parser.parse_args()
+    kind = OpenAIServer if args.kind == "openai" else AnthropicServer
+    server = kind(Behaviour(latency=args.latency))
+    print(server.url, flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
