@@ -65,7 +65,7 @@ class Rule(_Rule):
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Rule:
-        if sum(v is not None for v in self.__dict__.values()) != 1:
+        if len(self.model_fields_set) != 1:  # the keys written, tracked by pydantic
             raise ValueError("a rule has exactly one of: " + ", ".join(RULE_KEYS))
         return self
 
