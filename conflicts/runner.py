@@ -57,13 +57,16 @@ def run_id_for(source_sha256: str, models: list[str], epochs: int, params: dict[
 def plan_run(
     store: Store, path: Path, models: list[str], epochs: int, params: dict[str, Any]
 ) -> RunInfo:
-    """Create the run and record its dilemmas in one transaction, or find it to resume."""
-    for model in models:
-        make_provider(model, params)
+    """Create the run and record its dilemmas in one transaction, or find it to resume.
+
+    Models are checked (names, keys) before a new run is created; a run found again was checked
+    when it was made, and builds its providers only if it has transcripts left to do."""
     sha = file_sha256(path) if path.exists() else ""
     run_id = run_id_for(sha, models, epochs, params)
     if store.has_run(run_id):
         return store.run(run_id)
+    for model in models:
+        make_provider(model, params)
     info = RunInfo(
         id=run_id,
         created_at=now(),
@@ -257,8 +260,8 @@ async def execute(
         prices=prices,
         limits={m: AdaptiveLimit(max_connections) for m in run.models},
     )
-    providers = {m: make_provider(m, run.params) for m in run.models}
     remaining, jobs = pending_jobs(store, run)
+    providers = {m: make_provider(m, run.params) for m in run.models} if remaining else {}
     planned = run.dilemma_count * len(run.models) * run.epochs
     outcome = Outcome(
         run.id, planned=planned, skipped=planned - remaining, spent=store.run_cost(run.id)
