@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO := results/demo
 
-.PHONY: install test lint demo bench clean
+.PHONY: install test lint demo bench bench-peers clean
 
 install: $(STAMP)
 
@@ -34,5 +34,17 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
+# Inspect AI in an environment of its own, against the same fake server, same N and connections.
+PEERS := .venv-peers
+$(PEERS)/.installed-stamp:
+	@echo "installing Inspect AI into $(PEERS) (log: $(PEERS)/install.log)"
+	@$(PYTHON) -m venv $(PEERS)
+	@( $(PEERS)/bin/pip install --upgrade pip && $(PEERS)/bin/pip install inspect-ai openai ) \
+		> $(PEERS)/install.log 2>&1 || { tail -30 $(PEERS)/install.log; exit 1; }
+	@touch $@
+
+bench-peers: $(STAMP) $(PEERS)/.installed-stamp
+	$(BIN)/python -m bench.peers
+
 clean:
-	rm -rf $(VENV) results/demo
+	rm -rf $(VENV) $(PEERS) results/demo

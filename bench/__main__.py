@@ -32,14 +32,20 @@ from hierarchy import load_hierarchy
 BASE_FAMILY = "impossible-quiz"
 
 
-def million_family(folder: Path, target: int, base: str = BASE_FAMILY) -> tuple[Path, int]:
-    """A family file with `target` or more distinct dilemmas: a seed family varied on all eight
-    axes, its settings repeated under distinct names."""
+def million_family(
+    folder: Path, target: int, base: str = BASE_FAMILY, all_axes: bool = True
+) -> tuple[Path, int]:
+    """A family file with `target` or more distinct dilemmas: a seed family, varied on all eight
+    axes or only its own, its settings repeated under distinct names (so distinct texts)."""
     family = load_family(base)
     name_slot = "org" if "org" in family.settings[0] else "company"
-    axes = {
-        axis: dict(family.axes.get(axis, {v: {} for v in values})) for axis, values in AXES.items()
-    }
+    if all_axes:
+        axes = {
+            axis: dict(family.axes.get(axis, {v: {} for v in values}))
+            for axis, values in AXES.items()
+        }
+    else:
+        axes = {axis: dict(values) for axis, values in family.axes.items()}
     points = math.prod(len(values) for values in axes.values())
     copies = math.ceil(target / (points * len(family.settings)))
     settings = [
@@ -110,26 +116,29 @@ def timed_child(command: list[str]) -> tuple[float, float]:
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
+def runner_dilemmas(folder: Path, count: int) -> Path:
+    """`count` dilemmas with distinct texts (no request repeats another), without tools."""
+    family_file, _ = million_family(folder, count, "confidential-instructions", all_axes=False)
+    dilemmas = folder / "runner.jsonl"
+    command = [
+        sys.executable,
+        "-m",
+        "conflicts",
+        "generate",
+        "-f",
+        str(family_file),
+        "--sample",
+        str(count),
+        "-o",
+        str(dilemmas),
+    ]
+    subprocess.run(command, check=True, stderr=subprocess.DEVNULL)
+    return dilemmas
+
+
 def bench_runner(folder: Path, count: int, connections: int, latency: float) -> None:
     """`ihsim run` against a fake OpenAI server: cold, then the same command again (warm)."""
-    family_file, _ = million_family(folder, count, base="confidential-instructions")
-    dilemmas = folder / "runner.jsonl"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "conflicts",
-            "generate",
-            "-f",
-            str(family_file),
-            "--sample",
-            str(count),
-            "-o",
-            str(dilemmas),
-        ],
-        check=True,
-        stderr=subprocess.DEVNULL,
-    )
+    dilemmas = runner_dilemmas(folder, count)
     server, url = fake_openai(latency)
     try:
         command = [
