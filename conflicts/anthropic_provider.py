@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import anthropic
-from anthropic.types import Message as AnthropicMessage
+import orjson
 
 from conflicts.dilemma import Dilemma, Message, ToolCall, ToolSpec
+from conflicts.retry import ProviderError
 from conflicts.sdk_errors import provider_error
 from conflicts.transcript import Turn, Usage
 
@@ -70,25 +71,34 @@ class AnthropicProvider:
         if dilemma.tools:
             kwargs["tools"] = tools_for_anthropic(dilemma.tools)
         try:
-            # The SDK's own POST, skipping create()'s transform of an already plain body.
-            response = await self.client.post("/v1/messages", body=kwargs, cast_to=AnthropicMessage)
+            # The SDK's own POST, skipping create()'s transform and typed parse of plain JSON.
+            raw = await self.client.post("/v1/messages", body=kwargs, cast_to=bytes)
         except (anthropic.AnthropicError, ValueError) as exc:
             raise provider_error(exc, self.secrets) from None
-        text, thinking, calls = [], [], []
-        for block in response.content:
-            if block.type == "text":
-                text.append(block.text)
-            elif block.type == "thinking":
-                thinking.append(block.thinking)
-            elif block.type == "tool_use":
-                arguments = (
-                    block.input if isinstance(block.input, dict) else {"_unparsed": block.input}
-                )
-                calls.append(ToolCall(id=block.id, name=block.name, arguments=arguments))
-        return Turn(
-            message=Message(role="assistant", content="\n".join(text), tool_calls=calls),
-            usage=Usage(
-                input_tokens=response.usage.input_tokens, output_tokens=response.usage.output_tokens
-            ),
-            reasoning="\n\n".join(thinking) or None,
-        )
+        try:
+            return _turn(orjson.loads(raw))
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            raise ProviderError(f"malformed response: {exc!r}", retryable=True) from None
+
+
+def _turn(data: dict[str, Any]) -> Turn:
+    text, thinking, calls = [], [], []
+    for block in data["content"]:
+        if block["type"] == "text":
+            text.append(block["text"])
+        elif block["type"] == "thinking":
+            thinking.append(block["thinking"])
+        elif block["type"] == "tool_use":
+            arguments = block["input"]
+            if not isinstance(arguments, dict):
+                arguments = {"_unparsed": arguments}
+            calls.append(ToolCall(id=block["id"], name=block["name"], arguments=arguments))
+    usage = data.get("usage") or {}
+    return Turn(
+        message=Message(role="assistant", content="\n".join(text), tool_calls=calls),
+        usage=Usage(
+            input_tokens=usage.get("input_tokens") or 0,
+            output_tokens=usage.get("output_tokens") or 0,
+        ),
+        reasoning="\n\n".join(thinking) or None,
+    )

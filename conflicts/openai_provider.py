@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import openai
-from openai.types.chat import ChatCompletion, ChatCompletionMessageFunctionToolCall
+import orjson
 
 from conflicts.dilemma import Dilemma, Message, ToolCall, ToolSpec
+from conflicts.retry import ProviderError
 from conflicts.sdk_errors import provider_error
 from conflicts.transcript import Turn, Usage
 
@@ -85,24 +86,33 @@ class OpenAIProvider:
             kwargs["tools"] = tools_for_openai(dilemma.tools)
         try:
             # The SDK's own POST: create() would first walk every message against its TypedDicts,
-            # 4-5 ms a request, to transform a body that is already plain JSON.
-            response = await self.client.post(
-                "/chat/completions", body=kwargs, cast_to=ChatCompletion
-            )
+            # and build a typed object graph from the answer; we need five fields of plain JSON.
+            raw = await self.client.post("/chat/completions", body=kwargs, cast_to=bytes)
         except (openai.OpenAIError, ValueError) as exc:
             raise provider_error(exc, self.secrets) from None
-        message = response.choices[0].message
-        calls = [
-            ToolCall(id=c.id, name=c.function.name, arguments=_arguments(c.function.arguments))
-            for c in message.tool_calls or []
-            if isinstance(c, ChatCompletionMessageFunctionToolCall)
-        ]
-        usage = response.usage
-        return Turn(
-            message=Message(role="assistant", content=message.content or "", tool_calls=calls),
-            usage=Usage(
-                input_tokens=usage.prompt_tokens if usage else 0,
-                output_tokens=usage.completion_tokens if usage else 0,
-            ),
-            reasoning=getattr(message, "reasoning_content", None),
+        try:
+            return _turn(orjson.loads(raw))
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            raise ProviderError(f"malformed response: {exc!r}", retryable=True) from None
+
+
+def _turn(data: dict[str, Any]) -> Turn:
+    message = data["choices"][0]["message"]
+    calls = [
+        ToolCall(
+            id=c["id"],
+            name=c["function"]["name"],
+            arguments=_arguments(c["function"].get("arguments")),
         )
+        for c in message.get("tool_calls") or []
+        if c.get("type", "function") == "function"
+    ]
+    usage = data.get("usage") or {}
+    return Turn(
+        message=Message(role="assistant", content=message.get("content") or "", tool_calls=calls),
+        usage=Usage(
+            input_tokens=usage.get("prompt_tokens") or 0,
+            output_tokens=usage.get("completion_tokens") or 0,
+        ),
+        reasoning=message.get("reasoning_content"),
+    )
