@@ -58,21 +58,35 @@ def million_family(
     return path, points * len(settings)
 
 
+IHSIM = [sys.executable, "-m", "conflicts"]
+
+
+def generate_command(family_file: Path, output: Path, *extra: str) -> list[str]:
+    return [*IHSIM, "generate", "-f", str(family_file), "-o", str(output), *extra]
+
+
+def run_command(dilemmas: Path, url: str, connections: int, db: Path) -> list[str]:
+    """`ihsim run` against a fake server's OpenAI-compatible endpoint."""
+    return [
+        *IHSIM,
+        "run",
+        str(dilemmas),
+        "-m",
+        "openai-compatible/fake",
+        "--base-url",
+        f"{url}/v1",
+        "-c",
+        str(connections),
+        "--db",
+        str(db),
+        "-q",
+    ]
+
+
 def bench_generate(folder: Path, target: int) -> None:
     family_file, expected = million_family(folder, target)
     output = folder / "million.jsonl"
-    command = [
-        sys.executable,
-        "-m",
-        "conflicts",
-        "generate",
-        "-f",
-        str(family_file),
-        "-H",
-        "model-spec",
-        "-o",
-        str(output),
-    ]
+    command = generate_command(family_file, output, "-H", "model-spec")
     started = time.perf_counter()
     subprocess.run(command, check=True, stderr=subprocess.DEVNULL)
     elapsed = time.perf_counter() - started
@@ -120,18 +134,7 @@ def runner_dilemmas(folder: Path, count: int) -> Path:
     """`count` dilemmas with distinct texts (no request repeats another), without tools."""
     family_file, _ = million_family(folder, count, "confidential-instructions", all_axes=False)
     dilemmas = folder / "runner.jsonl"
-    command = [
-        sys.executable,
-        "-m",
-        "conflicts",
-        "generate",
-        "-f",
-        str(family_file),
-        "--sample",
-        str(count),
-        "-o",
-        str(dilemmas),
-    ]
+    command = generate_command(family_file, dilemmas, "--sample", str(count))
     subprocess.run(command, check=True, stderr=subprocess.DEVNULL)
     return dilemmas
 
@@ -141,22 +144,7 @@ def bench_runner(folder: Path, count: int, connections: int, latency: float) -> 
     dilemmas = runner_dilemmas(folder, count)
     server, url = fake_openai(latency)
     try:
-        command = [
-            sys.executable,
-            "-m",
-            "conflicts",
-            "run",
-            str(dilemmas),
-            "-m",
-            "openai-compatible/fake",
-            "--base-url",
-            f"{url}/v1",
-            "-c",
-            str(connections),
-            "--db",
-            str(folder / "runner.db"),
-            "-q",
-        ]
+        command = run_command(dilemmas, url, connections, folder / "runner.db")
         launched = time.time()
         cold_wall, cold_cpu = timed_child(command)
         stats = server_stats(url)

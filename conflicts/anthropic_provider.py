@@ -3,15 +3,12 @@ Thinking blocks, where returned, are kept as the transcript's reasoning."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import anthropic
-import orjson
 
 from conflicts.dilemma import Dilemma, Message, ToolCall, ToolSpec
-from conflicts.retry import ProviderError
-from conflicts.sdk_errors import provider_error
+from conflicts.sdk import SDKProvider
 from conflicts.transcript import Turn, Usage
 
 
@@ -52,33 +49,15 @@ def tools_for_anthropic(tools: list[ToolSpec]) -> list[dict[str, Any]]:
     ]
 
 
-@dataclass
-class AnthropicProvider:
-    model: str
-    name: str
-    client: anthropic.AsyncAnthropic
-    request: dict[str, Any]
-    secrets: tuple[str, ...]
-
-    def fingerprint(self) -> dict[str, Any]:
-        return {"model": self.model, "base_url": str(self.client.base_url), **self.request}
-
+class AnthropicProvider(SDKProvider):
     async def turn(self, dilemma: Dilemma, conversation: list[Message], epoch: int) -> Turn:
         system, turns = to_anthropic(conversation)
-        kwargs: dict[str, Any] = {"model": self.name, "messages": turns, **self.request}
+        body: dict[str, Any] = {"model": self.name, "messages": turns, **self.request}
         if system:
-            kwargs["system"] = system
+            body["system"] = system
         if dilemma.tools:
-            kwargs["tools"] = tools_for_anthropic(dilemma.tools)
-        try:
-            # The SDK's own POST, skipping create()'s transform and typed parse of plain JSON.
-            raw = await self.client.post("/v1/messages", body=kwargs, cast_to=bytes)
-        except (anthropic.AnthropicError, ValueError) as exc:
-            raise provider_error(exc, self.secrets) from None
-        try:
-            return _turn(orjson.loads(raw))
-        except (ValueError, KeyError, IndexError, TypeError) as exc:
-            raise ProviderError(f"malformed response: {exc!r}", retryable=True) from None
+            body["tools"] = tools_for_anthropic(dilemma.tools)
+        return await self.post("/v1/messages", body, (anthropic.AnthropicError,), _turn)
 
 
 def _turn(data: dict[str, Any]) -> Turn:

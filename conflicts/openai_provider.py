@@ -4,15 +4,12 @@ official SDK's async client. Compatible servers (vLLM, Ollama, llama.cpp) take `
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 import openai
-import orjson
 
 from conflicts.dilemma import Dilemma, Message, ToolCall, ToolSpec
-from conflicts.retry import ProviderError
-from conflicts.sdk_errors import provider_error
+from conflicts.sdk import SDKProvider
 from conflicts.transcript import Turn, Usage
 
 
@@ -65,35 +62,16 @@ def _arguments(raw: str | None) -> dict[str, Any]:
     return parsed if isinstance(parsed, dict) else {"_unparsed": raw}
 
 
-@dataclass
-class OpenAIProvider:
-    model: str
-    name: str
-    client: openai.AsyncOpenAI
-    request: dict[str, Any]
-    secrets: tuple[str, ...]
-
-    def fingerprint(self) -> dict[str, Any]:
-        return {"model": self.model, "base_url": str(self.client.base_url), **self.request}
-
+class OpenAIProvider(SDKProvider):
     async def turn(self, dilemma: Dilemma, conversation: list[Message], epoch: int) -> Turn:
-        kwargs: dict[str, Any] = {
+        body: dict[str, Any] = {
             "model": self.name,
             "messages": to_openai(conversation),
             **self.request,
         }
         if dilemma.tools:
-            kwargs["tools"] = tools_for_openai(dilemma.tools)
-        try:
-            # The SDK's own POST: create() would first walk every message against its TypedDicts,
-            # and build a typed object graph from the answer; we need five fields of plain JSON.
-            raw = await self.client.post("/chat/completions", body=kwargs, cast_to=bytes)
-        except (openai.OpenAIError, ValueError) as exc:
-            raise provider_error(exc, self.secrets) from None
-        try:
-            return _turn(orjson.loads(raw))
-        except (ValueError, KeyError, IndexError, TypeError) as exc:
-            raise ProviderError(f"malformed response: {exc!r}", retryable=True) from None
+            body["tools"] = tools_for_openai(dilemma.tools)
+        return await self.post("/chat/completions", body, (openai.OpenAIError,), _turn)
 
 
 def _turn(data: dict[str, Any]) -> Turn:

@@ -5,7 +5,7 @@ from conflicts.pricing import Price, PriceTable, load_prices
 from conflicts.transcript import Usage
 from tests.conftest import Invoke, write
 from tests.fake_servers import OpenAIServer, serving
-from tests.test_providers import dilemma_file
+from tests.test_providers import dilemma_file, run_fake
 
 PRICES = (
     'models:\n  "openai-compatible/m": {input: 1.0, output: 2.0}\n'
@@ -34,19 +34,9 @@ def test_cost_counts_only_calls_actually_made(ihsim: Invoke, tmp_path: Path) -> 
     prices = write(tmp_path / "prices.yaml", PRICES)
     dilemmas = dilemma_file(tmp_path / "d.jsonl")
     with serving(OpenAIServer) as server:
-        base = [
-            "run",
-            str(dilemmas),
-            "-m",
-            "openai-compatible/m",
-            "--base-url",
-            f"{server.url}/v1",
-            "--prices",
-            str(prices),
-            "--json",
-        ]
-        first = json.loads(ihsim(*base, "-e", "1").stdout)
-        second = json.loads(ihsim(*base, "-e", "2").stdout)
+        base = (ihsim, dilemmas, f"{server.url}/v1", "--prices", str(prices), "--json")
+        first = json.loads(run_fake(*base, "-e", "1").stdout)
+        second = json.loads(run_fake(*base, "-e", "2").stdout)
     assert abs(first["cost_usd"] - 12 * PER_TRANSCRIPT) < 1e-9
     assert second["cached_turns"] == 12
     assert abs(second["cost_usd"] - 12 * PER_TRANSCRIPT) < 1e-9  # only epoch 1 was paid for
@@ -56,28 +46,14 @@ def test_max_cost_stops_cleanly_and_a_rerun_continues(ihsim: Invoke, tmp_path: P
     prices = write(tmp_path / "prices.yaml", PRICES)
     dilemmas = dilemma_file(tmp_path / "d.jsonl")
     with serving(OpenAIServer) as server:
-        base = [
-            "run",
-            str(dilemmas),
-            "-m",
-            "openai-compatible/m",
-            "--base-url",
-            f"{server.url}/v1",
-            "--prices",
-            str(prices),
-            "-c",
-            "1",
-            "-e",
-            "2",
-        ]
-        stopped = ihsim(*base, "--max-cost", str(5 * PER_TRANSCRIPT), "--json")
+        base = (ihsim, dilemmas, f"{server.url}/v1", "--prices", str(prices), "-c", "1", "-e", "2")
+        stopped = run_fake(*base, "--max-cost", str(5 * PER_TRANSCRIPT), "--json")
         outcome = json.loads(stopped.stdout)
         assert stopped.exit_code == 1
         assert outcome["stopped_at_max_cost"] and 5 <= outcome["done"] < 24
-        assert (
-            "reaching --max-cost" in stopped.stderr and "transcripts not started" in stopped.stderr
-        )
-        finished = json.loads(ihsim(*base, "--max-cost", "1", "--json").stdout)
+        assert "reaching --max-cost" in stopped.stderr
+        assert "transcripts not started" in stopped.stderr
+        finished = json.loads(run_fake(*base, "--max-cost", "1", "--json").stdout)
     assert finished["done"] + outcome["done"] == 24 and not finished["stopped_at_max_cost"]
     assert abs(finished["cost_usd"] - 24 * PER_TRANSCRIPT) < 1e-9
 

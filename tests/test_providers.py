@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from click.testing import Result
 
 from conflicts.axes import parse_axes
 from conflicts.family import load_family
@@ -37,6 +38,11 @@ def dilemma_file(
     axes = parse_axes(None, spec.supported_axes())
     write_jsonl(dilemma_lines(spec, load_hierarchy("model-spec"), axes, 0, sample), path)
     return path
+
+
+def run_fake(ihsim: Invoke, dilemmas: Path, url: str, *extra: str) -> Result:
+    """`ihsim run` of `dilemmas` against a fake server's OpenAI-compatible endpoint."""
+    return ihsim("run", str(dilemmas), "-m", "openai-compatible/m", "--base-url", url, *extra)
 
 
 def rows(db: Path, sql: str) -> list[tuple[object, ...]]:
@@ -272,53 +278,16 @@ def committed(db: Path) -> int:
 def test_answered_requests_are_served_from_the_cache(ihsim: Invoke, tmp_path: Path) -> None:
     dilemmas = dilemma_file(tmp_path / "d.jsonl")
     with serving(OpenAIServer) as server:
-        url = f"{server.url}/v1"
-        first = json.loads(
-            ihsim(
-                "run",
-                str(dilemmas),
-                "-m",
-                "openai-compatible/m",
-                "--base-url",
-                url,
-                "-e",
-                "2",
-                "--json",
-            ).stdout
-        )
-        after_first = server.behaviour.counts["requests"]
+        url, counts = f"{server.url}/v1", server.behaviour.counts
+        first = json.loads(run_fake(ihsim, dilemmas, url, "-e", "2", "--json").stdout)
+        after_first = counts["requests"]
         # more epochs is another run, whose first two epochs the cache already answered
-        more = json.loads(
-            ihsim(
-                "run",
-                str(dilemmas),
-                "-m",
-                "openai-compatible/m",
-                "--base-url",
-                url,
-                "-e",
-                "3",
-                "--json",
-            ).stdout
-        )
-        after_more = server.behaviour.counts["requests"]
+        more = json.loads(run_fake(ihsim, dilemmas, url, "-e", "3", "--json").stdout)
+        after_more = counts["requests"]
         fresh = json.loads(
-            ihsim(
-                "run",
-                str(dilemmas),
-                "-m",
-                "openai-compatible/m",
-                "--base-url",
-                url,
-                "-e",
-                "3",
-                "-t",
-                "0.7",
-                "--no-cache",
-                "--json",
-            ).stdout
+            run_fake(ihsim, dilemmas, url, "-e", "3", "-t", "0.7", "--no-cache", "--json").stdout
         )
-        after_fresh = server.behaviour.counts["requests"]
+        after_fresh = counts["requests"]
     assert (first["done"], first["cached_turns"], after_first) == (24, 0, 24)
     assert more["run_id"] != first["run_id"]
     assert (more["done"], more["cached_turns"], after_more - after_first) == (36, 24, 12)
@@ -328,17 +297,9 @@ def test_answered_requests_are_served_from_the_cache(ihsim: Invoke, tmp_path: Pa
 def test_rerunning_a_finished_run_sends_no_requests(ihsim: Invoke, tmp_path: Path) -> None:
     dilemmas = dilemma_file(tmp_path / "d.jsonl")
     with serving(OpenAIServer) as server:
-        args = [
-            "run",
-            str(dilemmas),
-            "-m",
-            "openai-compatible/m",
-            "--base-url",
-            f"{server.url}/v1",
-            "--json",
-        ]
-        ihsim(*args)
-        before = server.behaviour.counts["requests"]
-        again = json.loads(ihsim(*args).stdout)
-        assert server.behaviour.counts["requests"] == before
+        url, counts = f"{server.url}/v1", server.behaviour.counts
+        run_fake(ihsim, dilemmas, url, "--json")
+        before = counts["requests"]
+        again = json.loads(run_fake(ihsim, dilemmas, url, "--json").stdout)
+        assert counts["requests"] == before
     assert (again["done"], again["skipped"]) == (0, 12)

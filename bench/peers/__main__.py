@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 from pathlib import Path
 
-from bench.__main__ import fake_openai, runner_dilemmas, server_stats, timed_child
+from bench.__main__ import (
+    fake_openai,
+    run_command,
+    runner_dilemmas,
+    server_stats,
+    timed_child,
+)
 
 PEERS_BIN = Path(".venv-peers") / "bin"
 
@@ -25,22 +30,7 @@ def main() -> None:
         dilemmas = runner_dilemmas(folder, args.dilemmas)
         server, url = fake_openai(args.latency)
         try:
-            ihsim = [
-                sys.executable,
-                "-m",
-                "conflicts",
-                "run",
-                str(dilemmas),
-                "-m",
-                "openai-compatible/fake",
-                "--base-url",
-                f"{url}/v1",
-                "-c",
-                str(args.connections),
-                "--db",
-                str(folder / "ihsim.db"),
-                "-q",
-            ]
+            ihsim = run_command(dilemmas, url, args.connections, folder / "ihsim.db")
             ihsim_wall, ihsim_cpu = timed_child(ihsim)
             before = server_stats(url)["counts"].get("requests", 0)
             os.environ.update(

@@ -1,4 +1,6 @@
-"""Provider SDK exceptions as ProviderErrors: retryable or not, Retry-After read, secrets scrubbed.
+"""What the SDK-backed providers share: one POST through the official client, its answer read as
+plain JSON, and SDK exceptions as ProviderErrors (retryable or not, Retry-After read, secrets
+scrubbed).
 
 Both official SDKs raise errors with a `status_code` and the HTTP response for status errors, and
 status-less errors for connection failures and timeouts; a malformed body surfaces as a ValueError.
@@ -7,10 +9,15 @@ status-less errors for connection failures and timeouts; a malformed body surfac
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+from typing import Any
+
+import orjson
 
 from conflicts.retry import ProviderError
+from conflicts.transcript import Turn
 
 RETRYABLE_STATUS = frozenset({408, 409, 429})
 
@@ -56,3 +63,37 @@ def provider_error(exc: Exception, secrets: Iterable[str]) -> ProviderError:
         status=status,
         retry_after=retry_after(headers),
     )
+
+
+@dataclass
+class SDKProvider:
+    """A provider whose requests go through an official SDK client (`post`, `base_url`)."""
+
+    model: str
+    name: str
+    client: Any
+    request: dict[str, Any]
+    secrets: tuple[str, ...]
+
+    def fingerprint(self) -> dict[str, Any]:
+        return {"model": self.model, "base_url": str(self.client.base_url), **self.request}
+
+    async def post(
+        self,
+        path: str,
+        body: dict[str, Any],
+        sdk_errors: tuple[type[Exception], ...],
+        read: Callable[[dict[str, Any]], Turn],
+    ) -> Turn:
+        """The SDK's own POST: `create()` would first walk every message against its TypedDicts
+        and build a typed object graph from the answer, milliseconds a request, where `read`
+        needs a few fields of plain JSON."""
+        caught: tuple[type[Exception], ...] = (*sdk_errors, ValueError)
+        try:
+            raw = await self.client.post(path, body=body, cast_to=bytes)
+        except caught as exc:
+            raise provider_error(exc, self.secrets) from None
+        try:
+            return read(orjson.loads(raw))
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            raise ProviderError(f"malformed response: {exc!r}", retryable=True) from None
