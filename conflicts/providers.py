@@ -120,18 +120,24 @@ def _timeout(params: dict[str, object]) -> float:
     return float(value) if isinstance(value, int | float) else DEFAULT_TIMEOUT
 
 
+def client_options(params: dict[str, object], key: str) -> dict[str, Any]:
+    """What every SDK client gets: the key, the endpoint, a timeout, and no retries of its own
+    (the runner retries, so it can count attempts and adapt its concurrency)."""
+    base_url = params.get("base_url")
+    return {
+        "api_key": key,
+        "base_url": str(base_url) if base_url else None,
+        "max_retries": 0,
+        "timeout": _timeout(params),
+    }
+
+
 def _openai_client(name: str, model: str, params: dict[str, object], key: str) -> Provider:
     import openai
 
     from conflicts.openai_provider import OpenAIProvider
 
-    base_url = params.get("base_url")
-    client = openai.AsyncOpenAI(
-        api_key=key,
-        base_url=str(base_url) if base_url else None,
-        max_retries=0,
-        timeout=_timeout(params),
-    )
+    client = openai.AsyncOpenAI(**client_options(params, key))
     return OpenAIProvider(model, name, client, request_params(params, REQUEST_PARAMS), (key,))
 
 
@@ -158,12 +164,6 @@ def _anthropic(name: str, params: dict[str, object]) -> Provider:
     from conflicts.anthropic_provider import AnthropicProvider
 
     key = api_key(params, "ANTHROPIC_API_KEY")
-    base_url = params.get("base_url")
-    client = anthropic.AsyncAnthropic(
-        api_key=key,
-        base_url=str(base_url) if base_url else None,
-        max_retries=0,
-        timeout=_timeout(params),
-    )
+    client = anthropic.AsyncAnthropic(**client_options(params, key))
     request = {"max_tokens": 1024, **request_params(params, ("temperature", "max_tokens"))}
     return AnthropicProvider(f"anthropic/{name}", name, client, request, (key,))

@@ -180,35 +180,26 @@ def test_api_keys_never_reach_the_store_logs_or_results(
     monkeypatch.setenv("IHSIM_DB", str(tmp_path / "results" / "ihsim.db"))
     dilemmas = dilemma_file(tmp_path / "results" / "d.jsonl")
     outputs = []
-    with serving(OpenAIServer, Behaviour(reject_key=KEY)) as server:
-        outputs.append(
-            ihsim(
-                "run",
-                str(dilemmas),
-                "-m",
-                "openai/gpt-test",
-                "--base-url",
-                f"{server.url}/v1",
-                "--api-key-env",
-                "IHSIM_TEST_KEY",
-            )
+
+    def run_with_key(url: str, *extra: str) -> Result:
+        return ihsim(
+            "run",
+            str(dilemmas),
+            "-m",
+            "openai/gpt-test",
+            "--base-url",
+            f"{url}/v1",
+            "--api-key-env",
+            "IHSIM_TEST_KEY",
+            *extra,
         )
+
+    with serving(OpenAIServer, Behaviour(reject_key=KEY)) as server:
+        outputs.append(run_with_key(server.url))
     assert outputs[0].exit_code == 1
     assert "Incorrect API key provided: Bearer [redacted]" in outputs[0].stderr
     with serving(OpenAIServer) as server:
-        outputs.append(
-            ihsim(
-                "run",
-                str(dilemmas),
-                "-m",
-                "openai/gpt-test",
-                "--base-url",
-                f"{server.url}/v1",
-                "--api-key-env",
-                "IHSIM_TEST_KEY",
-                "--json",
-            )
-        )
+        outputs.append(run_with_key(server.url, "--json"))
     outputs += [ihsim("classify"), ihsim("report"), ihsim("report", "--json")]
     for result in outputs:
         assert KEY not in result.output
