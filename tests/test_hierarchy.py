@@ -108,6 +108,12 @@ authority:
             "principals[0].rank: unknown field",
         ),
         ("name: x\n", 1, "principals: Field required"),
+        (
+            "name: x\nprincipals:\n  - {id: a, channel: user}\nstanding_directives:\n"
+            "  - {id: d, principal: ghost, kind: forbid, text: Never lie.}\n",
+            5,
+            "standing_directives[0].principal: unknown principal 'ghost'",
+        ),
     ],
 )
 def test_bad_hierarchy_files_name_line_and_field(
