@@ -30,7 +30,6 @@ def test_readme_report_is_what_the_demo_prints(ihsim: Invoke) -> None:
         "sim/schemer",
         "--epochs",
         "5",
-        "-q",
     )
     ihsim("classify")
     printed = {
@@ -40,6 +39,8 @@ def test_readme_report_is_what_the_demo_prints(ihsim: Invoke) -> None:
     }
     readme = README.read_text(encoding="utf-8")
     assert run.stdout.strip() in readme
+    summary = run.stderr.strip().splitlines()[-1]
+    assert summary in readme, summary
     rows = [line.rstrip() for line in readme.splitlines() if "   60   " in line]
     assert len(rows) == 9
     for row in rows:
