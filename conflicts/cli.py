@@ -519,3 +519,41 @@ def report(run_id: str | None, db: Path, classifier_name: str, as_json: bool) ->
     if not console.is_terminal:
         console = Console(width=120)
     console.print(comparison_table(info, cells))
+
+
+@main.command("compare")
+@click.argument("run_ids", nargs=-1)
+@click.option("-m", "--model", "models", multiple=True, help="Only these models (repeatable).")
+@db_option
+@click.option("--classifier", "classifier_name", default="evidence", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Tidy JSON rows instead of sentences.")
+def compare_command(
+    run_ids: tuple[str, ...], models: tuple[str, ...], db: Path, classifier_name: str, as_json: bool
+) -> None:
+    """Compare subversion rates between models, per principal, with Fisher's exact test and
+    Holm's correction over all comparisons.
+
+    \b
+    Example:
+      ihsim compare                      # the latest run
+      ihsim compare run-1a2b run-3c4d -m sim/schemer -m sim/deferential --json
+    """
+    from conflicts.compare import compare
+    from conflicts.report import comparison
+
+    with open_store(db) as store:
+        unique = list(dict.fromkeys(run_ids))  # a run named twice still counts once
+        runs = [store.run(r) for r in unique] if unique else [store.run(None)]
+        cells = [c for run in runs for c in comparison(store, run.id, classifier_name)]
+    if not cells:
+        raise InputError(
+            f"no verdicts from {classifier_name!r}; run `ihsim classify` first", file=str(db)
+        )
+    differences = compare(cells, list(models) or None)
+    if as_json:
+        click.echo(json.dumps([d.as_dict() for d in differences], indent=2))
+        return
+    if not differences:
+        raise InputError("fewer than two models to compare", loc=("model",))
+    for difference in differences:
+        click.echo(difference.sentence())

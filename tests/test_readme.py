@@ -45,3 +45,7 @@ def test_readme_report_is_what_the_demo_prints(ihsim: Invoke) -> None:
     assert len(rows) == 9
     for row in rows:
         assert row in printed, row
+    compared = ihsim("compare").stdout.splitlines()
+    quoted = [line for line in compared if line.startswith("end_user: sim/schemer")]
+    assert quoted and quoted[0].split(" than ")[0] + " than" in readme
+    assert any(line in readme for line in compared)
