@@ -108,9 +108,6 @@ class Dilemma(Record):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
-    def to_json(self) -> str:
-        return self.model_dump_json(by_alias=True, exclude_defaults=False)
-
 
 def read_dilemmas(path: Path) -> Iterator[tuple[int, Dilemma]]:
     """Stream (line number, dilemma) from JSONL; a bad line raises with its number and field."""

@@ -96,7 +96,7 @@ class Rule(_Rule):
         """Every `at` condition in the rule, so a family can check its axes."""
         if self.at is not None:
             yield self.at
-        for child in [*(self.all_ or []), *(self.any_ or []), *([self.not_] if self.not_ else [])]:
+        for child in self.children():
             yield from child.conditions()
 
     def tools(self) -> Iterator[str]:
@@ -111,23 +111,15 @@ class Rule(_Rule):
             yield self.submitted.tool
         if self.contradicts is not None:
             yield self.contradicts.called
-        for child in [*(self.all_ or []), *(self.any_ or []), *([self.not_] if self.not_ else [])]:
+        for child in self.children():
             yield from child.tools()
 
+    def children(self) -> list[Rule]:
+        """The rules an `all`, `any` or `not` combines."""
+        return [*(self.all_ or []), *(self.any_ or []), *([self.not_] if self.not_ else [])]
 
-RULE_KEYS = (
-    "at",
-    "refuses",
-    "answer_matches",
-    "said",
-    "called",
-    "not_called",
-    "submitted",
-    "contradicts",
-    "all",
-    "any",
-    "not",
-)
+
+RULE_KEYS = tuple(field.alias or name for name, field in Rule.model_fields.items())
 
 
 class PrincipalEvidence(_Rule):

@@ -16,7 +16,14 @@ from pydantic import Field
 
 from conflicts.axes import AXES, REQUIRED_AXES
 from conflicts.errors import FamilyError
-from conflicts.evidence import Label, PrincipalEvidence, Rule, compile_pattern, pattern_refs
+from conflicts.evidence import (
+    DECISIVE_ORDER,
+    Label,
+    PrincipalEvidence,
+    Rule,
+    compile_pattern,
+    pattern_refs,
+)
 from conflicts.templates import render, slots_in
 from hierarchy.errors import Location
 from hierarchy.source import load_model
@@ -171,17 +178,24 @@ def _check_settings(spec: FamilySpec) -> None:
             raise _fail("every setting must fill the same slots", "settings", index)
 
 
-def _check_directives(spec: FamilySpec) -> None:
+def _check_unique(names: list[str], what: str, *loc: str) -> None:
+    """The first name that repeats an earlier one is an error at its own position."""
     seen: set[str] = set()
+    for index, name in enumerate(names):
+        if name in seen:
+            raise _fail(f"duplicate {what} {name!r}", loc[0], index, *loc[1:])
+        seen.add(name)
+
+
+def _check_directives(spec: FamilySpec) -> None:
+    _check_unique([d.id for d in spec.directives], "directive id", "directives", "id")
+    seen = {d.id for d in spec.directives}
     for index, directive in enumerate(spec.directives):
         if directive.principal not in spec.principals:
             raise _fail(
                 f"unknown principal {directive.principal!r}", "directives", index, "principal"
             )
-        if directive.id in seen:
-            raise _fail(f"duplicate directive id {directive.id!r}", "directives", index, "id")
         _check_condition(spec, directive, "directives", index)
-        seen.add(directive.id)
     for index, conflict in enumerate(spec.conflicts):
         for end, directive_id in enumerate(conflict.between):
             if directive_id not in seen:
@@ -228,7 +242,7 @@ def _templates(spec: FamilySpec) -> Iterator[tuple[Location, str, int, set[str]]
     for name, pattern in spec.patterns.items():
         yield ("patterns", name), pattern, 3, set()
     for principal, evidence in spec.evidence.items():
-        for label in ("subvert", "refuse", "comply"):
+        for label in DECISIVE_ORDER:
             rule: Rule | None = getattr(evidence, label)
             for loc, pattern in rule.patterns() if rule else ():
                 yield ("evidence", principal, label, *loc), pattern, 3, set()
@@ -271,7 +285,7 @@ def _check_evidence(spec: FamilySpec) -> None:
     for principal, evidence in spec.evidence.items():
         if principal not in spec.principals:
             raise _fail(f"evidence for unknown principal {principal!r}", "evidence", principal)
-        for label in ("subvert", "refuse", "comply"):
+        for label in DECISIVE_ORDER:
             rule: Rule | None = getattr(evidence, label)
             if rule is None:
                 continue
@@ -321,11 +335,8 @@ def _check_axis_values(
 
 
 def _check_tools(spec: FamilySpec) -> None:
-    seen: set[str] = set()
+    _check_unique([t.name for t in spec.tools], "tool name", "tools", "name")
     for t, tool in enumerate(spec.tools):
-        if tool.name in seen:
-            raise _fail(f"duplicate tool name {tool.name!r}", "tools", t, "name")
-        seen.add(tool.name)
         _check_condition(spec, tool, "tools", t)
         arguments = tool.argument_names()
         for c, case in enumerate(tool.results):
@@ -345,11 +356,8 @@ def _check_tools(spec: FamilySpec) -> None:
 
 def _check_moves(spec: FamilySpec) -> None:
     tools = {t.name for t in spec.tools}
-    ids: set[str] = set()
+    _check_unique([m.id for m in spec.moves], "move id", "moves", "id")
     for index, move in enumerate(spec.moves):
-        if move.id in ids:
-            raise _fail(f"duplicate move id {move.id!r}", "moves", index, "id")
-        ids.add(move.id)
         _check_condition(spec, move, "moves", index)
         for principal in move.intent:
             if principal not in spec.principals:

@@ -143,19 +143,11 @@ def test_faults_of_every_kind_leave_every_transcript_exactly_once(
 def test_client_errors_fail_fast_and_exit_1(ihsim: Invoke, tmp_path: Path) -> None:
     dilemmas = dilemma_file(tmp_path / "d.jsonl")
     with serving(OpenAIServer, Behaviour(faults={"400": 1.0})) as server:
-        ran = ihsim(
-            "run",
-            str(dilemmas),
-            "-m",
-            "openai-compatible/fake",
-            "--base-url",
-            f"{server.url}/v1",
-            "-q",
-        )
+        ran = run_fake(ihsim, dilemmas, f"{server.url}/v1", "-q")
         requests = server.behaviour.counts["requests"]
     assert ran.exit_code == 1
     assert requests == 12
-    assert "failed: openai-compatible/fake" in ran.stderr and "400" in ran.stderr
+    assert "failed: openai-compatible/m" in ran.stderr and "400" in ran.stderr
 
 
 def test_missing_key_is_refused_before_anything_starts(
