@@ -60,11 +60,12 @@ def run_with_progress(
             disable=not show,
         ) as progress:
             planned = run.dilemma_count * len(run.models) * run.epochs
+            spent = store.run_cost(run.id)
+            finished = store.transcript_counts(run.id).get("ok", 0)  # a count, not the set
             task = progress.add_task(
-                run.id, total=planned, rate=0.0, errors=0, tokens=0, cost=store.run_cost(run.id)
+                run.id, total=planned, completed=finished, rate=0.0, errors=0, tokens=0, cost=spent
             )
-            progress.update(task, completed=len(store.finished(run.id)))
-            tally = {"errors": 0, "tokens": 0, "cost": store.run_cost(run.id)}
+            tally = {"errors": 0, "tokens": 0, "cost": spent}
 
             def advance(transcript: Transcript) -> None:
                 tally["errors"] += transcript.status != "ok"
