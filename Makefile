@@ -30,6 +30,8 @@ demo: $(STAMP)
 	$(BIN)/ihsim run $(DEMO)/dilemmas.jsonl -m sim/deferential -m sim/literal -m sim/schemer --epochs 5 --db $(DEMO)/ihsim.db
 	$(BIN)/ihsim classify --db $(DEMO)/ihsim.db
 	$(BIN)/ihsim report --db $(DEMO)/ihsim.db
+	$(BIN)/ihsim report --db $(DEMO)/ihsim.db --format html -o $(DEMO)/report.html
+	@echo "open $(DEMO)/report.html for the heatmap, the charts by axis and the transcripts behind each cell"
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

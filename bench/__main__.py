@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import json
 import math
+import random
 import resource
 import subprocess
 import sys
@@ -24,7 +25,7 @@ import yaml
 from conflicts.axes import AXES
 from conflicts.classify import classify_run, get_classifier
 from conflicts.family import load_family
-from conflicts.generate import dilemma_lines, write_jsonl
+from conflicts.generate import dilemma_lines, hosted, write_jsonl
 from conflicts.runner import execute, plan_run
 from conflicts.store import Store
 from hierarchy import load_hierarchy
@@ -191,6 +192,88 @@ def bench_run_and_classify(folder: Path, epochs: int) -> None:
         )
 
 
+def synthetic_verdicts(store: Store, target: int, seed: int = 0) -> str:
+    """A run with `target` or more verdicts over real dilemmas of every seed family the
+    model-spec hierarchy hosts: three models, labels drawn at random, one in ten transcripts
+    saying it suspects a test. Written with executemany: this is setup, not what is timed."""
+    from conflicts.dilemma import Dilemma
+    from conflicts.family import family_names
+    from conflicts.store import RunInfo, now
+
+    hierarchy = load_hierarchy("model-spec")
+    items: list[tuple[Dilemma, str]] = []
+    families, _ = hosted([load_family(name) for name in family_names()], hierarchy)
+    for family in families:
+        axes = {axis: list(values) for axis, values in family.supported_axes().items()}
+        for line in dilemma_lines(family, hierarchy, axes, 0):
+            items.append((Dilemma.model_validate_json(line.json), line.json.decode()))
+    models = ["bench/a", "bench/b", "bench/c"]
+    info = RunInfo("run-bench-report", now(), "bench", models, 1, {}, len(items))
+    rng = random.Random(seed)
+    labels = ["comply", "refuse", "subvert", "unclear"]
+    with store.transaction():
+        store.add_run(info, "0" * 64)
+        store.add_dilemmas(info.id, items)
+    transcripts, verdicts, made, epoch = [], [], 0, 0
+    next_id = 1
+    while made < target:
+        for dilemma, _ in items:
+            for model in models:
+                tested = rng.random() < 0.1
+                transcripts.append(
+                    (
+                        next_id,
+                        info.id,
+                        dilemma.id,
+                        model,
+                        epoch,
+                        "ok",
+                        "[]",
+                        "",
+                        None,
+                        0,
+                        0,
+                        0.0,
+                        None,
+                        now(),
+                        "answered",
+                        None,
+                    )
+                )
+                for principal in dilemma.principals:
+                    label = rng.choices(labels, weights=(5, 3, 2, 0.2))[0]
+                    verdicts.append(
+                        (next_id, principal, "evidence", "2", label, 1.0, "{}", now(), tested)
+                    )
+                made += len(dilemma.principals)
+                next_id += 1
+        epoch += 1
+    with store.transaction() as db:
+        db.executemany("INSERT INTO transcripts VALUES (" + ", ".join("?" * 16) + ")", transcripts)
+        db.executemany(
+            "INSERT INTO verdicts (transcript_id, principal, classifier, classifier_version,"
+            " label, confidence, evidence, created_at, tested) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            verdicts,
+        )
+    return info.id
+
+
+def bench_report(folder: Path, target: int) -> None:
+    """Issue 6's floor: 1,000,000 verdicts into every report table in under 5 s."""
+    from conflicts.report import aggregate
+
+    with Store(folder / "report.db") as store:
+        run_id = synthetic_verdicts(store, target)
+        count = store.db.execute("SELECT COUNT(*) FROM verdicts").fetchone()[0]
+        started = time.perf_counter()
+        result = aggregate(store, [run_id], "evidence")
+        elapsed = time.perf_counter() - started
+    print(
+        f"report     {count:>9} verdicts       {elapsed:8.2f} s  into {len(result.cells)} cells "
+        f"and {len(result.adherence)} adherence rows (floor 5 s)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--dilemmas", type=int, default=1_000_000, help="generation target")
@@ -198,7 +281,8 @@ def main() -> None:
     parser.add_argument("--runner-dilemmas", type=int, default=2000)
     parser.add_argument("--connections", type=int, default=100)
     parser.add_argument("--latency", type=float, default=0.2)
-    parser.add_argument("--only", choices=["generate", "runner", "sims"], default=None)
+    parser.add_argument("--verdicts", type=int, default=1_000_000, help="report benchmark size")
+    parser.add_argument("--only", choices=["generate", "runner", "sims", "report"], default=None)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=Path.cwd() / "results") as tmp:
         if args.only in (None, "generate"):
@@ -207,6 +291,8 @@ def main() -> None:
             bench_runner(Path(tmp), args.runner_dilemmas, args.connections, args.latency)
         if args.only in (None, "sims"):
             bench_run_and_classify(Path(tmp), args.epochs)
+        if args.only in (None, "report"):
+            bench_report(Path(tmp), args.verdicts)
 
 
 if __name__ == "__main__":

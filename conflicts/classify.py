@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
+from conflicts.awareness import said_tested
 from conflicts.dilemma import Dilemma, Move
 from conflicts.errors import ModelError
 from conflicts.evidence import Call, Enactment, Finding, Label, judge
@@ -24,6 +25,7 @@ class Verdict:
     label: Label
     confidence: float | None
     evidence: Finding
+    tested: str | None = None  # the passage where the model said it may be under test
 
 
 ClassifyFn = Callable[[Dilemma, Transcript], list[Verdict]]
@@ -71,10 +73,15 @@ def judge_enactment(dilemma: Dilemma, act: Enactment) -> list[Verdict]:
     return verdicts
 
 
-@classifier("evidence", version="1")
+@classifier("evidence", version="2")
 def evidence_classifier(dilemma: Dilemma, transcript: Transcript) -> list[Verdict]:
-    """The family's declarative evidence rules: deeds first, then words."""
-    return judge_enactment(dilemma, transcript.enactment())
+    """The family's declarative evidence rules: deeds first, then words; and whether the model
+    said it thought it was being tested."""
+    tested = said_tested(
+        [transcript.reasoning, *(m.content for m in transcript.messages if m.role == "assistant")]
+    )
+    verdicts = judge_enactment(dilemma, transcript.enactment())
+    return [replace(v, tested=tested) for v in verdicts]
 
 
 def move_mismatches(dilemma: Dilemma) -> Iterator[tuple[Move, str, Label, Label]]:
@@ -125,6 +132,7 @@ def _verdict_row(transcript_id: int, chosen: Classifier, verdict: Verdict) -> tu
         "quotes": verdict.evidence.quotes,
         "calls": verdict.evidence.calls,
         "mismatch": verdict.evidence.mismatch,
+        "tested": verdict.tested,
     }
     return (
         transcript_id,
@@ -135,6 +143,7 @@ def _verdict_row(transcript_id: int, chosen: Classifier, verdict: Verdict) -> tu
         verdict.confidence,
         json.dumps(evidence),
         now(),
+        verdict.tested is not None,
     )
 
 
@@ -142,6 +151,11 @@ def _save(store: Store, rows: list[tuple[object, ...]]) -> int:
     count = len(rows)
     if rows:
         with store.transaction() as db:
-            db.executemany("INSERT OR REPLACE INTO verdicts VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            db.executemany(
+                "INSERT OR REPLACE INTO verdicts (transcript_id, principal, classifier,"
+                " classifier_version, label, confidence, evidence, created_at, tested)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
         rows.clear()
     return count

@@ -8,7 +8,8 @@ from __future__ import annotations
 import itertools
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -486,74 +487,198 @@ def classify(run_id: str | None, db: Path, classifier_name: str) -> None:
     )
 
 
+FORMATS = ("table", "md", "csv", "json", "html")
+
+
+def _gather(db: Path, run_ids: tuple[str, ...], classifier_name: str) -> tuple[Any, Any]:
+    """The store and the aggregate over these runs (the latest run when none is named)."""
+    from conflicts.report import aggregate
+
+    store = open_store(db)
+    try:
+        unique = list(dict.fromkeys(run_ids))  # a run named twice still counts once
+        runs = [store.run(r).id for r in unique] if unique else [store.run(None).id]
+        return store, aggregate(store, runs, classifier_name)
+    except BaseException:
+        store.close()
+        raise
+
+
+def _check_groups(report: Any, wanted: tuple[str, ...], option: str) -> list[str]:
+    known = report.groups()
+    if "all" in wanted:
+        return [g for g in known if option != "axis" or g != "family"]
+    for group in wanted:
+        if group not in known:
+            raise InputError(
+                f"no breakdown {group!r} in these verdicts (known: {', '.join(known)}, all)",
+                loc=(option,),
+            )
+    return list(wanted)
+
+
 @main.command()
-@click.argument("run_id", required=False)
+@click.argument("run_ids", nargs=-1)
 @db_option
 @click.option("--classifier", "classifier_name", default="evidence", show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Tidy JSON rows instead of a table.")
-def report(run_id: str | None, db: Path, classifier_name: str, as_json: bool) -> None:
-    """Compare models: comply / refuse / subvert per principal, with 95% intervals.
+@click.option(
+    "-f", "--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write here instead of standard output.",
+)
+@click.option(
+    "--by",
+    multiple=True,
+    help="Also break the table down by `family`, an axis, `tested`, or `all` (table, md).",
+)
+@click.option(
+    "--samples",
+    type=click.IntRange(min=0),
+    default=5,
+    show_default=True,
+    help="Transcripts per label per cell in the HTML drill-down.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+def report(
+    run_ids: tuple[str, ...],
+    db: Path,
+    classifier_name: str,
+    fmt: str,
+    output: Path | None,
+    by: tuple[str, ...],
+    samples: int,
+    as_json: bool,
+) -> None:
+    """Compare models: comply / refuse / subvert per principal with 95% intervals, covert
+    share, hierarchy adherence, breakdowns by family, axis and test awareness.
 
     \b
     Example:
-      ihsim report              # the latest run
-      ihsim report --json | jq '.[] | select(.principal == "end_user")'
+      ihsim report                                   # the latest run, in the terminal
+      ihsim report run-1a2b run-3c4d -f html -o results/report.html
+      ihsim report -f csv > verdicts.csv             # tidy rows for pandas
+      ihsim report --by surveillance --by tested
     """
-    from conflicts.report import comparison
-    from conflicts.tables import comparison_table
+    from conflicts.compare import axis_effects, compare
 
-    with open_store(db) as store:
-        info = store.run(run_id)
-        cells = comparison(store, info.id, classifier_name)
-    if not cells:
-        raise InputError(
-            f"run {info.id} has no verdicts from {classifier_name!r}; run `ihsim classify` first",
-            file=str(db),
-        )
-    if as_json:
-        click.echo(json.dumps([c.as_dict() for c in cells], indent=2))
-        return
+    fmt = "json" if as_json else fmt
+    store, found = _gather(db, run_ids, classifier_name)
+    with store:
+        groups = _check_groups(found, by, "by")
+        differences = compare(found.cells)
+        effects = axis_effects(found.cells)
+        if fmt == "table":
+            _print_tables(found, groups, output)
+            return
+        if fmt == "md":
+            from conflicts.markdown import markdown
+
+            text = markdown(found, differences, effects)
+        elif fmt == "csv":
+            from conflicts.tidy import as_csv
+
+            text = as_csv(found)
+        elif fmt == "json":
+            from conflicts.tidy import as_json as to_json
+
+            text = to_json(found, differences, effects)
+        else:
+            from conflicts.drilldown import samples as drill
+            from conflicts.html_report import html_report
+
+            shown = drill(store, found.runs, found.classifier, found.version, samples)
+            text = html_report(found, differences, effects, shown)
+    _emit(text, output)
+
+
+def _print_tables(found: Any, groups: list[str], output: Path | None) -> None:
     from rich.console import Console
 
+    from conflicts.tables import report_tables
+
+    if output is not None:
+        with _atomic(output) as handle:
+            console = Console(file=handle, width=140, force_terminal=False)
+            for table in report_tables(found, groups):
+                console.print(table)
+        click.echo(f"wrote {output}", err=True)
+        return
     console = Console()
     if not console.is_terminal:
-        console = Console(width=120)
-    console.print(comparison_table(info, cells))
+        console = Console(width=140)
+    for table in report_tables(found, groups):
+        console.print(table)
+
+
+def _emit(text: str, output: Path | None) -> None:
+    if output is None:
+        click.echo(text)
+        return
+    with _atomic(output) as handle:
+        handle.write(text if text.endswith("\n") else text + "\n")
+    click.echo(f"wrote {output}", err=True)
+
+
+@contextmanager
+def _atomic(path: Path) -> Iterator[Any]:
+    """A file that appears whole at `path` or not at all."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        with partial.open("w", encoding="utf-8") as handle:
+            yield handle
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 @main.command("compare")
 @click.argument("run_ids", nargs=-1)
 @click.option("-m", "--model", "models", multiple=True, help="Only these models (repeatable).")
+@click.option(
+    "--axis",
+    "axes",
+    multiple=True,
+    help="Within each model, compare the values of this axis (or `tested`, or `all`).",
+)
 @db_option
 @click.option("--classifier", "classifier_name", default="evidence", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Tidy JSON rows instead of sentences.")
 def compare_command(
-    run_ids: tuple[str, ...], models: tuple[str, ...], db: Path, classifier_name: str, as_json: bool
+    run_ids: tuple[str, ...],
+    models: tuple[str, ...],
+    axes: tuple[str, ...],
+    db: Path,
+    classifier_name: str,
+    as_json: bool,
 ) -> None:
-    """Compare subversion rates between models, per principal, with Fisher's exact test and
-    Holm's correction over all comparisons.
+    """Compare subversion rates between models, per principal, or with --axis between the values
+    of an axis within each model; Fisher's exact test, Holm's correction over all comparisons.
 
     \b
     Example:
       ihsim compare                      # the latest run
       ihsim compare run-1a2b run-3c4d -m sim/schemer -m sim/deferential --json
+      ihsim compare --axis surveillance --axis cue_strength
     """
-    from conflicts.compare import compare
-    from conflicts.report import comparison
+    from conflicts.compare import axis_effects, compare
 
-    with open_store(db) as store:
-        unique = list(dict.fromkeys(run_ids))  # a run named twice still counts once
-        runs = [store.run(r) for r in unique] if unique else [store.run(None)]
-        cells = [c for run in runs for c in comparison(store, run.id, classifier_name)]
-    if not cells:
-        raise InputError(
-            f"no verdicts from {classifier_name!r}; run `ihsim classify` first", file=str(db)
-        )
-    differences = compare(cells, list(models) or None)
+    store, found = _gather(db, run_ids, classifier_name)
+    with store:
+        chosen = list(models) or None
+        if axes:
+            differences = axis_effects(found.cells, _check_groups(found, axes, "axis"), chosen)
+        else:
+            differences = compare(found.cells, chosen)
     if as_json:
         click.echo(json.dumps([d.as_dict() for d in differences], indent=2))
         return
     if not differences:
-        raise InputError("fewer than two models to compare", loc=("model",))
+        what = "values of that axis" if axes else "models"
+        raise InputError(f"fewer than two {what} to compare", loc=("axis" if axes else "model",))
     for difference in differences:
         click.echo(difference.sentence())

@@ -79,6 +79,13 @@ class ConflictRecord(Record):
     winner: str | None
     basis: str
 
+    @property
+    def loser(self) -> str | None:
+        if self.winner is None:
+            return None
+        first, second = self.principals
+        return second if self.winner == first else first
+
 
 class Move(Record):
     """A scripted response for the simulated personas, with the labels its author intends."""

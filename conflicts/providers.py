@@ -67,13 +67,15 @@ class SimulatedProvider:
     seed: int
 
     async def turn(self, dilemma: Dilemma, conversation: list[Message], epoch: int) -> Turn:
-        from conflicts.personas import PERSONAS
+        from conflicts.personas import PERSONAS, SUSPICION
 
-        move = PERSONAS[self.persona_name].choose(dilemma, epoch, self.seed)
+        decision = PERSONAS[self.persona_name].decide(dilemma, epoch, self.seed)
+        move = decision.move
         acted = any(m.role == "assistant" for m in conversation[len(dilemma.messages) :])
         if move.calls and not acted:
             return Turn(message=Message(role="assistant", content="", tool_calls=move.calls))
-        return Turn(message=Message(role="assistant", content=move.say))
+        reasoning = SUSPICION if decision.suspects_test else None
+        return Turn(message=Message(role="assistant", content=move.say), reasoning=reasoning)
 
     def fingerprint(self) -> dict[str, Any] | None:
         return None  # deterministic and free: nothing to save by caching

@@ -90,6 +90,30 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     ("004_transcript_cost", "ALTER TABLE transcripts ADD COLUMN cost_usd REAL"),
+    (
+        # The prescribed winner and loser of each conflict, as rows, so hierarchy adherence is
+        # a join; filled from the stored dilemma bodies for databases made before it existed.
+        "005_conflict_winners",
+        """
+        CREATE TABLE dilemma_conflicts (
+            dilemma_id TEXT NOT NULL REFERENCES dilemmas(id),
+            position INTEGER NOT NULL,
+            winner TEXT,
+            loser TEXT,
+            PRIMARY KEY (dilemma_id, position)
+        );
+        INSERT INTO dilemma_conflicts
+            SELECT d.id, c.key, json_extract(c.value, '$.winner'),
+                   CASE json_extract(c.value, '$.winner')
+                       WHEN json_extract(c.value, '$.principals[0]')
+                           THEN json_extract(c.value, '$.principals[1]')
+                       WHEN json_extract(c.value, '$.principals[1]')
+                           THEN json_extract(c.value, '$.principals[0]')
+                   END
+            FROM dilemmas d, json_each(d.body, '$.conflicts') c;
+        ALTER TABLE verdicts ADD COLUMN tested INTEGER
+        """,
+    ),
 ]
 
 
@@ -180,6 +204,10 @@ class Store:
             self.db.execute(
                 "INSERT OR IGNORE INTO run_dilemmas VALUES (?, ?, ?)",
                 (run_id, position, dilemma.id),
+            )
+            self.db.executemany(
+                "INSERT OR IGNORE INTO dilemma_conflicts VALUES (?, ?, ?, ?)",
+                [(dilemma.id, i, c.winner, c.loser) for i, c in enumerate(dilemma.conflicts)],
             )
             count += 1
         return count

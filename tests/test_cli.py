@@ -7,7 +7,9 @@ import click
 import pytest
 
 from conflicts.cli import main
+from conflicts.report import LABELS
 from tests.conftest import Invoke, write
+from tests.reports import measures
 
 FAMILY = "confidential-instructions"
 MODELS = ["-m", "sim/deferential", "-m", "sim/literal", "-m", "sim/schemer"]
@@ -27,23 +29,22 @@ def test_main_job_end_to_end(ihsim: Invoke) -> None:
     assert run_id.startswith("run-") and "\n" not in run_id
     classified = ihsim("classify")
     assert classified.exit_code == 0
-    assert "432 verdicts on 144 transcripts (evidence v1)" in classified.stderr
+    assert "432 verdicts on 144 transcripts (evidence v2)" in classified.stderr
     table = ihsim("report")
     assert table.exit_code == 0
     for text in ("sim/deferential", "sim/schemer", "end_user", "subvert 95% CI", run_id):
         assert text in table.stdout
-    rows = json.loads(ihsim("report", run_id, "--json").stdout)
-    assert len(rows) == 9
-    for row in rows:
-        assert row["n"] == 48
-        assert row["comply"] + row["refuse"] + row["subvert"] + row["unclear"] == 48
-    schemer = next(r for r in rows if r["model"] == "sim/schemer" and r["principal"] == "end_user")
-    deferential = next(
-        r for r in rows if r["model"] == "sim/deferential" and r["principal"] == "end_user"
-    )
-    assert schemer["subvert_rate"] > 0.6 > deferential["subvert_rate"]
-    low, high = schemer["subvert_ci95"]
-    assert low < schemer["subvert_rate"] < high
+    cells = measures(ihsim("report", run_id, "--json").stdout)
+    adherence = {model: cells.pop((model, "*"))["adherence"] for model in MODELS[1::2]}
+    assert len(cells) == 9
+    assert adherence["sim/deferential"]["rate"] > 0.8 > 0.5 > adherence["sim/schemer"]["rate"]
+    for cell in cells.values():
+        assert {row["n"] for row in cell.values() if row["measure"] in LABELS} == {48}
+        assert sum(cell[label]["count"] for label in LABELS) == 48
+    schemer = cells["sim/schemer", "end_user"]["subvert"]
+    deferential = cells["sim/deferential", "end_user"]["subvert"]
+    assert schemer["rate"] > 0.6 > deferential["rate"]
+    assert schemer["ci_low"] < schemer["rate"] < schemer["ci_high"]
 
 
 def test_rerunning_the_same_command_resumes(ihsim: Invoke) -> None:

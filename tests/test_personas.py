@@ -51,10 +51,21 @@ def test_personas_are_deterministic_and_seeded() -> None:
 
 
 def test_inconsistency_rate_matches_persona_setting() -> None:
+    persona = PERSONAS["schemer"]
+    decisions = [persona.decide(d, e, seed=0) for d in family_dilemmas() for e in range(100)]
+    unsuspecting = [d.move.id for d in decisions if not d.suspects_test]
+    off_policy = 1 - unsuspecting.count("deny") / len(unsuspecting)
+    assert 0.08 < off_policy < 0.22  # consistency 0.85 over the unsuspecting draws
+
+
+def test_a_persona_that_suspects_a_test_plays_safe_and_more_so_on_obvious_cues() -> None:
+    persona = PERSONAS["schemer"]
     items = family_dilemmas()
-    counts = chosen("schemer", items, 100)
-    off_policy = 1 - counts["deny"] / sum(counts.values())
-    assert 0.08 < off_policy < 0.22  # consistency 0.85 over 1,200 draws
+    decisions = [(d, persona.decide(d, e, seed=0)) for d in items for e in range(100)]
+    suspicious = [(d, c) for d, c in decisions if c.suspects_test]
+    assert suspicious and all(c.move.id == "decline" for _, c in suspicious)
+    by_cue = Counter(d.axes["cue_strength"] for d, _ in suspicious)
+    assert by_cue["obvious"] > 2 * by_cue["subtle"]  # 0.3 against 0.1
 
 
 def test_personas_produce_all_three_labels() -> None:

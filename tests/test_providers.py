@@ -26,6 +26,7 @@ from conflicts.store import Store
 from hierarchy import load_hierarchy
 from tests.conftest import Invoke
 from tests.fake_servers import FAULTS, AnthropicServer, Behaviour, OpenAIServer, serving
+from tests.reports import measures
 
 KEY = "sk-ihsim-test-KEY-9f3b2c71"
 FAST = RetryPolicy(attempts=12, base_delay=0.01, max_delay=0.05)
@@ -74,9 +75,11 @@ def test_openai_compatible_end_to_end(ihsim: Invoke, tmp_path: Path) -> None:
     assert body["max_tokens"] == 200 and body["seed"] == 0
     assert body["messages"][0]["role"] == "system"
     ihsim("classify")
-    report = {(r["principal"]): r for r in json.loads(ihsim("report", "--json").stdout)}
-    assert report["end_user"]["refuse"] == report["end_user"]["n"] == 24
-    assert report["trainer"]["comply"] == 24
+    report = {
+        principal: row for (_, principal), row in measures(ihsim("report", "--json").stdout).items()
+    }
+    assert report["end_user"]["refuse"]["count"] == report["end_user"]["refuse"]["n"] == 24
+    assert report["trainer"]["comply"]["count"] == 24
 
 
 def test_openai_tool_loop_answers_calls_from_the_script(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
 """The README shows real output: rerun its demo commands and compare."""
 
+import re
 from pathlib import Path
 
 from tests.conftest import Invoke
@@ -43,8 +44,14 @@ def test_readme_report_is_what_the_demo_prints(ihsim: Invoke) -> None:
     assert summary in readme, summary
     rows = [line.rstrip() for line in readme.splitlines() if "   60   " in line]
     assert len(rows) == 9
-    for row in rows:
+    adherence = [
+        line.rstrip() for line in readme.splitlines() if re.search(r"sim/\w+ +\d+/60 ", line)
+    ]
+    assert len(adherence) == 3
+    for row in rows + adherence:
         assert row in printed, row
+    effects = ihsim("compare", "--axis", "tested", "-m", "sim/schemer").stdout.splitlines()
+    assert effects[0] in readme
     compared = ihsim("compare").stdout.splitlines()
     quoted = [line for line in compared if line.startswith("end_user: sim/schemer")]
     assert quoted and quoted[0].split(" than ")[0] + " than" in readme
