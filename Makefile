@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO := results/demo
 
-.PHONY: install test lint demo bench bench-peers clean
+.PHONY: install test lint demo bench bench-peers clean chromium
 
 install: $(STAMP)
 
@@ -16,8 +16,14 @@ $(STAMP): pyproject.toml
 		> $(VENV)/install.log 2>&1 || { tail -30 $(VENV)/install.log; exit 1; }
 	@touch $(STAMP)
 
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/pytest
+
+# The HTML report is tested in Debian's headless Chromium; install it when it is missing.
+chromium:
+	@command -v chromium > /dev/null || { echo "installing Debian's chromium (log: .apt.log)"; \
+		( apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y \
+		--no-install-recommends chromium ) > .apt.log 2>&1 || { tail -20 .apt.log; exit 1; }; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check hierarchy conflicts tests bench
