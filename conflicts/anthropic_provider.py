@@ -59,6 +59,20 @@ class AnthropicProvider(SDKProvider):
             body["tools"] = tools_for_anthropic(dilemma.tools)
         return await self.post("/v1/messages", body, (anthropic.AnthropicError,), _turn)
 
+    async def forced(self, conversation: list[Message], tool: ToolSpec) -> Turn:
+        """A turn that must call `tool` (`tool_choice` of type tool): structured output."""
+        system, turns = to_anthropic(conversation)
+        body: dict[str, Any] = {
+            "model": self.name,
+            "messages": turns,
+            "tools": tools_for_anthropic([tool]),
+            "tool_choice": {"type": "tool", "name": tool.name},
+            **self.request,
+        }
+        if system:
+            body["system"] = system
+        return await self.post("/v1/messages", body, (anthropic.AnthropicError,), _turn)
+
 
 def _turn(data: dict[str, Any]) -> Turn:
     text, thinking, calls = [], [], []

@@ -107,55 +107,90 @@ class ClassifyOutcome:
     skipped_errors: int = 0
 
 
+@dataclass(frozen=True)
+class StoredVerdict:
+    """One row of the verdicts table: the label, its evidence, and who gave it with what."""
+
+    transcript_id: int
+    principal: str
+    classifier: str
+    version: str
+    label: str
+    evidence: dict[str, object]
+    confidence: float | None = None
+    tested: bool = False
+    judge: str | None = None
+    prompt_hash: str | None = None
+    agreement: float | None = None
+    flagged: bool = False
+
+    def row(self) -> tuple[object, ...]:
+        return (
+            self.transcript_id,
+            self.principal,
+            self.classifier,
+            self.version,
+            self.label,
+            self.confidence,
+            json.dumps(self.evidence),
+            now(),
+            self.tested,
+            self.judge,
+            self.prompt_hash,
+            self.agreement,
+            self.flagged,
+        )
+
+
 def classify_run(
     store: Store, run_id: str, chosen: Classifier, batch: int = 500
 ) -> ClassifyOutcome:
     """Label every completed transcript of a run; re-running replaces this classifier's verdicts."""
     dilemma = lru_cache(maxsize=4096)(store.dilemma)
     outcome = ClassifyOutcome()
-    rows: list[tuple[object, ...]] = []
+    rows: list[StoredVerdict] = []
     for transcript_id, transcript in store.transcripts(run_id):
         if transcript.status != "ok":
             outcome.skipped_errors += 1
             continue
         outcome.transcripts += 1
         for verdict in chosen.fn(dilemma(transcript.dilemma_id), transcript):
-            rows.append(_verdict_row(transcript_id, chosen, verdict))
+            rows.append(_stored(transcript_id, chosen, verdict))
         if len(rows) >= batch:
-            outcome.verdicts += _save(store, rows)
-    outcome.verdicts += _save(store, rows)
+            outcome.verdicts += save_verdicts(store, rows)
+    outcome.verdicts += save_verdicts(store, rows)
     return outcome
 
 
-def _verdict_row(transcript_id: int, chosen: Classifier, verdict: Verdict) -> tuple[object, ...]:
+def _stored(transcript_id: int, chosen: Classifier, verdict: Verdict) -> StoredVerdict:
     evidence = {
         "quotes": verdict.evidence.quotes,
         "calls": verdict.evidence.calls,
         "mismatch": verdict.evidence.mismatch,
         "tested": verdict.tested,
     }
-    return (
+    return StoredVerdict(
         transcript_id,
         verdict.principal,
         chosen.name,
         chosen.version,
         verdict.label,
-        verdict.confidence,
-        json.dumps(evidence),
-        now(),
-        verdict.tested is not None,
+        evidence,
+        confidence=verdict.confidence,
+        tested=verdict.tested is not None,
     )
 
 
-def _save(store: Store, rows: list[tuple[object, ...]]) -> int:
+def save_verdicts(store: Store, rows: list[StoredVerdict]) -> int:
+    """Write a batch in one transaction, replacing what the same classifier said before."""
     count = len(rows)
     if rows:
         with store.transaction() as db:
             db.executemany(
                 "INSERT OR REPLACE INTO verdicts (transcript_id, principal, classifier,"
-                " classifier_version, label, confidence, evidence, created_at, tested)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
+                " classifier_version, label, confidence, evidence, created_at, tested, judge,"
+                " prompt_hash, agreement, flagged) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [r.row() for r in rows],
             )
         rows.clear()
     return count

@@ -461,30 +461,160 @@ def run(
 @click.option(
     "--classifier",
     "classifier_name",
+    type=click.Choice(["evidence", "rules", "judge", "both"]),
     default="evidence",
     show_default=True,
-    help="Which classifier labels the transcripts.",
+    help="rules (= evidence): the family's evidence; judge: LLM judges; both: the rules where "
+    "decisive, the judges elsewhere, disagreements flagged.",
 )
-def classify(run_id: str | None, db: Path, classifier_name: str) -> None:
+@click.option(
+    "-j",
+    "--judge",
+    "judges",
+    multiple=True,
+    help="A judge model, e.g. anthropic/claude-sonnet-4-5 (repeatable: the judges vote).",
+)
+@click.option("--judge-base-url", help="Endpoint for openai-compatible/ judges.")
+@click.option("--api-key-env", help="Read the judges' key from this variable.")
+@click.option(
+    "-c",
+    "--connections",
+    type=click.IntRange(min=1),
+    default=8,
+    show_default=True,
+    help="Requests in flight per judge.",
+)
+@click.option("-t", "--temperature", type=float, default=0.0, show_default=True)
+@click.option("--max-tokens", type=click.IntRange(min=1), default=1024, show_default=True)
+@click.option("--timeout", type=click.FloatRange(min=0.1), help="Seconds per judge request.")
+@click.option("--no-cache", is_flag=True, help="Ask the judges again even if answered before.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def classify(
+    run_id: str | None,
+    db: Path,
+    classifier_name: str,
+    judges: tuple[str, ...],
+    judge_base_url: str | None,
+    api_key_env: str | None,
+    connections: int,
+    temperature: float,
+    max_tokens: int,
+    timeout: float | None,
+    no_cache: bool,
+    quiet: bool,
+) -> None:
     """Label each transcript of a run per principal: comply, refuse or subvert.
+
+    Stored transcripts are re-classified without re-running any model; each classifier's
+    verdicts replace its own earlier ones.
 
     \b
     Example:
-      ihsim classify            # the latest run
-      ihsim classify run-3f2a9c1b7d04 --classifier evidence
+      ihsim classify            # the latest run, by the family's evidence rules
+      ihsim classify --classifier both -j anthropic/claude-sonnet-4-5 -j openai/gpt-4.1
     """
     from conflicts.classify import classify_run, get_classifier
 
-    chosen = get_classifier(classifier_name)
+    name = "evidence" if classifier_name == "rules" else classifier_name
+    if name != "evidence" and not judges:
+        raise InputError(f"--classifier {name} needs at least one --judge MODEL", loc=("judge",))
+    if name == "evidence" and judges:
+        raise InputError("--judge needs --classifier judge or both", loc=("judge",))
+    params: dict[str, object] = {"temperature": temperature, "max_tokens": max_tokens}
+    params.update(base_url=judge_base_url, api_key_env=api_key_env, timeout=timeout)
+    params = {k: v for k, v in params.items() if v is not None}
+    if judges:
+        from conflicts.judge import judge_provider
+
+        for judge in dict.fromkeys(judges):
+            judge_provider(judge, params)  # names and keys checked before anything is written
     with open_store(db) as store:
         info = store.run(run_id)
-        outcome = classify_run(store, info.id, chosen)
+        if name in ("evidence", "both"):
+            rules = get_classifier("evidence")
+            outcome = classify_run(store, info.id, rules)
+            click.echo(
+                f"{info.id}: {outcome.verdicts} verdicts on {outcome.transcripts} transcripts "
+                f"({rules.name} v{rules.version}); {outcome.skipped_errors} failed transcripts "
+                "skipped",
+                err=True,
+            )
+        if name == "evidence":
+            return
+        failed = _judge(
+            store,
+            info.id,
+            list(dict.fromkeys(judges)),
+            params,
+            connections,
+            not no_cache,
+            quiet,
+            with_rules=name == "both",
+        )
+    if failed:
+        sys.exit(1)
+
+
+def _judge(
+    store: Any,
+    run_id: str,
+    judges: list[str],
+    params: dict[str, object],
+    connections: int,
+    use_cache: bool,
+    quiet: bool,
+    with_rules: bool,
+) -> int:
+    """Ask every judge, store their vote (and the rules-then-judges verdict); the number of
+    judge calls that failed after their retries."""
+    import asyncio
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from conflicts.judge import VERSION, prompt_hash
+    from conflicts.judging import combine, judge_run
+
+    total = store.transcript_counts(run_id).get("ok", 0) * len(judges)
+    console = Console(stderr=True)
+    with Progress(
+        "[bold]judging",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=quiet or not console.is_terminal,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("judging", total=total)
+        asked = asyncio.run(
+            judge_run(
+                store,
+                run_id,
+                judges,
+                params,
+                connections,
+                use_cache,
+                on_done=lambda: progress.advance(task),
+            )
+        )
+    combined = combine(store, run_id, judges, with_rules)
+    panel = ", ".join(judges)
     click.echo(
-        f"{info.id}: {outcome.verdicts} verdicts on {outcome.transcripts} transcripts "
-        f"({chosen.name} v{chosen.version}); {outcome.skipped_errors} failed transcripts "
-        "skipped",
+        f"{run_id}: {asked.verdicts} verdicts from {len(judges)} judge(s) ({panel}; judge "
+        f"v{VERSION}, prompt {prompt_hash()}); {asked.unreadable} unreadable answers kept as "
+        f"unclear; {len(asked.failed)} judge calls failed",
         err=True,
     )
+    if with_rules:
+        click.echo(
+            f"{run_id}: {combined.flagged} transcripts where the evidence rules and the judges "
+            "disagree, flagged (review them with `ihsim label`)",
+            err=True,
+        )
+    for transcript_id, judge, error in asked.failed[:20]:
+        click.echo(f"failed: transcript {transcript_id} judge {judge}: {error}", err=True)
+    return len(asked.failed)
 
 
 FORMATS = ("table", "md", "csv", "json", "html")

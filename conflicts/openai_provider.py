@@ -73,6 +73,18 @@ class OpenAIProvider(SDKProvider):
             body["tools"] = tools_for_openai(dilemma.tools)
         return await self.post("/chat/completions", body, (openai.OpenAIError,), _turn)
 
+    async def forced(self, conversation: list[Message], tool: ToolSpec) -> Turn:
+        """A turn that must call `tool`: structured output by tool forcing, which OpenAI, vLLM
+        and llama.cpp servers all honour."""
+        body: dict[str, Any] = {
+            "model": self.name,
+            "messages": to_openai(conversation),
+            "tools": tools_for_openai([tool]),
+            "tool_choice": {"type": "function", "function": {"name": tool.name}},
+            **self.request,
+        }
+        return await self.post("/chat/completions", body, (openai.OpenAIError,), _turn)
+
 
 def _turn(data: dict[str, Any]) -> Turn:
     message = data["choices"][0]["message"]

@@ -114,6 +114,17 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE verdicts ADD COLUMN tested INTEGER
         """,
     ),
+    (
+        # who judged (an LLM judge's model, or the judges that voted), with which prompt, how
+        # far the judges agreed, and whether the evidence and the judges disagreed
+        "006_judges",
+        """
+        ALTER TABLE verdicts ADD COLUMN judge TEXT;
+        ALTER TABLE verdicts ADD COLUMN prompt_hash TEXT;
+        ALTER TABLE verdicts ADD COLUMN agreement REAL;
+        ALTER TABLE verdicts ADD COLUMN flagged INTEGER NOT NULL DEFAULT 0
+        """,
+    ),
 ]
 
 

@@ -13,7 +13,7 @@ import socket
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -37,6 +37,7 @@ class Behaviour:
     first_request_at: float | None = None
     bodies: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    judge: Callable[[list[str], str, str], Any] = field(default=lambda p, t, m: fake_judge(p, t, m))
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -50,6 +51,34 @@ class Behaviour:
                 return kind
             roll -= rate
         return None
+
+
+def fake_judge(principals: list[str], prompt: str, model: str) -> Any:
+    """A judge's arguments for a forced verdict call: every principal refused when the
+    transcript holds an open refusal, complied with otherwise. Tests swap in others: a string
+    is sent as raw (malformed) arguments, None as a judge that answers in words instead."""
+    label = "refuse" if "I can't" in prompt else "comply"
+    quote = ANSWER[:30] if label == "refuse" else ""
+    return {
+        "verdicts": [
+            {"principal": p, "label": label, "evidence": [quote], "rationale": "fake"}
+            for p in principals
+        ],
+        "said_tested": False,
+    }
+
+
+def _forced(body: dict[str, Any]) -> tuple[str, list[str], str] | None:
+    """(tool, principals, prompt) when the request forces a tool call, as judges do."""
+    choice = body.get("tool_choice")
+    if not isinstance(choice, dict):
+        return None
+    name = choice.get("name") or choice.get("function", {}).get("name")
+    tool = body["tools"][0]
+    schema = tool.get("input_schema") or tool["function"]["parameters"]
+    principals = schema["properties"]["verdicts"]["items"]["properties"]["principal"]["enum"]
+    prompt = json.dumps(body["messages"])
+    return name, principals, prompt
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -163,7 +192,26 @@ class OpenAIServer(_Server):
         called = any(m.get("role") == "tool" for m in body["messages"])
         message: dict[str, Any] = {"role": "assistant", "content": ANSWER}
         finish = "stop"
-        if tools and not called:
+        forced = _forced(body)
+        if forced is not None:
+            name, principals, prompt = forced
+            arguments = self.behaviour.judge(principals, prompt, body["model"])
+            if arguments is None:
+                message = {"role": "assistant", "content": "I won't judge this transcript."}
+            else:
+                raw = arguments if isinstance(arguments, str) else json.dumps(arguments)
+                message = {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [
+                        {
+                            "id": "call_j",
+                            "type": "function",
+                            "function": {"name": name, "arguments": raw},
+                        }
+                    ],
+                }
+        elif tools and not called:
             name = tools[0]["function"]["name"]
             message = {
                 "role": "assistant",
@@ -205,7 +253,16 @@ class AnthropicServer(_Server):
             {"type": "text", "text": ANSWER},
         ]
         stop = "end_turn"
-        if tools and not called:
+        forced = _forced(body)
+        if forced is not None:
+            name, principals, prompt = forced
+            arguments = self.behaviour.judge(principals, prompt, body["model"])
+            if arguments is None:
+                content = [{"type": "text", "text": "I won't judge this transcript."}]
+            else:
+                content = [{"type": "tool_use", "id": "toolu_j", "name": name, "input": arguments}]
+                stop = "tool_use"
+        elif tools and not called:
             content = [{"type": "tool_use", "id": "toolu_1", "name": tools[0]["name"], "input": {}}]
             stop = "tool_use"
         return {

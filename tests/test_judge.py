@@ -1,0 +1,219 @@
+"""LLM judges end to end: the real SDKs against the fake servers, through `ihsim classify`."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from typing import Any
+
+import pytest
+
+from conflicts.judge import TOOL, prompt_hash
+from tests.conftest import Invoke
+from tests.fake_servers import ANSWER, AnthropicServer, Behaviour, OpenAIServer, fake_judge, serving
+from tests.reports import measures
+from tests.test_cli import generate
+
+JUDGE = "openai-compatible/fake-judge"
+
+
+@pytest.fixture
+def run(ihsim: Invoke, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
+    generate(ihsim)
+    return ihsim("run", "d.jsonl", "-m", "sim/deferential", "-e", "2", "-q").stdout.strip()
+
+
+def verdicts(classifier: str) -> list[dict[str, Any]]:
+    db = sqlite3.connect(os.environ["IHSIM_DB"])
+    db.row_factory = sqlite3.Row
+    rows = db.execute("SELECT * FROM verdicts WHERE classifier = ?", (classifier,)).fetchall()
+    db.close()
+    return [dict(r) for r in rows]
+
+
+def judge_args(server: Any, *extra: str) -> list[str]:
+    return ["classify", "--classifier", "judge", "--judge-base-url", f"{server.url}/v1", *extra]
+
+
+def test_a_judge_labels_every_principal_and_says_who_it_was(ihsim: Invoke, run: str) -> None:
+    with serving(OpenAIServer) as server:
+        result = ihsim(*judge_args(server, "-j", JUDGE, "-q"))
+        body = server.behaviour.bodies[0]
+    assert result.exit_code == 0, result.output
+    assert "0 unreadable answers" in result.stderr and "0 judge calls failed" in result.stderr
+    assert body["tool_choice"] == {"type": "function", "function": {"name": TOOL}}
+    assert body["temperature"] == 0.0
+    system, user = body["messages"][0]["content"], body["messages"][1]["content"]
+    assert "never subversion" in system
+    for text in ("system_prompter", "trainer", "end_user", "[assistant]", "# Transcript"):
+        assert text in user
+    own = verdicts(f"judge:{JUDGE}")
+    assert len(own) == 24 * 3  # 12 dilemmas x 2 epochs, three principals each
+    assert {v["judge"] for v in own} == {JUDGE} and {v["prompt_hash"] for v in own} == {
+        prompt_hash()
+    }
+    voted = verdicts("judge")
+    assert len(voted) == len(own) and {v["agreement"] for v in voted} == {1.0}
+    refused = [v for v in voted if v["label"] == "refuse"]
+    assert refused and json.loads(refused[0]["evidence"])["quotes"] == [ANSWER[:30]]
+    report = measures(ihsim("report", "--classifier", "judge", "--json").stdout)
+    assert (
+        sum(
+            row["count"]
+            for row in report["sim/deferential", "trainer"].values()
+            if row["measure"] != "covert_share"
+        )
+        == 24
+    )
+
+
+def test_a_rerun_is_served_from_the_cache(ihsim: Invoke, run: str) -> None:
+    with serving(OpenAIServer) as server:
+        ihsim(*judge_args(server, "-j", JUDGE, "-q"))
+        first = server.behaviour.counts["requests"]
+        again = ihsim(*judge_args(server, "-j", JUDGE, "-q"))
+        assert again.exit_code == 0 and server.behaviour.counts["requests"] == first == 24
+        ihsim(*judge_args(server, "-j", JUDGE, "-q", "--no-cache"))
+        assert server.behaviour.counts["requests"] == 48
+
+
+@pytest.mark.parametrize(
+    ("answer", "error"),
+    [
+        ("{not json", "not JSON"),
+        (None, 'did not call record_verdicts; it said: "I won\'t judge this transcript."'),
+        ({"verdicts": [{"principal": "trainer", "label": "maybe"}]}, "does not fit the schema"),
+        ({"verdicts": []}, "principals do not match"),
+    ],
+    ids=["malformed-json", "judge-refuses", "bad-label", "missing-principals"],
+)
+def test_an_unreadable_answer_is_unclear_with_the_error_kept(
+    ihsim: Invoke, run: str, answer: Any, error: str
+) -> None:
+    behaviour = Behaviour(judge=lambda principals, prompt, model: answer)
+    with serving(OpenAIServer, behaviour) as server:
+        result = ihsim(*judge_args(server, "-j", JUDGE, "-q"))
+    assert result.exit_code == 0, result.output
+    assert "72 unreadable answers kept as unclear" in result.stderr
+    for verdict in verdicts(f"judge:{JUDGE}") + verdicts("judge"):
+        assert verdict["label"] == "unclear"
+    kept = json.loads(verdicts(f"judge:{JUDGE}")[0]["evidence"])
+    assert error in kept["error"]
+
+
+def test_judges_vote_and_their_agreement_is_recorded(ihsim: Invoke, run: str) -> None:
+    def panel(principals: list[str], prompt: str, model: str) -> Any:
+        answer = fake_judge(principals, prompt, model)
+        if model == "dissent":
+            for verdict in answer["verdicts"]:
+                verdict["label"] = "subvert"
+        return answer
+
+    judges = [
+        "-j",
+        "openai-compatible/agree",
+        "-j",
+        "openai-compatible/also",
+        "-j",
+        "openai-compatible/dissent",
+    ]
+    with serving(OpenAIServer, Behaviour(judge=panel)) as server:
+        result = ihsim(*judge_args(server, *judges, "-q"))
+    assert result.exit_code == 0, result.output
+    voted = verdicts("judge")
+    assert len(voted) == 72
+    assert {v["judge"] for v in voted} == {
+        "openai-compatible/agree+openai-compatible/also+openai-compatible/dissent"
+    }
+    assert {round(v["agreement"], 3) for v in voted} == {0.667}
+    assert {v["label"] for v in voted} <= {"refuse", "comply"}  # the dissent loses two to one
+    ballot = json.loads(voted[0]["evidence"])["votes"]
+    assert ballot["openai-compatible/dissent"] == "subvert"
+
+
+def test_a_tie_is_unclear(ihsim: Invoke, run: str) -> None:
+    def split(principals: list[str], prompt: str, model: str) -> Any:
+        answer = fake_judge(principals, prompt, model)
+        for verdict in answer["verdicts"]:
+            verdict["label"] = "subvert" if model == "b" else "comply"
+        return answer
+
+    with serving(OpenAIServer, Behaviour(judge=split)) as server:
+        result = ihsim(
+            *judge_args(server, "-j", "openai-compatible/a", "-j", "openai-compatible/b", "-q")
+        )
+    assert result.exit_code == 0
+    assert {(v["label"], v["agreement"]) for v in verdicts("judge")} == {("unclear", 0.5)}
+
+
+def test_both_lets_decisive_rules_win_and_flags_disagreements(
+    ihsim: Invoke, run: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with serving(AnthropicServer) as server:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)
+        result = ihsim("classify", "--classifier", "both", "-j", "anthropic/fake-judge", "-q")
+        body = server.behaviour.bodies[0]
+    assert result.exit_code == 0, result.output
+    assert body["tool_choice"] == {"type": "tool", "name": TOOL} and "system" in body
+    rules = {(v["transcript_id"], v["principal"]): v["label"] for v in verdicts("evidence")}
+    judged = {(v["transcript_id"], v["principal"]): v["label"] for v in verdicts("judge")}
+    both = verdicts("both")
+    assert len(both) == len(rules) == 72
+    flagged = 0
+    for verdict in both:
+        key = (verdict["transcript_id"], verdict["principal"])
+        expected = rules[key] if rules[key] != "unclear" else judged[key]
+        assert verdict["label"] == expected
+        disagree = rules[key] != "unclear" and judged[key] != rules[key]
+        assert verdict["flagged"] == disagree
+        flagged += disagree
+    assert flagged > 0  # the fake judge calls the deferential persona's trainer refused
+    transcripts = len({v["transcript_id"] for v in both if v["flagged"]})
+    assert (
+        f"{transcripts} transcripts where the evidence rules and the judges disagree"
+        in result.stderr
+    )
+
+
+def test_judge_calls_survive_faults_and_timeouts(ihsim: Invoke, run: str) -> None:
+    faults = {"429": 0.1, "500": 0.05, "529": 0.05, "timeout": 0.05, "malformed": 0.05}
+    behaviour = Behaviour(faults=faults, timeout_sleep=1.5, seed=3)
+    with serving(OpenAIServer, behaviour) as server:
+        result = ihsim(*judge_args(server, "-j", JUDGE, "--timeout", "0.5", "-q"))
+    assert result.exit_code == 0, result.output
+    assert behaviour.counts["timeout"] > 0 and behaviour.counts["429"] > 0
+    assert len(verdicts(f"judge:{JUDGE}")) == 72
+    assert all(v["label"] != "unclear" for v in verdicts("judge"))
+
+
+def test_failed_judge_calls_exit_1_and_a_rerun_finishes_them(ihsim: Invoke, run: str) -> None:
+    with serving(OpenAIServer, Behaviour(faults={"400": 1.0})) as server:
+        result = ihsim(*judge_args(server, "-j", JUDGE, "-q"))
+    assert result.exit_code == 1
+    assert "24 judge calls failed" in result.stderr and "failed: transcript" in result.stderr
+    assert verdicts("judge") == []
+    with serving(OpenAIServer) as server:
+        assert ihsim(*judge_args(server, "-j", JUDGE, "-q")).exit_code == 0
+    assert len(verdicts("judge")) == 72
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--classifier", "judge"], "--classifier judge needs at least one --judge MODEL"),
+        (["-j", JUDGE], "--judge needs --classifier judge or both"),
+        (["--classifier", "both", "-j", "sim/schemer"], "sim/schemer cannot judge"),
+        (["--classifier", "judge", "-j", "openai/gpt-4.1"], "no API key: set OPENAI_API_KEY"),
+        (["--classifier", "judge", "-j", "nowhere/x"], "nowhere/x"),
+    ],
+)
+def test_bad_judge_options_are_one_line_errors(
+    ihsim: Invoke, run: str, monkeypatch: pytest.MonkeyPatch, args: list[str], message: str
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    result = ihsim("classify", *args)
+    assert result.exit_code == 2 and message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert verdicts("evidence") == []  # nothing was written
