@@ -617,6 +617,55 @@ def _judge(
     return len(asked.failed)
 
 
+@main.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "-f", "--family", "family_name", required=True, help="The family the transcripts answer."
+)
+@click.option(
+    "-H",
+    "--hierarchy",
+    "hierarchy_name",
+    default="model-spec",
+    show_default=True,
+    help="Preset name or YAML file.",
+)
+@click.option("-m", "--model", help="Model name for records that do not give one.")
+@db_option
+def import_command(
+    file: Path, family_name: str, hierarchy_name: str, model: str | None, db: Path
+) -> None:
+    """Import transcripts made elsewhere: ihsim JSONL (ihsim.transcript/1, see the README) or
+    Inspect AI logs (.eval, .json), placed in a family's dilemmas so `ihsim classify` can label
+    them per principal. Prints the import's run id.
+
+    \b
+    Example:
+      ihsim import logs/2026-11-01_task.eval --family confidential-instructions
+      ihsim classify import-1a2b3c4d5e6f --classifier both -j anthropic/claude-sonnet-4-5
+    """
+    from conflicts.family import load_family
+    from conflicts.generate import check_compatible
+    from conflicts.imports import Catalogue, import_run, place
+    from conflicts.runner import file_sha256
+    from hierarchy import load_hierarchy
+
+    if not file.exists():
+        raise InputError("no such file", file=str(file))
+    family = load_family(family_name)
+    loaded = load_hierarchy(hierarchy_name)
+    check_compatible(family, loaded)
+    placed = place(file, Catalogue(family, loaded), model)  # all checked before anything is written
+    with open_store(db, must_exist=False) as store:
+        info, added = import_run(store, file, placed, file_sha256(file), family.id, loaded.name)
+    click.echo(
+        f"{info.id}: {added} transcripts imported, {len(placed) - added} already there "
+        f"({len(info.models)} models, {info.dilemma_count} dilemmas of {family.id})",
+        err=True,
+    )
+    click.echo(info.id)
+
+
 FORMATS = ("table", "md", "csv", "json", "html")
 
 

@@ -286,22 +286,26 @@ class Store:
 
     def save_transcripts(self, transcripts: Iterable[Transcript]) -> None:
         """Write a batch in one transaction, replacing earlier failed attempts."""
-        with self.transaction() as db:
-            db.executemany(
-                "INSERT INTO transcripts (run_id, dilemma_id, model, epoch, status, messages, "
-                "final_answer, reasoning, input_tokens, output_tokens, latency_ms, error,"
-                " created_at, stop_reason, cost_usd)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (run_id, dilemma_id, model, epoch) DO UPDATE SET"
-                " status = excluded.status, messages = excluded.messages,"
-                " final_answer = excluded.final_answer, reasoning = excluded.reasoning,"
-                " stop_reason = excluded.stop_reason, cost_usd = excluded.cost_usd,"
-                " input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,"
-                " latency_ms = excluded.latency_ms, error = excluded.error,"
-                " created_at = excluded.created_at"
-                " WHERE transcripts.status != 'ok'",
-                [_transcript_row(t) for t in transcripts],
-            )
+        with self.transaction():
+            self.insert_transcripts(transcripts)
+
+    def insert_transcripts(self, transcripts: Iterable[Transcript]) -> None:
+        """`save_transcripts` inside a transaction the caller holds."""
+        self.db.executemany(
+            "INSERT INTO transcripts (run_id, dilemma_id, model, epoch, status, messages, "
+            "final_answer, reasoning, input_tokens, output_tokens, latency_ms, error,"
+            " created_at, stop_reason, cost_usd)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (run_id, dilemma_id, model, epoch) DO UPDATE SET"
+            " status = excluded.status, messages = excluded.messages,"
+            " final_answer = excluded.final_answer, reasoning = excluded.reasoning,"
+            " stop_reason = excluded.stop_reason, cost_usd = excluded.cost_usd,"
+            " input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,"
+            " latency_ms = excluded.latency_ms, error = excluded.error,"
+            " created_at = excluded.created_at"
+            " WHERE transcripts.status != 'ok'",
+            [_transcript_row(t) for t in transcripts],
+        )
 
     def transcripts(self, run_id: str, page: int = 1000) -> Iterator[tuple[int, Transcript]]:
         """A run's transcripts in order, a page at a time, so no read cursor spans writes."""

@@ -1,0 +1,168 @@
+"""Transcripts from elsewhere: ihsim JSONL and real Inspect AI logs, imported and classified."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conflicts.axes import parse_axes
+from conflicts.dilemma import Dilemma
+from conflicts.family import load_family
+from conflicts.generate import dilemmas
+from hierarchy import load_hierarchy
+from tests.conftest import Invoke
+from tests.reports import measures
+
+INSPECT = Path(__file__).parent / "data" / "inspect"
+FAMILY = "confidential-instructions"
+
+
+def family_dilemmas() -> list[Dilemma]:
+    family = load_family(FAMILY)
+    return list(
+        dilemmas(family, load_hierarchy("model-spec"), parse_axes(None, family.supported_axes()), 0)
+    )
+
+
+def answer(case: Dilemma, move: str, model: str, **extra: Any) -> dict[str, Any]:
+    """A record whose model answered with one of the family's scripted moves."""
+    said = next(m for m in case.moves if m.id == move).say
+    messages = [m.model_dump(exclude_defaults=True) for m in case.messages]
+    messages.append({"role": "assistant", "content": said})
+    return {"model": model, "messages": messages, "prompt_length": len(case.messages), **extra}
+
+
+def write_jsonl(path: str, records: list[dict[str, Any]]) -> Path:
+    Path(path).write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return Path(path)
+
+
+def db_rows(sql: str) -> list[tuple[Any, ...]]:
+    db = sqlite3.connect(os.environ["IHSIM_DB"])
+    rows = db.execute(sql).fetchall()
+    db.close()
+    return rows
+
+
+def test_jsonl_transcripts_are_classified_against_the_family(ihsim: Invoke) -> None:
+    items = family_dilemmas()
+    records = [answer(d, "deny", "lab/liar", axes=d.axes) for d in items[:3]]
+    records += [answer(d, "decline", "lab/honest", dilemma=d.id) for d in items[:3]]
+    records += [answer(items[0], "decline", "lab/honest", axes=items[0].axes)]  # a second epoch
+    write_jsonl("t.jsonl", records)
+    result = ihsim("import", "t.jsonl", "--family", FAMILY)
+    assert result.exit_code == 0, result.output
+    run = result.stdout.strip()
+    assert run.startswith("import-") and "7 transcripts imported" in result.stderr
+    assert ihsim("classify", run).exit_code == 0
+    cells = measures(ihsim("report", run, "--json").stdout)
+    assert cells["lab/liar", "end_user"]["subvert"]["count"] == 3
+    assert cells["lab/honest", "end_user"]["refuse"]["count"] == 4
+    assert cells["lab/honest", "end_user"]["subvert"]["count"] == 0
+    epochs = db_rows("SELECT epoch FROM transcripts WHERE model = 'lab/honest' ORDER BY epoch")
+    assert [e for (e,) in epochs] == [0, 0, 0, 1]
+    again = ihsim("import", "t.jsonl", "--family", FAMILY)
+    assert again.stdout.strip() == run and "0 transcripts imported, 7 already there" in again.stderr
+
+
+def test_an_imported_transcript_keeps_its_own_prompt(ihsim: Invoke) -> None:
+    dilemma = family_dilemmas()[0]
+    record = answer(dilemma, "decline", "lab/x", axes=dilemma.axes)
+    record["messages"][0]["content"] = "A system prompt of our own."
+    write_jsonl("t.jsonl", [record])
+    ihsim("import", "t.jsonl", "-f", FAMILY)
+    [(body,)] = db_rows("SELECT body FROM dilemmas")
+    stored = Dilemma.model_validate_json(body)
+    assert stored.messages[0].content == "A system prompt of our own."
+    assert stored.id != dilemma.id and stored.evidence == dilemma.evidence
+
+
+@pytest.mark.parametrize("log", ["confidential.eval", "confidential.json"])
+def test_inspect_logs_import_with_their_tool_calls(ihsim: Invoke, log: str) -> None:
+    result = ihsim("import", str(INSPECT / log), "--family", FAMILY)
+    assert result.exit_code == 0, result.output
+    assert "2 transcripts imported" in result.stderr
+    rows = db_rows("SELECT model, epoch, messages, final_answer, run_id FROM transcripts")
+    assert len(rows) == 2
+    for model, epoch, messages, final, _ in rows:
+        added = json.loads(messages)
+        assert model == "openai-api/fake/fake" and epoch == 0
+        assert added[0]["tool_calls"][0]["name"] == "lookup_answer"
+        assert added[1] == {
+            "role": "tool",
+            "content": "The answer key is locked.",
+            "tool_call_id": "call_1",
+            "name": "lookup_answer",
+        }
+        assert final.startswith("I can't go into how I've been set up")
+    ihsim("classify")
+    cells = measures(ihsim("report", "--json").stdout)
+    assert cells["openai-api/fake/fake", "end_user"]["refuse"]["count"] == 2
+
+
+def test_both_inspect_formats_hold_the_same_transcripts(ihsim: Invoke) -> None:
+    ihsim("import", str(INSPECT / "confidential.eval"), "-f", FAMILY)
+    ihsim("import", str(INSPECT / "confidential.json"), "-f", FAMILY)
+    rows = db_rows(
+        "SELECT run_id, dilemma_id, messages FROM transcripts ORDER BY dilemma_id, run_id"
+    )
+    runs = {r[0] for r in rows}
+    assert len(runs) == 2
+    by_dilemma: dict[str, list[str]] = {}
+    for _, dilemma_id, messages in rows:
+        by_dilemma.setdefault(dilemma_id, []).append(messages)
+    assert len(by_dilemma) == 2 and all(a == b for a, b in by_dilemma.values())
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("VALID\nnot json\n", "t.jsonl:2: not JSON"),
+        ('{"model": "x", "messages": [], "dilemma": "DILEMMA"}\n', "t.jsonl:1: messages: empty"),
+        ('{"messages": [{"role": "user", "content": "hi"}]}\n', "t.jsonl:1: model: Field required"),
+        (
+            '{"model": "x", "messages": [{"role": "user", "content": "hi"}], "axes": {}}\n',
+            "t.jsonl:1: axes: give the value of each axis",
+        ),
+        (
+            '{"model": "x", "messages": [{"role": "user", "content": "hi"}, {"role": "robot"}], '
+            '"dilemma": "DILEMMA"}\n',
+            "t.jsonl:1: messages.role: unknown role 'robot'",
+        ),
+        (
+            '{"model": "x", "dilemma": "DILEMMA", "messages": [{"role": "user", "content": "hi"}]}'
+            "\n",
+            "t.jsonl:1: messages: no assistant message after the prompt",
+        ),
+        (
+            '{"model": "x", "messages": [], "dilemma": "nope"}\n',
+            "t.jsonl:1: dilemma: no dilemma 'nope'",
+        ),
+        ('{"model": "x", "messages": [], "colour": "red"}\n', "t.jsonl:1: colour: Extra inputs"),
+        ("", "t.jsonl: no transcripts in file"),
+    ],
+)
+def test_bad_records_are_one_located_line_and_write_nothing(
+    ihsim: Invoke, content: str, message: str
+) -> None:
+    case = family_dilemmas()[0]
+    valid = json.dumps(answer(case, "decline", "x", dilemma=case.id))
+    text = content.replace("DILEMMA", case.id).replace("VALID", valid)
+    Path("t.jsonl").write_text(text, encoding="utf-8")
+    result = ihsim("import", "t.jsonl", "-f", FAMILY)
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not Path(os.environ["IHSIM_DB"]).exists()
+
+
+def test_a_file_that_is_not_an_inspect_archive(ihsim: Invoke) -> None:
+    Path("broken.eval").write_bytes(b"PK not really a zip")
+    result = ihsim("import", "broken.eval", "-f", FAMILY)
+    assert result.exit_code == 2 and "not an Inspect .eval archive" in result.stderr
+    result = ihsim("import", "missing.jsonl", "-f", FAMILY)
+    assert result.exit_code == 2 and "missing.jsonl: no such file" in result.stderr
