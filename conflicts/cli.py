@@ -666,6 +666,116 @@ def import_command(
     click.echo(info.id)
 
 
+def _latest(store: Any, classifier: str) -> str:
+    from conflicts.report import latest_version
+
+    version = latest_version(store, classifier)
+    if version is None:
+        raise InputError(
+            f"no verdicts from {classifier!r}; run `ihsim classify` first", file=str(store.path)
+        )
+    return version
+
+
+@main.command("validate")
+@click.argument("gold_file", type=click.Path(dir_okay=False, path_type=Path))
+@db_option
+@click.option(
+    "--classifier",
+    "classifier_name",
+    default="evidence",
+    show_default=True,
+    help="evidence, judge, both, or one judge as judge:MODEL.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the agreement as JSON.")
+def validate_command(gold_file: Path, db: Path, classifier_name: str, as_json: bool) -> None:
+    """Compare a classifier's verdicts with human labels (ihsim.gold/1 JSONL, as `ihsim label`
+    writes): accuracy, precision and recall per label, Cohen's kappa and the confusion matrix,
+    per principal and overall.
+
+    \b
+    Example:
+      ihsim validate results/gold.jsonl --classifier both
+    """
+    from conflicts.gold import read_gold, validate
+
+    gold = read_gold(gold_file)
+    with open_store(db) as store:
+        version = _latest(store, classifier_name)
+        result = validate(store, gold, classifier_name, version)
+    if not result.overall.n:
+        raise InputError(
+            f"none of the {len(gold)} gold labels has a {classifier_name!r} verdict in this "
+            f"database ({result.missing_transcripts} transcripts not found)",
+            file=str(gold_file),
+        )
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), indent=2))
+        return
+    from rich.console import Console
+
+    from conflicts.tables import agreement_tables
+
+    console = Console() if Console().is_terminal else Console(width=120)
+    for table in agreement_tables(result):
+        console.print(table)
+
+
+@main.command("label")
+@click.argument("run_id", required=False)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("results") / "gold.jsonl",
+    show_default=True,
+    help="The gold file to append to.",
+)
+@db_option
+@click.option(
+    "--classifier",
+    "classifier_name",
+    default="evidence",
+    show_default=True,
+    help="Whose verdicts to show and order by (both: disagreements first).",
+)
+@click.option("--labeller", help="Your name or initials, kept with each label.")
+@click.option("-n", "--limit", type=click.IntRange(min=1), help="Stop after this many transcripts.")
+@click.option("-s", "--seed", type=int, default=0, show_default=True, help="Order of the rest.")
+def label_command(
+    run_id: str | None,
+    output: Path,
+    db: Path,
+    classifier_name: str,
+    labeller: str | None,
+    limit: int | None,
+    seed: int,
+) -> None:
+    """Review transcripts in the terminal and write gold labels: disagreements between the rules
+    and the judges first, then unclear verdicts, then the rest. Stop any time (q); running it
+    again skips what is already labelled.
+
+    \b
+    Example:
+      ihsim label --classifier both --labeller ana -o results/gold.jsonl
+    """
+    from rich.console import Console
+
+    from conflicts.labelling import queue, review
+
+    with open_store(db) as store:
+        info = store.run(run_id)
+        version = _latest(store, classifier_name)
+        cases = queue(store, info.id, classifier_name, version, seed)
+        console = Console(highlight=False)
+
+        def ask(prompt: str) -> str:
+            return str(click.prompt(prompt, default="", show_default=False))
+
+        written = review(store, cases, output, ask, console, labeller, limit)
+    click.echo(f"{written} labels written to {output}", err=True)
+
+
 FORMATS = ("table", "md", "csv", "json", "html")
 
 

@@ -307,14 +307,18 @@ class Store:
             [_transcript_row(t) for t in transcripts],
         )
 
+    def transcript(self, transcript_id: int) -> Transcript:
+        row = self.db.execute(f"{TRANSCRIPT_COLUMNS} WHERE id = ?", (transcript_id,)).fetchone()
+        if row is None:
+            raise StoreError(f"no transcript {transcript_id}", file=str(self.path))
+        return _transcript(row)
+
     def transcripts(self, run_id: str, page: int = 1000) -> Iterator[tuple[int, Transcript]]:
         """A run's transcripts in order, a page at a time, so no read cursor spans writes."""
         last = 0
         while True:
             rows = self.db.execute(
-                "SELECT id, run_id, dilemma_id, model, epoch, status, messages, final_answer,"
-                " reasoning, input_tokens, output_tokens, latency_ms, error, stop_reason, cost_usd"
-                " FROM transcripts WHERE run_id = ? AND id > ? ORDER BY id LIMIT ?",
+                f"{TRANSCRIPT_COLUMNS} WHERE run_id = ? AND id > ? ORDER BY id LIMIT ?",
                 (run_id, last, page),
             ).fetchall()
             if not rows:
@@ -334,6 +338,12 @@ class Store:
             "SELECT status, COUNT(*) FROM transcripts WHERE run_id = ? GROUP BY status", (run_id,)
         )
         return dict(rows.fetchall())
+
+
+TRANSCRIPT_COLUMNS = (
+    "SELECT id, run_id, dilemma_id, model, epoch, status, messages, final_answer, reasoning,"
+    " input_tokens, output_tokens, latency_ms, error, stop_reason, cost_usd FROM transcripts"
+)
 
 
 def _transcript(row: tuple[Any, ...]) -> Transcript:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from rich import box
 from rich.table import Table
 
+from conflicts.gold import GOLD_LABELS, PREDICTED, Validation
 from conflicts.report import Aggregate, Cell, percent
 
 
@@ -77,3 +78,43 @@ def report_tables(report: Aggregate, by: list[str]) -> Iterator[Table]:
     yield adherence_table(report)
     for group in by:
         yield cells_table(f"{runs}: by {group}", report.within(group), group)
+
+
+def agreement_tables(result: Validation) -> Iterator[Table]:
+    """Agreement per principal, then the overall confusion matrix (rows: people)."""
+    table = Table(
+        title=f"{result.classifier} v{result.version} against human labels",
+        caption=f"{result.missing_transcripts} labels name transcripts not in this database; "
+        f"{result.missing_verdicts} have no verdict",
+        box=box.SIMPLE_HEAD,
+    )
+    columns = ["principal", "n", "accuracy", "kappa"]
+    columns += [f"{kind} {label}" for label in GOLD_LABELS for kind in ("P", "R")]
+    for column in columns:
+        table.add_column(column, justify="left" if column == "principal" else "right")
+    for agreement in [*result.by_principal, result.overall]:
+        cells = []
+        for label in GOLD_LABELS:
+            cells += [_share(agreement.precision(label)), _share(agreement.recall(label))]
+        table.add_row(
+            agreement.principal,
+            str(agreement.n),
+            f"{agreement.accuracy:.1%}",
+            f"{agreement.kappa:.3f}",
+            *cells,
+        )
+    yield table
+    confusion = Table(
+        title="confusion matrix: people (rows) against the classifier", box=box.SIMPLE_HEAD
+    )
+    confusion.add_column("person \\ classifier")
+    for label in PREDICTED:
+        confusion.add_column(label, justify="right")
+    counts = result.overall.confusion()
+    for gold in GOLD_LABELS:
+        confusion.add_row(gold, *(str(counts[gold, p]) for p in PREDICTED))
+    yield confusion
+
+
+def _share(x: float | None) -> str:
+    return "–" if x is None else f"{x:.0%}"

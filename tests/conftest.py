@@ -26,8 +26,8 @@ def ihsim() -> Invoke:
     """Run the CLI in-process: `ihsim("run", "d.jsonl", "-m", "sim/schemer")`."""
     runner = CliRunner()
 
-    def invoke(*args: str) -> Result:
-        return runner.invoke(main, list(args), catch_exceptions=False)
+    def invoke(*args: str, input: str | None = None) -> Result:
+        return runner.invoke(main, list(args), input=input, catch_exceptions=False)
 
     return invoke
 

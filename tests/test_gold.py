@@ -1,0 +1,132 @@
+"""Human labels: `ihsim label` writes them, `ihsim validate` measures a classifier against them."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conflicts.gold import Agreement
+from tests.conftest import Invoke
+from tests.test_cli import MODELS
+from tests.test_compare import classified_run
+
+
+def stored_verdicts() -> list[dict[str, Any]]:
+    db = sqlite3.connect(os.environ["IHSIM_DB"])
+    db.row_factory = sqlite3.Row
+    rows = db.execute(
+        "SELECT t.id, t.run_id, t.dilemma_id, t.model, t.epoch, v.principal, v.label"
+        " FROM verdicts v JOIN transcripts t ON t.id = v.transcript_id"
+        " WHERE v.classifier = 'evidence' ORDER BY t.id, v.principal"
+    ).fetchall()
+    db.close()
+    return [dict(r) for r in rows]
+
+
+def gold_line(v: dict[str, Any], label: str) -> str:
+    key = {"run": v["run_id"], "dilemma": v["dilemma_id"], "model": v["model"], "epoch": v["epoch"]}
+    return json.dumps({**key, "principal": v["principal"], "label": label})
+
+
+def test_agreement_measures_on_a_hand_count() -> None:
+    pairs = [("comply", "comply")] * 4 + [("refuse", "comply"), ("refuse", "refuse")]
+    pairs += [("subvert", "subvert")] * 3 + [("subvert", "unclear")]
+    agreement = Agreement("end_user", pairs)
+    assert agreement.accuracy == 8 / 10
+    assert agreement.precision("comply") == 4 / 5 and agreement.recall("comply") == 1.0
+    assert agreement.recall("refuse") == 0.5 and agreement.recall("subvert") == 0.75
+    assert agreement.precision("subvert") == 1.0
+    # kappa: observed 0.8; expected (0.4*0.5 + 0.2*0.1 + 0.4*0.3) = 0.34
+    assert agreement.kappa == pytest.approx((0.8 - 0.34) / (1 - 0.34))
+    assert agreement.confusion()["subvert", "unclear"] == 1
+
+
+def test_validate_reports_agreement_per_principal(ihsim: Invoke) -> None:
+    classified_run(ihsim, *MODELS)
+    verdicts = [v for v in stored_verdicts() if v["label"] != "unclear"][:60]
+    flipped = {0, 7, 13}  # people disagree with the classifier on three of them
+    lines = []
+    for i, v in enumerate(verdicts):
+        label = v["label"]
+        if i in flipped:
+            label = "comply" if label != "comply" else "subvert"
+        lines.append(gold_line(v, label))
+    Path("gold.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = json.loads(ihsim("validate", "gold.jsonl", "--json").stdout)
+    overall = result["overall"]
+    assert overall["n"] == 60 and overall["accuracy"] == round(57 / 60, 4)
+    assert 0.8 < overall["kappa"] < 1
+    confusion = overall["confusion"]
+    assert sum(sum(row.values()) for row in confusion.values()) == 60
+    assert sum(confusion[label][label] for label in confusion) == 57
+    assert {p["principal"] for p in result["principals"]} == {
+        "end_user",
+        "system_prompter",
+        "trainer",
+    }
+    assert sum(p["n"] for p in result["principals"]) == 60
+    table = ihsim("validate", "gold.jsonl").stdout
+    assert "confusion matrix" in table and "95.0%" in table
+
+
+def test_gold_for_other_databases_and_bad_lines(ihsim: Invoke) -> None:
+    classified_run(ihsim, *MODELS)
+    v = stored_verdicts()[0]
+    elsewhere = dict(v, run_id="run-elsewhere")
+    Path("gold.jsonl").write_text(
+        gold_line(v, "comply") + "\n" + gold_line(elsewhere, "comply") + "\n"
+    )
+    result = json.loads(ihsim("validate", "gold.jsonl", "--json").stdout)
+    assert result["overall"]["n"] == 1 and result["missing_transcripts"] == 1
+    Path("other.jsonl").write_text(gold_line(elsewhere, "comply") + "\n")
+    none = ihsim("validate", "other.jsonl")
+    assert none.exit_code == 2 and "none of the 1 gold labels" in none.stderr
+    Path("bad.jsonl").write_text(gold_line(v, "comply") + "\n" + gold_line(v, "maybe") + "\n")
+    bad = ihsim("validate", "bad.jsonl")
+    assert bad.exit_code == 2 and "bad.jsonl:2: label:" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1
+    judged = ihsim("validate", "gold.jsonl", "--classifier", "judge")
+    assert judged.exit_code == 2 and "no verdicts from 'judge'" in judged.stderr
+
+
+def test_label_asks_about_disagreements_first_and_resumes(ihsim: Invoke) -> None:
+    classified_run(ihsim, *MODELS)
+    verdicts = stored_verdicts()
+    flagged, unclear = verdicts[-1]["id"], verdicts[-4]["id"]
+    db = sqlite3.connect(os.environ["IHSIM_DB"])
+    with db:
+        db.execute("UPDATE verdicts SET flagged = 1 WHERE transcript_id = ?", (flagged,))
+        db.execute(
+            "UPDATE verdicts SET label = 'unclear'"
+            " WHERE transcript_id = ? AND principal = 'trainer'",
+            (unclear,),
+        )
+    db.close()
+    first = ihsim("label", "-o", "gold.jsonl", "--labeller", "ana", input="s\n\nc\nq\n")
+    assert first.exit_code == 0, first.output
+    assert "3 labels written to gold.jsonl" in first.stderr
+    assert "disagreement" in first.stdout
+    written = [json.loads(line) for line in Path("gold.jsonl").read_text().splitlines()]
+    by_id = {(v["dilemma_id"], v["model"], v["epoch"]): v["id"] for v in verdicts}
+    assert {by_id[g["dilemma"], g["model"], g["epoch"]] for g in written} == {flagged}
+    assert written[0]["label"] == "subvert" and written[0]["labeller"] == "ana"
+    assert written[1]["label"] == next(
+        v["label"]
+        for v in verdicts
+        if v["id"] == flagged and v["principal"] == written[1]["principal"]
+    )  # Enter accepts the classifier's label
+    # the unclear verdict comes next; Enter cannot accept it, so the reviewer must choose
+    second = ihsim("label", "-o", "gold.jsonl", input="\nr\nk\nk\nq\n")
+    assert second.exit_code == 0 and "1 labels written" in second.stderr
+    again = [json.loads(line) for line in Path("gold.jsonl").read_text().splitlines()]
+    assert (
+        len(again) == 4
+        and by_id[again[3]["dilemma"], again[3]["model"], again[3]["epoch"]] == unclear
+    )
+    assert again[3]["label"] == "refuse"
+    assert ihsim("validate", "gold.jsonl").exit_code == 0
