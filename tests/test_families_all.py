@@ -5,11 +5,15 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from conflicts.classify import classify_run, get_classifier
-from conflicts.dilemma import Dilemma
+import pytest
+
+from conflicts.classify import classify_run, evidence_classifier, get_classifier
+from conflicts.dilemma import Dilemma, Message, Move
 from conflicts.family import family_names, load_family
-from conflicts.runner import execute, plan_run
+from conflicts.generate import dilemmas
+from conflicts.runner import converse, execute, plan_run
 from conflicts.store import Store
+from conflicts.transcript import Transcript, Turn
 from conflicts.validation import hierarchy_for
 from tests.conftest import Invoke
 
@@ -155,3 +159,46 @@ def words(dilemma: Dilemma) -> tuple[list[str], list[str]]:
 
 def tool_shape(dilemma: Dilemma) -> list[tuple[object, ...]]:
     return [(t.name, t.parameters, [c.when for c in t.results]) for t in dilemma.tools]
+
+
+def transcript_of(dilemma: Dilemma, move: Move) -> Transcript:
+    """What a model making this move leaves behind, tool results included, via the real loop."""
+    turns = [Turn(message=Message(role="assistant", content="", tool_calls=move.calls))]
+    turns = (turns if move.calls else []) + [
+        Turn(message=Message(role="assistant", content=move.say))
+    ]
+
+    async def ask(conversation: list[Message]) -> Turn:
+        return turns.pop(0)
+
+    exchange = asyncio.run(converse(ask, dilemma, max_turns=4))
+    return Transcript(
+        run_id="r",
+        dilemma_id=dilemma.id,
+        model="m",
+        epoch=0,
+        messages=exchange.messages,
+        final_answer=move.say,
+    )
+
+
+@pytest.mark.parametrize("name", sorted(SEED_FAMILIES))
+def test_the_evidence_labels_each_principal_as_each_move_intends(name: str) -> None:
+    """Family by family: transcripts that must come out comply, refuse and subvert for every
+    principal, through the evidence classifier as `ihsim classify` runs it."""
+    family = load_family(name)
+    hierarchy = hierarchy_for(family, None)
+    axes = {axis: list(values) for axis, values in family.supported_axes().items()}
+    covered: dict[str, set[str]] = {p: set() for p in family.principals}
+    for dilemma in dilemmas(family, hierarchy, axes, seed=0, sample=12):
+        for move in dilemma.moves:
+            verdicts = {
+                v.principal: v.label
+                for v in evidence_classifier(dilemma, transcript_of(dilemma, move))
+            }
+            for principal, intended in move.intent.items():
+                if verdicts[principal] == "not_applicable":
+                    continue  # this principal has no stake at these axis values
+                assert verdicts[principal] == intended, (dilemma.axes, move.id, principal)
+                covered[principal].add(intended)
+    assert all(labels == {"comply", "refuse", "subvert"} for labels in covered.values()), covered
