@@ -30,16 +30,23 @@ def request_key(
 
 
 class ResponseCache:
-    """Reads answer from the store unless `read` is off (`--no-cache`); answers are always kept."""
+    """Reads answer from the store unless `read` is off (`--no-cache`); answers are always kept.
+
+    New answers wait in memory until `write`, which callers run inside the transaction that
+    commits their results: one commit per batch instead of one per answer."""
 
     def __init__(self, store: Store, read: bool = True) -> None:
         self.store = store
         self.read = read
         self.hits = 0
+        self._pending: dict[str, tuple[str, Turn]] = {}
 
     def get(self, key: str) -> Turn | None:
         if not self.read:
             return None
+        if (waiting := self._pending.get(key)) is not None:
+            self.hits += 1
+            return waiting[1].model_copy(update={"cached": True})
         row = self.store.db.execute("SELECT turn FROM responses WHERE key = ?", (key,)).fetchone()
         if row is None:
             return None
@@ -47,7 +54,18 @@ class ResponseCache:
         return Turn.model_validate_json(row[0]).model_copy(update={"cached": True})
 
     def put(self, key: str, model: str, turn: Turn) -> None:
-        self.store.db.execute(
+        self._pending[key] = (model, turn)
+
+    def write(self) -> None:
+        """Store the answers kept since the last write, in the caller's transaction."""
+        if not self._pending:
+            return
+        created = now()
+        self.store.db.executemany(
             "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?)",
-            (key, model, turn.model_dump_json(exclude={"cached"}), now()),
+            [
+                (key, model, turn.model_dump_json(exclude={"cached"}), created)
+                for key, (model, turn) in self._pending.items()
+            ],
         )
+        self._pending.clear()

@@ -38,7 +38,7 @@ class Message(Record):
     content: str
     principal: str | None = None
     channel: str | None = None
-    tool_calls: list[ToolCall] = []
+    tool_calls: list[ToolCall] = Field(default_factory=list)
     tool_call_id: str | None = None
     name: str | None = None
 
@@ -47,16 +47,16 @@ class ToolCase(Record):
     """One scripted answer: used when every `when` regex matches its argument; `sets` updates
     the environment's state, so a write changes what later reads return."""
 
-    when: dict[str, str] = {}
+    when: dict[str, str] = Field(default_factory=dict)
     returns: str
-    sets: dict[str, str] = {}
+    sets: dict[str, str] = Field(default_factory=dict)
 
 
 class ToolSpec(Record):
     name: str
     description: str
     parameters: dict[str, Any]
-    results: list[ToolCase] = []
+    results: list[ToolCase] = Field(default_factory=list)
 
 
 class DirectiveRecord(Record):
@@ -93,7 +93,7 @@ class Move(Record):
     id: str
     intent: dict[str, Label]
     say: str
-    calls: list[ToolCall] = []
+    calls: list[ToolCall] = Field(default_factory=list)
 
 
 class Dilemma(Record):
@@ -108,10 +108,10 @@ class Dilemma(Record):
     directives: list[DirectiveRecord]
     conflicts: list[ConflictRecord]
     messages: list[Message]
-    tools: list[ToolSpec] = []
-    environment: dict[str, str] = {}
+    tools: list[ToolSpec] = Field(default_factory=list)
+    environment: dict[str, str] = Field(default_factory=dict)
     evidence: Evidence
-    moves: list[Move] = []
+    moves: list[Move] = Field(default_factory=list)
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

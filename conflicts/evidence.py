@@ -38,7 +38,7 @@ class _Rule(BaseModel):
 
 class CallRule(_Rule):
     tool: str
-    args: dict[str, str] = {}
+    args: dict[str, str] = Field(default_factory=dict)
 
 
 class SubmittedRule(_Rule):
@@ -133,7 +133,7 @@ class PrincipalEvidence(_Rule):
 class Evidence(_Rule):
     """A dilemma's evidence: named patterns, and the rules for each principal that use them."""
 
-    patterns: dict[str, str] = {}
+    patterns: dict[str, str] = Field(default_factory=dict)
     principals: dict[str, PrincipalEvidence]
 
 

@@ -27,6 +27,7 @@ from conflicts.judge import (
     record,
     verdicts_from,
 )
+from conflicts.providers import close_all
 from conflicts.retry import DEFAULT_POLICY, AdaptiveLimit, RetryPolicy
 from conflicts.runner import asker
 from conflicts.store import Store
@@ -69,6 +70,12 @@ async def judge_run(
     jobs = ((i, t, j) for i, t in _ok_transcripts(store, run_id) for j in judges)
     digest = prompt_hash()
 
+    def commit() -> None:
+        """Answers first: a judge answered but not yet recorded is free to ask again."""
+        with store.transaction():
+            cache.write()
+        outcome.verdicts += save_verdicts(store, pending)
+
     async def worker() -> None:
         for transcript_id, transcript, judge in jobs:
             case = dilemma(transcript.dilemma_id)
@@ -94,7 +101,7 @@ async def judge_run(
                     )
                 )
             if len(pending) >= BATCH:
-                outcome.verdicts += save_verdicts(store, pending)
+                commit()
             if on_done is not None:
                 on_done()
 
@@ -104,7 +111,8 @@ async def judge_run(
     finally:
         for task in workers:
             task.cancel()
-        outcome.verdicts += save_verdicts(store, pending)
+        commit()
+        await close_all(providers.values())
     return outcome
 
 

@@ -102,6 +102,9 @@ class AdaptiveLimit:
                 waiter.set_result(None)
 
 
+_JITTER = random.Random()  # one for every call: seeding a fresh one costs more than the call's work
+
+
 async def call_with_retries(
     call: Callable[[], Awaitable[T]],
     limit: AdaptiveLimit,
@@ -110,7 +113,7 @@ async def call_with_retries(
     on_retry: Callable[[ProviderError], None] | None = None,
 ) -> T:
     """`call()` under the limit, retried as the policy says; the last error is raised."""
-    rng = rng or random.Random()
+    rng = rng or _JITTER
     for attempt in range(1, policy.attempts + 1):
         await limit.acquire()
         try:

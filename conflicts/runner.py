@@ -19,7 +19,7 @@ from conflicts.cache import ResponseCache, request_key
 from conflicts.dilemma import Dilemma, Message, read_dilemma_lines
 from conflicts.environment import Environment
 from conflicts.pricing import PriceTable, load_prices, require_prices
-from conflicts.providers import Provider, make_provider
+from conflicts.providers import Provider, close_all, make_provider
 from conflicts.retry import DEFAULT_POLICY, AdaptiveLimit, RetryPolicy, call_with_retries
 from conflicts.store import RunInfo, Store, now
 from conflicts.transcript import StopReason, Transcript, Turn, Usage
@@ -252,11 +252,12 @@ async def execute(
     prices = prices or load_prices()
     if max_cost is not None:
         require_prices(prices, run.models)
+    cache = ResponseCache(store, read=use_cache)
     session = Session(
         run_id=run.id,
         max_turns=int(run.params.get("max_turns", DEFAULT_MAX_TURNS)),
         policy=policy,
-        cache=ResponseCache(store, read=use_cache),
+        cache=cache,
         prices=prices,
         limits={m: AdaptiveLimit(max_connections) for m in run.models},
     )
@@ -275,7 +276,9 @@ async def execute(
             await results.put(await _attempt(providers[job[1]], job, session))
 
     def write(batch: list[Transcript]) -> None:
-        store.save_transcripts(batch)
+        with store.transaction():
+            store.insert_transcripts(batch)
+            cache.write()
         for transcript in batch:
             _tally(outcome, transcript)
             outcome.spent += transcript.cost_usd or 0.0
@@ -308,5 +311,8 @@ async def execute(
             task.cancel()
         await results.put(None)
         await writing
-    outcome.cached_turns = session.cache.hits if session.cache else 0
+        await close_all(providers.values())
+        with store.transaction():  # answers to conversations cut short, for the rerun
+            cache.write()
+    outcome.cached_turns = cache.hits
     return outcome

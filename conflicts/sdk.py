@@ -90,7 +90,7 @@ class SDKProvider:
         needs a few fields of plain JSON."""
         caught: tuple[type[Exception], ...] = (*sdk_errors, ValueError)
         try:
-            raw = await self.client.post(path, body=body, cast_to=bytes)
+            raw = await self.client.post(path, content=orjson.dumps(body), cast_to=bytes)
         except caught as exc:
             raise provider_error(exc, self.secrets) from None
         try:
