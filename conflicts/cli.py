@@ -289,14 +289,20 @@ def generate(
 
 
 @main.command()
-@click.argument("dilemma_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("dilemma_file", type=click.Path(dir_okay=False, path_type=Path), required=False)
 @click.option(
     "-m",
     "--model",
     "models",
     multiple=True,
-    required=True,
     help="Model to run, e.g. sim/deferential (repeatable).",
+)
+@click.option(
+    "--resume",
+    "resume",
+    metavar="RUN_ID",
+    default=None,
+    help="Continue a run in the store by id, with the models and parameters it was started with.",
 )
 @click.option("-e", "--epochs", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option(
@@ -385,6 +391,7 @@ def run(
     db: Path,
     quiet: bool,
     as_json: bool,
+    resume: str | None,
 ) -> None:
     """Run a dilemma set against models; prints the run id.
 
@@ -397,7 +404,9 @@ def run(
       ihsim run results/dilemmas.jsonl -m anthropic/claude-sonnet-4-5 -m openai/gpt-4.1 -t 1
       ihsim run results/dilemmas.jsonl -m openai-compatible/llama-3.1-8b \\
           --base-url http://127.0.0.1:8000/v1 -c 32
+      ihsim run --resume run-ce9a456d6cdf
     """
+    _check_run_arguments(dilemma_file, models, resume)
     params: dict[str, object] = {"seed": seed, "max_turns": max_turns}
     optional = {
         "temperature": temperature,
@@ -418,6 +427,7 @@ def run(
         params,
         db,
         quiet or as_json,
+        resume=resume,
         max_connections=max_connections,
         use_cache=not no_cache,
         prices=prices,
@@ -453,6 +463,40 @@ def run(
         )
     if outcome.failed or outcome.stopped:
         sys.exit(1)
+
+
+RUN_SHAPING = (
+    "epochs",
+    "seed",
+    "max_turns",
+    "temperature",
+    "max_tokens",
+    "base_url",
+    "api_key_env",
+    "timeout",
+)
+
+
+def _check_run_arguments(
+    dilemma_file: Path | None, models: tuple[str, ...], resume: str | None
+) -> None:
+    """Either a dilemma file and models, or --resume RUN_ID, which keeps the run's own
+    parameters (they are part of its id and of its cached requests)."""
+    from conflicts.errors import ArgumentError
+
+    ctx = click.get_current_context()
+    if resume is None:
+        if dilemma_file is None or not models:
+            raise ArgumentError("give a dilemma file and at least one -m MODEL, or --resume RUN_ID")
+        return
+    if dilemma_file is not None or models:
+        raise ArgumentError("--resume takes the run's own dilemmas and models; drop the others")
+    for name in RUN_SHAPING:
+        if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE:
+            flag = "--" + name.replace("_", "-")
+            raise ArgumentError(
+                f"--resume keeps the parameters the run was started with; drop {flag}"
+            )
 
 
 @main.command()

@@ -19,3 +19,7 @@ class ModelError(InputError):
 
 class StoreError(InputError):
     """A database that is not ours, or a run that is not in it."""
+
+
+class ArgumentError(InputError):
+    """Command-line arguments that do not go together."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,34 +17,32 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from conflicts.runner import Outcome, execute, plan_run
-from conflicts.store import Store
+from conflicts.errors import StoreError
+from conflicts.planner import plan_beside
+from conflicts.providers import check_model, sdk_modules
+from conflicts.runner import Outcome, execute, file_sha256, plan_run, run_id_for
+from conflicts.store import RunInfo, Store
 from conflicts.transcript import Transcript
 
 
 def run_with_progress(
-    dilemma_file: Path,
+    dilemma_file: Path | None,
     models: list[str],
     epochs: int,
     params: dict[str, Any],
     db: Path,
     quiet: bool,
+    resume: str | None = None,
     **execution: Any,
 ) -> Outcome:
-    """Plan and execute a run; a database this call created is removed if planning fails.
+    """Plan and execute a run, or `resume` one by id; a database this call created is removed
+    if planning fails.
 
     `execution` goes to `execute`: max_connections, use_cache, prices, max_cost."""
-    created = not db.exists()
-    store = Store(db)
+    store, run = (
+        _resumed(db, resume) if resume else _planned(dilemma_file, models, epochs, params, db)
+    )
     try:
-        try:
-            run = plan_run(store, dilemma_file, models, epochs, params)
-        except BaseException:
-            store.close()
-            if created:
-                for suffix in ("", "-wal", "-shm"):
-                    Path(f"{db}{suffix}").unlink(missing_ok=True)
-            raise
         console = Console(stderr=True)
         show = not quiet and console.is_terminal
         with Progress(
@@ -93,3 +92,47 @@ def run_with_progress(
         return outcome
     finally:
         store.close()
+
+
+def _planned(
+    dilemma_file: Path | None, models: list[str], epochs: int, params: dict[str, Any], db: Path
+) -> tuple[Store, RunInfo]:
+    """The store and the run the command describes, found again or planned now: in a child
+    process when this one has SDKs to import meanwhile."""
+    assert dilemma_file is not None
+    for model in models:
+        check_model(model, params)
+    created = not db.exists()
+    store = Store(db)
+    try:
+        sha = file_sha256(dilemma_file) if dilemma_file.exists() else ""
+        run_id = run_id_for(sha, models, epochs, params)
+        if store.has_run(run_id):
+            return store, store.run(run_id)
+        modules = [m for m in sdk_modules(models) if m not in sys.modules]
+        if modules:
+            run_id = plan_beside(db, dilemma_file, models, epochs, params, modules)
+            return store, store.run(run_id)
+        return store, plan_run(store, dilemma_file, models, epochs, params, check=False)
+    except BaseException:
+        store.close()
+        if created:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{db}{suffix}").unlink(missing_ok=True)
+        raise
+
+
+def _resumed(db: Path, run_id: str) -> tuple[Store, RunInfo]:
+    """A run already in the store, with its models checked again (keys come from today's
+    environment)."""
+    if not db.exists():
+        raise StoreError("no such database", file=str(db))
+    store = Store(db)
+    try:
+        run = store.run(run_id)
+        for model in run.models:
+            check_model(model, run.params)
+    except BaseException:
+        store.close()
+        raise
+    return store, run

@@ -40,30 +40,63 @@ async def close_all(providers: Iterable[object]) -> None:
 
 
 Factory = Callable[[str, dict[str, object]], Provider]
-_FACTORIES: dict[str, Factory] = {}
+Check = Callable[[str, dict[str, object]], object]
 
 
-def provider(prefix: str) -> Callable[[Factory], Factory]:
+@dataclass(frozen=True)
+class Registration:
+    """How to build a provider, how to check its name and keys without building it (None: by
+    building it), and the modules building it imports, which can load while a run is planned."""
+
+    build: Factory
+    check: Check | None = None
+    loads: tuple[str, ...] = ()
+
+
+_REGISTRY: dict[str, Registration] = {}
+
+
+def provider(
+    prefix: str, check: Check | None = None, loads: tuple[str, ...] = ()
+) -> Callable[[Factory], Factory]:
     """Register a factory for model names `prefix/<name>`."""
 
     def register(factory: Factory) -> Factory:
-        _FACTORIES[prefix] = factory
+        _REGISTRY[prefix] = Registration(factory, check, loads)
         return factory
 
     return register
 
 
-def make_provider(model: str, params: dict[str, object] | None = None) -> Provider:
-    """The provider for a model name like `sim/deferential`; unknown names are input errors."""
+def _registration(model: str) -> tuple[Registration, str]:
     prefix, sep, name = model.partition("/")
     if not sep or not name:
         raise ModelError(f"model {model!r} is not of the form PROVIDER/NAME", loc=("model",))
-    if prefix not in _FACTORIES:
-        known = ", ".join(sorted(_FACTORIES))
+    if prefix not in _REGISTRY:
+        known = ", ".join(sorted(_REGISTRY))
         raise ModelError(
             f"unknown provider {prefix!r} in {model!r} (available: {known})", loc=("model",)
         )
-    return _FACTORIES[prefix](name, params or {})
+    return _REGISTRY[prefix], name
+
+
+def make_provider(model: str, params: dict[str, object] | None = None) -> Provider:
+    """The provider for a model name like `sim/deferential`; unknown names are input errors."""
+    registration, name = _registration(model)
+    return registration.build(name, params or {})
+
+
+def check_model(model: str, params: dict[str, object]) -> None:
+    """Raise the input error `make_provider` would raise (unknown name, missing key or base
+    URL), without importing an SDK or opening a client."""
+    registration, name = _registration(model)
+    (registration.check or registration.build)(name, params)
+
+
+def sdk_modules(models: Iterable[str]) -> list[str]:
+    """The modules these models' providers import when built, in order, each once."""
+    names = [m for model in models for m in _registration(model)[0].loads]
+    return list(dict.fromkeys(names))
 
 
 @dataclass
@@ -158,29 +191,45 @@ def _openai_client(name: str, model: str, params: dict[str, object], key: str) -
     return OpenAIProvider(model, name, client, request_params(params, REQUEST_PARAMS), (key,))
 
 
-@provider("openai")
+OPENAI_MODULES = ("openai", "conflicts.openai_provider")
+ANTHROPIC_MODULES = ("anthropic", "conflicts.anthropic_provider")
+
+
+def _openai_key(name: str, params: dict[str, object]) -> str:
+    return api_key(params, "OPENAI_API_KEY")
+
+
+@provider("openai", check=_openai_key, loads=OPENAI_MODULES)
 def _openai(name: str, params: dict[str, object]) -> Provider:
-    return _openai_client(name, f"openai/{name}", params, api_key(params, "OPENAI_API_KEY"))
+    return _openai_client(name, f"openai/{name}", params, _openai_key(name, params))
 
 
-@provider("openai-compatible")
-def _openai_compatible(name: str, params: dict[str, object]) -> Provider:
+def _compatible_key(name: str, params: dict[str, object]) -> str:
     if not params.get("base_url"):
         raise ModelError(
             f"openai-compatible/{name} needs --base-url, e.g. http://127.0.0.1:8000/v1",
             loc=("base_url",),
         )
-    key = api_key(params, "OPENAI_API_KEY", required=False)
+    return api_key(params, "OPENAI_API_KEY", required=False)
+
+
+@provider("openai-compatible", check=_compatible_key, loads=OPENAI_MODULES)
+def _openai_compatible(name: str, params: dict[str, object]) -> Provider:
+    key = _compatible_key(name, params)
     return _openai_client(name, f"openai-compatible/{name}", params, key)
 
 
-@provider("anthropic")
+def _anthropic_key(name: str, params: dict[str, object]) -> str:
+    return api_key(params, "ANTHROPIC_API_KEY")
+
+
+@provider("anthropic", check=_anthropic_key, loads=ANTHROPIC_MODULES)
 def _anthropic(name: str, params: dict[str, object]) -> Provider:
     import anthropic
 
     from conflicts.anthropic_provider import AnthropicProvider
 
-    key = api_key(params, "ANTHROPIC_API_KEY")
+    key = _anthropic_key(name, params)
     client = anthropic.AsyncAnthropic(**client_options(params, key, anthropic))
     request = {"max_tokens": 1024, **request_params(params, ("temperature", "max_tokens"))}
     return AnthropicProvider(f"anthropic/{name}", name, client, request, (key,))

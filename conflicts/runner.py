@@ -19,7 +19,7 @@ from conflicts.cache import ResponseCache, request_key
 from conflicts.dilemma import Dilemma, Message, read_dilemma_lines
 from conflicts.environment import Environment
 from conflicts.pricing import PriceTable, load_prices, require_prices
-from conflicts.providers import Provider, close_all, make_provider
+from conflicts.providers import Provider, check_model, close_all, make_provider
 from conflicts.retry import DEFAULT_POLICY, AdaptiveLimit, RetryPolicy, call_with_retries
 from conflicts.store import RunInfo, Store, now
 from conflicts.transcript import StopReason, Transcript, Turn, Usage
@@ -55,18 +55,25 @@ def run_id_for(source_sha256: str, models: list[str], epochs: int, params: dict[
 
 
 def plan_run(
-    store: Store, path: Path, models: list[str], epochs: int, params: dict[str, Any]
+    store: Store,
+    path: Path,
+    models: list[str],
+    epochs: int,
+    params: dict[str, Any],
+    check: bool = True,
 ) -> RunInfo:
     """Create the run and record its dilemmas in one transaction, or find it to resume.
 
-    Models are checked (names, keys) before a new run is created; a run found again was checked
-    when it was made, and builds its providers only if it has transcripts left to do."""
+    Models are checked (names, keys) before a new run is created, unless the caller already did
+    (`check=False`); a run found again was checked when it was made, and builds its providers
+    only if it has transcripts left to do."""
     sha = file_sha256(path) if path.exists() else ""
     run_id = run_id_for(sha, models, epochs, params)
     if store.has_run(run_id):
         return store.run(run_id)
-    for model in models:
-        make_provider(model, params)
+    if check:
+        for model in models:
+            check_model(model, params)
     info = RunInfo(
         id=run_id,
         created_at=now(),
@@ -77,6 +84,8 @@ def plan_run(
         dilemma_count=0,
     )
     with store.transaction():
+        if store.has_run(run_id):  # another process planned it while this one read the file
+            return store.run(run_id)
         store.add_run(info, sha)
         count = store.add_dilemmas(run_id, ((d, line) for _, line, d in read_dilemma_lines(path)))
         store.set_dilemma_count(run_id, count)

@@ -225,3 +225,35 @@ def test_help_does_not_import_provider_sdks() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["run"], "give a dilemma file and at least one -m MODEL, or --resume RUN_ID"),
+        (["run", "d.jsonl"], "give a dilemma file and at least one -m MODEL"),
+        (["run", "--resume", "run-000000000000"], "no run 'run-000000000000'"),
+        (["run", "--resume", "R", "d.jsonl"], "--resume takes the run's own dilemmas and models"),
+        (["run", "--resume", "R", "-m", "sim/literal"], "--resume takes the run's own"),
+        (["run", "--resume", "R", "-t", "0.5"], "drop --temperature"),
+        (["run", "--resume", "R", "--epochs", "2"], "drop --epochs"),
+    ],
+)
+def test_resume_arguments_are_checked(ihsim: Invoke, args: list[str], fragment: str) -> None:
+    generate(ihsim)
+    ihsim("run", "d.jsonl", "-m", "sim/literal", "-q")
+    before = Path("ihsim.db").stat().st_size
+    result = ihsim(*args)
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0], lines
+    assert Path("ihsim.db").stat().st_size == before
+
+
+def test_resume_continues_a_run_by_id(ihsim: Invoke) -> None:
+    generate(ihsim)
+    run_id = ihsim("run", "d.jsonl", "-m", "sim/literal", "-e", "2", "-q").stdout.strip()
+    resumed = ihsim("run", "--resume", run_id, "--json", "-c", "3")
+    assert resumed.exit_code == 0
+    outcome = json.loads(resumed.stdout)
+    assert (outcome["run_id"], outcome["planned"], outcome["skipped"]) == (run_id, 24, 24)

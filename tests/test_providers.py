@@ -289,3 +289,23 @@ def test_rerunning_a_finished_run_sends_no_requests(ihsim: Invoke, tmp_path: Pat
         again = json.loads(run_fake(ihsim, dilemmas, url, "--json").stdout)
         assert counts["requests"] == before
     assert (again["done"], again["skipped"]) == (0, 12)
+
+
+def test_resume_by_run_id_retries_what_failed_with_the_runs_own_parameters(
+    ihsim: Invoke, tmp_path: Path
+) -> None:
+    dilemmas = dilemma_file(tmp_path / "d.jsonl")
+    with serving(OpenAIServer, Behaviour(faults={"400": 1.0})) as server:
+        first = run_fake(ihsim, dilemmas, f"{server.url}/v1", "-t", "0.3", "--json")
+        assert first.exit_code == 1
+        run_id = json.loads(first.stdout)["run_id"]
+        server.behaviour.faults.clear()
+        dilemmas.unlink()  # the run's dilemmas are in the store
+        resumed = ihsim("run", "--resume", run_id, "--json")
+        bodies = server.behaviour.bodies
+    assert resumed.exit_code == 0, resumed.stderr
+    outcome = json.loads(resumed.stdout)
+    assert (outcome["run_id"], outcome["done"], outcome["skipped"]) == (run_id, 12, 0)
+    assert len(bodies) == 12 and {b["temperature"] for b in bodies} == {0.3}
+    again = json.loads(ihsim("run", "--resume", run_id, "--json").stdout)
+    assert (again["done"], again["skipped"]) == (0, 12)

@@ -1,5 +1,7 @@
 import asyncio
 import sqlite3
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -7,6 +9,7 @@ import pytest
 
 from conflicts.dilemma import Dilemma, Message
 from conflicts.errors import DilemmaFileError, ModelError, StoreError
+from conflicts.planner import plan_beside
 from conflicts.providers import Provider, provider
 from conflicts.runner import execute, plan_run
 from conflicts.store import MIGRATIONS, Store
@@ -124,3 +127,46 @@ def test_store_refuses_a_file_that_is_not_a_database(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="not an ihsim database"):
         Store(path)
     assert sqlite3.sqlite_version
+
+
+def test_planning_beside_the_sdk_import_matches_planning_inline(
+    tmp_path: Path, dilemma_file: Path
+) -> None:
+    params = {"base_url": "http://127.0.0.1:9/v1", "seed": 0}
+    models = ["openai-compatible/m"]
+    run_id = plan_beside(tmp_path / "a.db", dilemma_file, models, 2, params, ["json"])
+    with Store(tmp_path / "a.db") as beside, Store(tmp_path / "b.db") as inline:
+        expected = plan_run(inline, dilemma_file, models, 2, params)
+        assert run_id == expected.id
+        planned = beside.run(run_id)
+        assert (planned.dilemma_count, planned.epochs, planned.params) == (12, 2, params)
+        bodies = "SELECT d.body FROM run_dilemmas r JOIN dilemmas d ON d.id = r.dilemma_id"
+        order = " ORDER BY r.position"
+        assert (
+            beside.db.execute(bodies + order).fetchall()
+            == inline.db.execute(bodies + order).fetchall()
+        )
+    # planning again finds the run rather than planning it twice
+    assert plan_beside(tmp_path / "a.db", dilemma_file, models, 2, params, []) == run_id
+    with Store(tmp_path / "a.db") as beside:
+        assert beside.db.execute("SELECT COUNT(*) FROM runs").fetchone() == (1,)
+
+
+def test_bad_input_found_by_the_planning_process_reads_as_if_found_here(
+    tmp_path: Path, dilemma_file: Path
+) -> None:
+    """A fresh `ihsim run` on an SDK model plans in a child process; its error is the same one
+    line, exit 2, and no database is left behind."""
+    lines = dilemma_file.read_text().splitlines()
+    corrupt = write(tmp_path / "c.jsonl", "\n".join([*lines[:2], '{"id": 3}', *lines[2:]]) + "\n")
+    outputs = []
+    for model in ("openai-compatible/m", "sim/literal"):
+        db = tmp_path / f"{model.split('/')[0]}.db"
+        command = [sys.executable, "-m", "conflicts", "run", str(corrupt), "-m", model]
+        command += ["--base-url", "http://127.0.0.1:9/v1", "--db", str(db)]
+        done = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
+        assert done.returncode == 2, done.stderr
+        assert done.stdout == "" and not db.exists()
+        outputs.append(done.stderr)
+    assert outputs[0] == outputs[1]
+    assert outputs[0].startswith(f"error: {corrupt}:3: ") and outputs[0].count("\n") == 1
