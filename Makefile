@@ -14,6 +14,8 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -m venv $(VENV)
 	@( $(BIN)/pip install --upgrade pip && $(BIN)/pip install -e '.[dev]' ) \
 		> $(VENV)/install.log 2>&1 || { tail -30 $(VENV)/install.log; exit 1; }
+	@# an editable install has no bytecode, and PYTHONDONTWRITEBYTECODE machines never write it
+	@$(BIN)/python -m compileall -q hierarchy conflicts > /dev/null
 	@touch $(STAMP)
 
 test: $(STAMP) chromium
