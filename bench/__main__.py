@@ -26,7 +26,8 @@ from conflicts.axes import AXES
 from conflicts.classify import classify_run, get_classifier
 from conflicts.family import load_family
 from conflicts.generate import dilemma_lines, hosted, write_jsonl
-from conflicts.runner import execute, plan_run
+from conflicts.planner import plan_run
+from conflicts.runner import execute
 from conflicts.store import Store
 from hierarchy import load_hierarchy
 

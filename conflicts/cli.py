@@ -691,7 +691,7 @@ def import_command(
     from conflicts.family import load_family
     from conflicts.generate import check_compatible
     from conflicts.imports import Catalogue, import_run, place
-    from conflicts.runner import file_sha256
+    from conflicts.planner import file_sha256
     from hierarchy import load_hierarchy
 
     if not file.exists():

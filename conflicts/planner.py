@@ -1,14 +1,17 @@
-"""Planning a run in a second process while this one loads the providers' SDKs.
+"""Planning a run: its dilemma set validated and recorded in one transaction, under an id that
+hashes its inputs (dilemma file content, models, epochs, parameters), so the same command finds
+the same run again.
 
-Planning (reading, validating and recording the dilemma file) and importing an SDK (`openai`
-takes 0.4-0.9 s here) are both CPU-bound, so a thread gains nothing under the GIL; a child
-process on another core does, and the first request goes out that much sooner. The child writes
-the plan in one transaction, as `plan_run` always does, and answers on stdout in JSON: the run
-id, or the located input error, which is raised here unchanged.
+A run on SDK models is planned in a second process while this one loads the SDK: both are
+CPU-bound, so a thread gains nothing under the GIL, and a child process on another core does (the
+first request goes out that much sooner). The child answers on stdout in JSON: the run id, or the
+located input error, which is raised here unchanged. This module imports little, for the child's
+sake.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import os
@@ -18,7 +21,61 @@ from pathlib import Path
 from typing import Any
 
 import conflicts
+from conflicts.dilemma import read_dilemma_lines
+from conflicts.providers import check_model
+from conflicts.store import RunInfo, Store, now
 from hierarchy.errors import InputError
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def run_id_for(source_sha256: str, models: list[str], epochs: int, params: dict[str, Any]) -> str:
+    key = json.dumps([source_sha256, sorted(models), epochs, params], sort_keys=True)
+    return "run-" + hashlib.sha256(key.encode()).hexdigest()[:12]
+
+
+def plan_run(
+    store: Store,
+    path: Path,
+    models: list[str],
+    epochs: int,
+    params: dict[str, Any],
+    check: bool = True,
+) -> RunInfo:
+    """Create the run and record its dilemmas in one transaction, or find it to resume.
+
+    Models are checked (names, keys) before a new run is created, unless the caller already did
+    (`check=False`); a run found again was checked when it was made, and builds its providers
+    only if it has transcripts left to do."""
+    sha = file_sha256(path) if path.exists() else ""
+    run_id = run_id_for(sha, models, epochs, params)
+    if store.has_run(run_id):
+        return store.run(run_id)
+    if check:
+        for model in models:
+            check_model(model, params)
+    info = RunInfo(
+        id=run_id,
+        created_at=now(),
+        source=str(path),
+        models=list(models),
+        epochs=epochs,
+        params=params,
+        dilemma_count=0,
+    )
+    with store.transaction():
+        if store.has_run(run_id):  # another process planned it while this one read the file
+            return store.run(run_id)
+        store.add_run(info, sha)
+        count = store.add_dilemmas(run_id, ((d, line) for _, line, d in read_dilemma_lines(path)))
+        store.set_dilemma_count(run_id, count)
+    return store.run(run_id)
 
 
 class PlanError(InputError):
@@ -69,9 +126,6 @@ def _child_env() -> dict[str, str]:
 
 
 def main() -> None:
-    from conflicts.runner import plan_run
-    from conflicts.store import Store
-
     request = json.loads(sys.argv[1])
     try:
         with Store(Path(request["db"])) as store:

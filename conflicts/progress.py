@@ -18,9 +18,9 @@ from rich.progress import (
 )
 
 from conflicts.errors import StoreError
-from conflicts.planner import plan_beside
+from conflicts.planner import file_sha256, plan_beside, plan_run, run_id_for
 from conflicts.providers import check_model, sdk_modules
-from conflicts.runner import Outcome, execute, file_sha256, plan_run, run_id_for
+from conflicts.runner import Outcome, execute
 from conflicts.store import RunInfo, Store
 from conflicts.transcript import Transcript
 

@@ -1,27 +1,23 @@
-"""Running dilemma sets against models: plan a run, then execute what is not yet finished.
+"""Running a planned run (`conflicts.planner`): execute what is not yet finished.
 
-A run's id hashes its inputs (dilemma file content, models, epochs, parameters), so running the
-same command again resumes it: finished transcripts are skipped and failed ones retried.
+Finished transcripts are skipped and failed ones retried, so running the same command again, or
+resuming the run by id, continues it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 from conflicts.cache import ResponseCache, request_key
-from conflicts.dilemma import Dilemma, Message, read_dilemma_lines
+from conflicts.dilemma import Dilemma, Message
 from conflicts.environment import Environment
 from conflicts.pricing import PriceTable, load_prices, require_prices
-from conflicts.providers import Provider, check_model, close_all, make_provider
+from conflicts.providers import Provider, close_all, make_provider
 from conflicts.retry import DEFAULT_POLICY, AdaptiveLimit, RetryPolicy, call_with_retries
-from conflicts.store import RunInfo, Store, now
+from conflicts.store import RunInfo, Store
 from conflicts.transcript import StopReason, Transcript, Turn, Usage
 
 Job = tuple[Dilemma, str, int]
@@ -39,57 +35,6 @@ class Outcome:
     cached_turns: int = 0
     spent: float = 0.0
     stopped: bool = False
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def run_id_for(source_sha256: str, models: list[str], epochs: int, params: dict[str, Any]) -> str:
-    key = json.dumps([source_sha256, sorted(models), epochs, params], sort_keys=True)
-    return "run-" + hashlib.sha256(key.encode()).hexdigest()[:12]
-
-
-def plan_run(
-    store: Store,
-    path: Path,
-    models: list[str],
-    epochs: int,
-    params: dict[str, Any],
-    check: bool = True,
-) -> RunInfo:
-    """Create the run and record its dilemmas in one transaction, or find it to resume.
-
-    Models are checked (names, keys) before a new run is created, unless the caller already did
-    (`check=False`); a run found again was checked when it was made, and builds its providers
-    only if it has transcripts left to do."""
-    sha = file_sha256(path) if path.exists() else ""
-    run_id = run_id_for(sha, models, epochs, params)
-    if store.has_run(run_id):
-        return store.run(run_id)
-    if check:
-        for model in models:
-            check_model(model, params)
-    info = RunInfo(
-        id=run_id,
-        created_at=now(),
-        source=str(path),
-        models=list(models),
-        epochs=epochs,
-        params=params,
-        dilemma_count=0,
-    )
-    with store.transaction():
-        if store.has_run(run_id):  # another process planned it while this one read the file
-            return store.run(run_id)
-        store.add_run(info, sha)
-        count = store.add_dilemmas(run_id, ((d, line) for _, line, d in read_dilemma_lines(path)))
-        store.set_dilemma_count(run_id, count)
-    return store.run(run_id)
 
 
 def _pages(store: Store, run_id: str) -> Iterator[Dilemma]:

@@ -11,7 +11,8 @@ from conflicts.classify import classify_run, evidence_classifier, get_classifier
 from conflicts.dilemma import Dilemma, Message, Move
 from conflicts.family import family_names, load_family
 from conflicts.generate import dilemmas
-from conflicts.runner import converse, execute, plan_run
+from conflicts.planner import plan_run
+from conflicts.runner import converse, execute
 from conflicts.store import Store
 from conflicts.transcript import Transcript, Turn
 from conflicts.validation import hierarchy_for

@@ -20,8 +20,9 @@ from click.testing import Result
 from conflicts.axes import parse_axes
 from conflicts.family import load_family
 from conflicts.generate import dilemma_lines, write_jsonl
+from conflicts.planner import plan_run
 from conflicts.retry import RetryPolicy
-from conflicts.runner import execute, plan_run
+from conflicts.runner import execute
 from conflicts.store import Store
 from hierarchy import load_hierarchy
 from tests.conftest import Invoke

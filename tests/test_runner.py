@@ -9,9 +9,9 @@ import pytest
 
 from conflicts.dilemma import Dilemma, Message
 from conflicts.errors import DilemmaFileError, ModelError, StoreError
-from conflicts.planner import plan_beside
+from conflicts.planner import plan_beside, plan_run
 from conflicts.providers import Provider, provider
-from conflicts.runner import execute, plan_run
+from conflicts.runner import execute
 from conflicts.store import MIGRATIONS, Store
 from conflicts.transcript import Turn, Usage
 from tests.conftest import write
