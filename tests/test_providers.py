@@ -310,3 +310,18 @@ def test_resume_by_run_id_retries_what_failed_with_the_runs_own_parameters(
     assert len(bodies) == 12 and {b["temperature"] for b in bodies} == {0.3}
     again = json.loads(ihsim("run", "--resume", run_id, "--json").stdout)
     assert (again["done"], again["skipped"]) == (0, 12)
+
+
+def test_a_fresh_process_plans_beside_the_sdk_and_closes_its_connections(tmp_path: Path) -> None:
+    """The whole command as a user runs it: planning in a child process, the SDK's aiohttp
+    sessions closed at the end (aiohttp prints 'Unclosed client session' otherwise)."""
+    dilemmas = dilemma_file(tmp_path / "d.jsonl")
+    db = tmp_path / "f.db"
+    with serving(OpenAIServer) as server:
+        command = [sys.executable, "-X", "dev", "-m", "conflicts", "run", str(dilemmas)]
+        command += ["-m", "openai-compatible/fake", "--base-url", f"{server.url}/v1"]
+        done = subprocess.run([*command, "--db", str(db), "-q"], capture_output=True, text=True)
+        requests = server.behaviour.counts["requests"]
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "" and done.stdout.startswith("run-")
+    assert requests == 12 and rows(db, "SELECT COUNT(*) FROM transcripts") == [(12,)]
