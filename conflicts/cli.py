@@ -465,6 +465,62 @@ def run(
         sys.exit(1)
 
 
+@main.command("runs")
+@db_option
+@click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON.")
+def runs_command(db: Path, as_json: bool) -> None:
+    """List the runs in the store with their progress, oldest first: the ids `run --resume`,
+    `classify`, `report` and `compare` take.
+
+    \b
+    Example:
+      ihsim runs --db results/demo/ihsim.db
+    """
+    with open_store(db) as store:
+        summaries = store.runs()
+    if as_json:
+        click.echo(json.dumps([_run_row(s) for s in summaries], indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table()
+    table.add_column("run", no_wrap=True)
+    table.add_column("created")
+    table.add_column("models", no_wrap=True)
+    for counted in ("done", "failed", "cost"):
+        table.add_column(counted, justify="right", no_wrap=True)
+    for summary in summaries:
+        info = summary.info
+        table.add_row(
+            info.id,
+            info.created_at[:16].replace("T", " "),
+            "\n".join(info.models),
+            f"{summary.done}/{summary.planned}",
+            str(summary.failed),
+            f"${summary.cost:.2f}",
+        )
+    Console(soft_wrap=True).print(table)
+
+
+def _run_row(summary: Any) -> dict[str, Any]:
+    info = summary.info
+    return {
+        "run_id": info.id,
+        "created_at": info.created_at,
+        "source": info.source,
+        "models": info.models,
+        "epochs": info.epochs,
+        "dilemmas": info.dilemma_count,
+        "params": info.params,
+        "planned": summary.planned,
+        "done": summary.done,
+        "failed": summary.failed,
+        "tokens": summary.tokens,
+        "cost_usd": round(summary.cost, 6),
+    }
+
+
 RUN_SHAPING = (
     "epochs",
     "seed",

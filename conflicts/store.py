@@ -143,6 +143,33 @@ class RunInfo:
     dilemma_count: int
 
 
+@dataclass(frozen=True)
+class RunSummary:
+    """A run and its progress: transcripts finished, failed (retried on resume), cost, tokens."""
+
+    info: RunInfo
+    done: int
+    failed: int
+    cost: float
+    tokens: int
+
+    @property
+    def planned(self) -> int:
+        return self.info.dilemma_count * len(self.info.models) * self.info.epochs
+
+
+def _run_info(row: tuple[Any, ...]) -> RunInfo:
+    return RunInfo(
+        id=row[0],
+        created_at=row[1],
+        source=row[2],
+        models=json.loads(row[4]),
+        epochs=row[5],
+        params=json.loads(row[6]),
+        dilemma_count=row[7],
+    )
+
+
 class Store:
     """A connection to one ihsim database."""
 
@@ -262,15 +289,22 @@ class Store:
             row = self.db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
             if row is None:
                 raise StoreError(f"no run {run_id!r} in this database", file=str(self.path))
-        return RunInfo(
-            id=row[0],
-            created_at=row[1],
-            source=row[2],
-            models=json.loads(row[4]),
-            epochs=row[5],
-            params=json.loads(row[6]),
-            dilemma_count=row[7],
+        return _run_info(row)
+
+    def runs(self) -> list[RunSummary]:
+        """Every run, oldest first, with what it has done so far: one pass over transcripts."""
+        rows = self.db.execute(
+            "SELECT r.*, COUNT(t.id), COALESCE(SUM(t.status = 'ok'), 0),"
+            " COALESCE(SUM(t.cost_usd), 0), COALESCE(SUM(t.input_tokens + t.output_tokens), 0)"
+            " FROM runs r LEFT JOIN transcripts t ON t.run_id = r.id"
+            " GROUP BY r.id ORDER BY r.created_at, r.rowid"
         )
+        return [
+            RunSummary(
+                _run_info(row), done=row[9], failed=row[8] - row[9], cost=row[10], tokens=row[11]
+            )
+            for row in rows
+        ]
 
     def dilemma(self, dilemma_id: str) -> Dilemma:
         row = self.db.execute("SELECT body FROM dilemmas WHERE id = ?", (dilemma_id,)).fetchone()

@@ -1,4 +1,5 @@
 import asyncio
+import json
 import sqlite3
 import subprocess
 import sys
@@ -14,7 +15,7 @@ from conflicts.providers import Provider, provider
 from conflicts.runner import execute
 from conflicts.store import MIGRATIONS, Store
 from conflicts.transcript import Turn, Usage
-from tests.conftest import write
+from tests.conftest import Invoke, write
 
 ATTEMPTS: dict[tuple[str, int], int] = {}
 
@@ -170,3 +171,27 @@ def test_bad_input_found_by_the_planning_process_reads_as_if_found_here(
         outputs.append(done.stderr)
     assert outputs[0] == outputs[1]
     assert outputs[0].startswith(f"error: {corrupt}:3: ") and outputs[0].count("\n") == 1
+
+
+def test_runs_lists_every_run_with_its_progress(dilemma_file: Path) -> None:
+    ATTEMPTS.clear()
+    with Store(Path("x.db")) as store:
+        flaky = plan_run(store, dilemma_file, ["flaky/a"], 4, {})
+        asyncio.run(execute(store, flaky, max_connections=3))
+        sims = plan_run(store, dilemma_file, ["sim/literal", "sim/schemer"], 1, {"seed": 0})
+        summaries = store.runs()
+    assert [s.info.id for s in summaries] == [flaky.id, sims.id]
+    first, second = summaries
+    assert (first.planned, first.done, first.failed) == (48, 24, 24)
+    assert (second.planned, second.done, second.failed, second.cost) == (24, 0, 0, 0.0)
+    assert first.tokens == 24 * 9
+
+
+def test_runs_command(ihsim: Invoke, dilemma_file: Path) -> None:
+    ihsim("run", str(dilemma_file), "-m", "sim/literal", "-e", "2", "--db", "r.db", "-q")
+    listed = json.loads(ihsim("runs", "--db", "r.db", "--json").stdout)
+    assert [(r["models"], r["planned"], r["done"], r["failed"]) for r in listed] == [
+        (["sim/literal"], 24, 24, 0)
+    ]
+    table = ihsim("runs", "--db", "r.db").stdout
+    assert listed[0]["run_id"] in table and "24/24" in table
