@@ -1,28 +1,25 @@
-"""`ihsim run` as a whole: plan, execute with a rich progress bar on stderr, summarise."""
+"""`ihsim run` as a whole: plan, execute with a rich progress bar on stderr, summarise.
+
+What only execution needs (the runner, rich's progress bar, the SDKs) is imported while a child
+process plans the run, not before."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
 from pathlib import Path
-from typing import Any
-
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+from typing import TYPE_CHECKING, Any
 
 from conflicts.errors import StoreError
 from conflicts.planner import file_sha256, plan_beside, plan_run, run_id_for
 from conflicts.providers import check_model, sdk_modules
-from conflicts.runner import Outcome, execute
 from conflicts.store import RunInfo, Store
-from conflicts.transcript import Transcript
+
+if TYPE_CHECKING:
+    from conflicts.runner import Outcome
+    from conflicts.transcript import Transcript
+
+EXECUTION_MODULES = ("conflicts.runner", "rich.progress")
 
 
 def run_with_progress(
@@ -43,6 +40,18 @@ def run_with_progress(
         _resumed(db, resume) if resume else _planned(dilemma_file, models, epochs, params, db)
     )
     try:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        from conflicts.runner import execute
+
         console = Console(stderr=True)
         show = not quiet and console.is_terminal
         with Progress(
@@ -109,8 +118,9 @@ def _planned(
         run_id = run_id_for(sha, models, epochs, params)
         if store.has_run(run_id):
             return store, store.run(run_id)
-        modules = [m for m in sdk_modules(models) if m not in sys.modules]
-        if modules:
+        sdks = sdk_modules(models)
+        if any(m not in sys.modules for m in sdks):
+            modules = [m for m in (*sdks, *EXECUTION_MODULES) if m not in sys.modules]
             run_id = plan_beside(db, dilemma_file, models, epochs, params, modules)
             return store, store.run(run_id)
         return store, plan_run(store, dilemma_file, models, epochs, params, check=False)
