@@ -136,7 +136,7 @@ def _resumed(db: Path, run_id: str) -> tuple[Store, RunInfo]:
     """A run already in the store, with its models checked again (keys come from today's
     environment)."""
     if not db.exists():
-        raise StoreError("no such database", file=str(db))
+        raise StoreError("no such database; start with `ihsim run`", file=str(db))
     store = Store(db)
     try:
         run = store.run(run_id)
