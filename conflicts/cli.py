@@ -11,11 +11,14 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from hierarchy.errors import InputError
+
+if TYPE_CHECKING:
+    from conflicts.store import RunSummary
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_DB = Path("results") / "ihsim.db"
@@ -503,7 +506,7 @@ def runs_command(db: Path, as_json: bool) -> None:
     Console(soft_wrap=True).print(table)
 
 
-def _run_row(summary: Any) -> dict[str, Any]:
+def _run_row(summary: RunSummary) -> dict[str, Any]:
     info = summary.info
     return {
         "run_id": info.id,

@@ -322,13 +322,9 @@ class Store:
         )
         return {(d, m, e) for d, m, e in rows}
 
-    def save_transcripts(self, transcripts: Iterable[Transcript]) -> None:
-        """Write a batch in one transaction, replacing earlier failed attempts."""
-        with self.transaction():
-            self.insert_transcripts(transcripts)
-
     def insert_transcripts(self, transcripts: Iterable[Transcript]) -> None:
-        """`save_transcripts` inside a transaction the caller holds."""
+        """Write a batch, replacing earlier failed attempts, inside a transaction the caller
+        holds (the runner commits its cached answers with them)."""
         self.db.executemany(
             "INSERT INTO transcripts (run_id, dilemma_id, model, epoch, status, messages, "
             "final_answer, reasoning, input_tokens, output_tokens, latency_ms, error,"
