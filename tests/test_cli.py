@@ -183,10 +183,11 @@ def bad_inputs(tmp: Path) -> list[tuple[str, list[str], str]]:
             "nope.jsonl: cannot read",
         ),
         ("no database", ["report"], "no such database"),
+        ("no database to list", ["runs", "--db", "none.db"], "none.db: no such database"),
     ]
 
 
-@pytest.mark.parametrize("case", range(13))
+@pytest.mark.parametrize("case", range(14))
 def test_bad_input_is_one_line_exit_2_nothing_written(
     ihsim: Invoke, isolated: Path, case: int
 ) -> None:
