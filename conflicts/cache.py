@@ -8,6 +8,7 @@ samples). Only successful turns are kept.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -33,13 +34,15 @@ class ResponseCache:
     """Reads answer from the store unless `read` is off (`--no-cache`); answers are always kept.
 
     New answers wait in memory until `write`, which callers run inside the transaction that
-    commits their results: one commit per batch instead of one per answer."""
+    commits their results: one commit per batch instead of one per answer. `on_put` tells the
+    caller an answer is waiting, so one paid for is not left unwritten for long."""
 
     def __init__(self, store: Store, read: bool = True) -> None:
         self.store = store
         self.read = read
         self.hits = 0
         self._pending: dict[str, tuple[str, Turn]] = {}
+        self.on_put: Callable[[], object] | None = None
 
     def get(self, key: str) -> Turn | None:
         if not self.read:
@@ -55,6 +58,8 @@ class ResponseCache:
 
     def put(self, key: str, model: str, turn: Turn) -> None:
         self._pending[key] = (model, turn)
+        if self.on_put is not None:
+            self.on_put()
 
     def write(self) -> None:
         """Store the answers kept since the last write, in the caller's transaction."""

@@ -70,11 +70,13 @@ async def judge_run(
     jobs = ((i, t, j) for i, t in _ok_transcripts(store, run_id) for j in judges)
     digest = prompt_hash()
 
-    def commit() -> None:
-        """Answers first: a judge answered but not yet recorded is free to ask again."""
+    def keep_answer() -> None:
+        """Each judge's answer is committed as it comes, ahead of its verdicts: a pass killed
+        before its next batch of verdicts asks the cache again, not the judge."""
         with store.transaction():
             cache.write()
-        outcome.verdicts += save_verdicts(store, pending)
+
+    cache.on_put = keep_answer
 
     async def worker() -> None:
         for transcript_id, transcript, judge in jobs:
@@ -101,7 +103,7 @@ async def judge_run(
                     )
                 )
             if len(pending) >= BATCH:
-                commit()
+                outcome.verdicts += save_verdicts(store, pending)
             if on_done is not None:
                 on_done()
 
@@ -111,7 +113,7 @@ async def judge_run(
     finally:
         for task in workers:
             task.cancel()
-        commit()
+        outcome.verdicts += save_verdicts(store, pending)
         await close_all(providers.values())
     return outcome
 

@@ -10,6 +10,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Literal
 
 from conflicts.cache import ResponseCache, request_key
 from conflicts.dilemma import Dilemma, Message
@@ -21,6 +22,7 @@ from conflicts.store import RunInfo, Store
 from conflicts.transcript import StopReason, Transcript, Turn, Usage
 
 Job = tuple[Dilemma, str, int]
+ANSWERED: Literal["answered"] = "answered"  # wakes the writer to commit a new cached answer
 DEFAULT_MAX_TURNS = 10
 PAGE = 500
 
@@ -221,7 +223,8 @@ async def execute(
     outcome = Outcome(
         run.id, planned=planned, skipped=planned - remaining, spent=store.run_cost(run.id)
     )
-    results: asyncio.Queue[Transcript | None] = asyncio.Queue()
+    results: asyncio.Queue[Transcript | Literal["answered"] | None] = asyncio.Queue()
+    cache.on_put = lambda: results.put_nowait(ANSWERED)  # paid-for answers reach the disk soon
 
     async def worker() -> None:
         for job in jobs:
@@ -242,17 +245,18 @@ async def execute(
             outcome.stopped = True
 
     async def writer() -> None:
-        """Commit whatever has finished, one transaction per wake-up, until the sentinel."""
+        """Commit whatever has finished (transcripts, and answers to conversations still going),
+        one transaction per wake-up, until the sentinel."""
         while True:
             item = await results.get()
             batch: list[Transcript] = []
             while item is not None:
-                batch.append(item)
+                if isinstance(item, Transcript):
+                    batch.append(item)
                 if results.empty():
                     break
                 item = results.get_nowait()
-            if batch:
-                write(batch)
+            write(batch)
             if item is None:
                 return
 

@@ -12,6 +12,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -327,3 +328,65 @@ def test_a_fresh_process_plans_beside_the_sdk_and_closes_its_connections(tmp_pat
     for sign in ("Unclosed", "ResourceWarning", "Traceback"):
         assert sign not in done.stderr, done.stderr
     assert requests == 12 and rows(db, "SELECT COUNT(*) FROM transcripts") == [(12,)]
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)
+
+
+def test_a_run_killed_mid_conversation_does_not_pay_again_for_answers_it_had(
+    tmp_path: Path,
+) -> None:
+    """Each conversation here is two requests (a tool call, then the answer), one at a time.
+    The runner is killed while the second request of the third conversation is in flight: the
+    first request's answer must already be on disk, so the rerun re-sends only the lost one."""
+    every = dilemma_file(tmp_path / "all.jsonl", "impossible-quiz").read_text().splitlines()
+    requests_of = {
+        json.dumps([(d := json.loads(line))["messages"], d["tools"]]): line for line in every
+    }
+    chosen = [line for line in requests_of.values() if json.loads(line)["tools"]][:5]
+    dilemmas = tmp_path / "q.jsonl"
+    dilemmas.write_text("\n".join(chosen) + "\n")  # distinct requests: no cache hits between
+    db = tmp_path / "m.db"
+    with serving(OpenAIServer, Behaviour(latency=0.3)) as server:
+        command = [sys.executable, "-m", "conflicts", "run", str(dilemmas), "-c", "1", "-q"]
+        command += ["-m", "openai-compatible/fake", "--base-url", f"{server.url}/v1"]
+        command += ["--db", str(db)]
+        victim = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(lambda: server.behaviour.counts["requests"] >= 6)
+        time.sleep(0.15)  # the answer to request 5 has had time to be committed
+        victim.send_signal(signal.SIGKILL)
+        victim.wait()
+        assert rows(db, "SELECT COUNT(*) FROM transcripts") == [(2,)]
+        finished = subprocess.run(command, capture_output=True, text=True, check=False)
+        requests = server.behaviour.counts["requests"]
+    assert finished.returncode == 0, finished.stderr
+    assert rows(db, "SELECT COUNT(*) FROM transcripts") == [(5,)]
+    assert requests == 2 * 5 + 1  # every answer bought once; request 6 was lost in flight
+
+
+def test_a_judging_pass_killed_before_its_verdicts_does_not_pay_again_for_answers(
+    tmp_path: Path,
+) -> None:
+    dilemmas = dilemma_file(tmp_path / "d.jsonl")
+    db = tmp_path / "j.db"
+    base = [sys.executable, "-m", "conflicts"]
+    subprocess.run([*base, "run", str(dilemmas), "-m", "sim/schemer", "--db", str(db), "-q"])
+    with serving(OpenAIServer, Behaviour(latency=0.3)) as server:
+        command = [*base, "classify", "--classifier", "judge", "-j", "openai-compatible/judge"]
+        command += ["--judge-base-url", f"{server.url}/v1", "-c", "1", "-q", "--db", str(db)]
+        victim = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(lambda: server.behaviour.counts["requests"] >= 5)
+        time.sleep(0.15)
+        victim.send_signal(signal.SIGKILL)
+        victim.wait()
+        # verdicts go in batches, so none is stored yet; the four answers are
+        assert rows(db, "SELECT COUNT(*) FROM verdicts WHERE judge IS NOT NULL") == [(0,)]
+        assert rows(db, "SELECT COUNT(*) FROM responses") == [(4,)]
+        finished = subprocess.run(command, capture_output=True, text=True, check=False)
+        requests = server.behaviour.counts["requests"]
+    assert finished.returncode == 0, finished.stderr
+    assert requests == 12 + 1
