@@ -351,7 +351,7 @@ def test_a_run_killed_mid_conversation_does_not_pay_again_for_answers_it_had(
     dilemmas = tmp_path / "q.jsonl"
     dilemmas.write_text("\n".join(chosen) + "\n")  # distinct requests: no cache hits between
     db = tmp_path / "m.db"
-    with serving(OpenAIServer, Behaviour(latency=0.3)) as server:
+    with serving(OpenAIServer, Behaviour(latency=0.45)) as server:
         command = [sys.executable, "-m", "conflicts", "run", str(dilemmas), "-c", "1", "-q"]
         command += ["-m", "openai-compatible/fake", "--base-url", f"{server.url}/v1"]
         command += ["--db", str(db)]
@@ -375,7 +375,7 @@ def test_a_judging_pass_killed_before_its_verdicts_does_not_pay_again_for_answer
     db = tmp_path / "j.db"
     base = [sys.executable, "-m", "conflicts"]
     subprocess.run([*base, "run", str(dilemmas), "-m", "sim/schemer", "--db", str(db), "-q"])
-    with serving(OpenAIServer, Behaviour(latency=0.3)) as server:
+    with serving(OpenAIServer, Behaviour(latency=0.45)) as server:
         command = [*base, "classify", "--classifier", "judge", "-j", "openai-compatible/judge"]
         command += ["--judge-base-url", f"{server.url}/v1", "-c", "1", "-q", "--db", str(db)]
         victim = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
