@@ -160,7 +160,8 @@ def bench_runner(folder: Path, count: int, connections: int, latency: float) -> 
     print(
         f"run cold  {count:>9} transcripts  {cold_wall:6.2f} s  = {cold_wall / ideal:.2f} x ideal "
         f"({ideal:.1f} s at {latency * 1000:.0f} ms, {connections} connections)  "
-        f"CPU {cold_cpu / count * 1000:.2f} ms each  first request {first:.2f} s after launch"
+        f"CPU {cold_cpu / count * 1000:.2f} ms each  first request {first:.2f} s after launch, "
+        f"then {(cold_wall - first) / ideal:.2f} x ideal"
     )
     print(
         f"run warm  {warm_requests:>9} requests     {warm_wall:6.2f} s  = "
