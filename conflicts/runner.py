@@ -268,9 +268,9 @@ async def execute(
         for task in workers:
             task.cancel()
         await results.put(None)
-        await writing
-        await close_all(providers.values())
-        with store.transaction():  # answers to conversations cut short, for the rerun
-            cache.write()
+        try:
+            await writing  # its last wake-up writes what is left, answers included
+        finally:
+            await close_all(providers.values())
     outcome.cached_turns = cache.hits
     return outcome
