@@ -47,13 +47,16 @@ def plan_run(
     epochs: int,
     params: dict[str, Any],
     check: bool = True,
+    sha: str | None = None,
 ) -> RunInfo:
     """Create the run and record its dilemmas in one transaction, or find it to resume.
 
     Models are checked (names, keys) before a new run is created, unless the caller already did
     (`check=False`); a run found again was checked when it was made, and builds its providers
-    only if it has transcripts left to do."""
-    sha = file_sha256(path) if path.exists() else ""
+    only if it has transcripts left to do. `sha`: the file's digest, if the caller has it (a
+    large file takes seconds to hash)."""
+    if sha is None:
+        sha = file_sha256(path) if path.exists() else ""
     run_id = run_id_for(sha, models, epochs, params)
     if store.has_run(run_id):
         return store.run(run_id)
@@ -89,11 +92,19 @@ def plan_beside(
     epochs: int,
     params: dict[str, Any],
     modules: list[str],
+    sha: str,
 ) -> str:
     """Plan in a child process while importing `modules` here; the run id. Models must have been
-    checked: the child does not build providers."""
+    checked and the file hashed (`sha`): the child does neither again."""
     request = json.dumps(
-        {"db": str(db), "path": str(path), "models": models, "epochs": epochs, "params": params}
+        {
+            "db": str(db),
+            "path": str(path),
+            "models": models,
+            "epochs": epochs,
+            "params": params,
+            "sha": sha,
+        }
     )
     child = subprocess.Popen(
         [sys.executable, "-m", "conflicts.planner", request],
@@ -136,6 +147,7 @@ def main() -> None:
                 request["epochs"],
                 request["params"],
                 check=False,
+                sha=request["sha"],
             )
     except InputError as exc:
         print(json.dumps({"error": str(exc)}))

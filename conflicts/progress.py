@@ -121,9 +121,9 @@ def _planned(
         sdks = sdk_modules(models)
         if any(m not in sys.modules for m in sdks):
             modules = [m for m in (*sdks, *EXECUTION_MODULES) if m not in sys.modules]
-            run_id = plan_beside(db, dilemma_file, models, epochs, params, modules)
+            run_id = plan_beside(db, dilemma_file, models, epochs, params, modules, sha)
             return store, store.run(run_id)
-        return store, plan_run(store, dilemma_file, models, epochs, params, check=False)
+        return store, plan_run(store, dilemma_file, models, epochs, params, check=False, sha=sha)
     except BaseException:
         store.close()
         if created:

@@ -10,7 +10,7 @@ import pytest
 
 from conflicts.dilemma import Dilemma, Message
 from conflicts.errors import DilemmaFileError, ModelError, StoreError
-from conflicts.planner import plan_beside, plan_run
+from conflicts.planner import file_sha256, plan_beside, plan_run
 from conflicts.providers import Provider, provider
 from conflicts.runner import execute
 from conflicts.store import MIGRATIONS, Store
@@ -135,7 +135,8 @@ def test_planning_beside_the_sdk_import_matches_planning_inline(
 ) -> None:
     params = {"base_url": "http://127.0.0.1:9/v1", "seed": 0}
     models = ["openai-compatible/m"]
-    run_id = plan_beside(tmp_path / "a.db", dilemma_file, models, 2, params, ["json"])
+    sha = file_sha256(dilemma_file)
+    run_id = plan_beside(tmp_path / "a.db", dilemma_file, models, 2, params, ["json"], sha)
     with Store(tmp_path / "a.db") as beside, Store(tmp_path / "b.db") as inline:
         expected = plan_run(inline, dilemma_file, models, 2, params)
         assert run_id == expected.id
@@ -148,7 +149,7 @@ def test_planning_beside_the_sdk_import_matches_planning_inline(
             == inline.db.execute(bodies + order).fetchall()
         )
     # planning again finds the run rather than planning it twice
-    assert plan_beside(tmp_path / "a.db", dilemma_file, models, 2, params, []) == run_id
+    assert plan_beside(tmp_path / "a.db", dilemma_file, models, 2, params, [], sha) == run_id
     with Store(tmp_path / "a.db") as beside:
         assert beside.db.execute("SELECT COUNT(*) FROM runs").fetchone() == (1,)
 
