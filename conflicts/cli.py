@@ -675,8 +675,12 @@ def _judge(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
+    from conflicts.collector import import_quietly, settle
     from conflicts.judge import VERSION, prompt_hash
     from conflicts.judging import combine, judge_run
+    from conflicts.providers import sdk_modules
+
+    import_quietly(sdk_modules(judges))
 
     total = store.transcript_counts(run_id).get("ok", 0) * len(judges)
     console = Console(stderr=True)
@@ -690,6 +694,7 @@ def _judge(
         transient=True,
     ) as progress:
         task = progress.add_task("judging", total=total)
+        settle()
         asked = asyncio.run(
             judge_run(
                 store,

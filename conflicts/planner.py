@@ -12,7 +12,6 @@ sake.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import os
 import subprocess
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import conflicts
+from conflicts.collector import import_quietly
 from conflicts.dilemma import read_dilemma_lines
 from conflicts.providers import check_model
 from conflicts.store import RunInfo, Store, now
@@ -114,8 +114,7 @@ def plan_beside(
         env=_child_env(),
     )
     try:
-        for module in modules:
-            importlib.import_module(module)
+        import_quietly(modules)
         out, err = child.communicate()
     except BaseException:
         child.kill()

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from conflicts.collector import import_quietly, settle
 from conflicts.errors import StoreError
 from conflicts.planner import file_sha256, plan_beside, plan_run, run_id_for
 from conflicts.providers import check_model, sdk_modules
@@ -40,17 +41,28 @@ def run_with_progress(
         _resumed(db, resume) if resume else _planned(dilemma_file, models, epochs, params, db)
     )
     try:
+        import_quietly([*sdk_modules(run.models), *EXECUTION_MODULES])
         from rich.console import Console
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
             Progress,
+            ProgressColumn,
+            Task,
             TextColumn,
             TimeElapsedColumn,
             TimeRemainingColumn,
         )
+        from rich.text import Text
 
         from conflicts.runner import execute
+
+        class Rate(ProgressColumn):
+            """Transcripts a second, read when the bar is drawn (10 times a second): rich
+            averages every sample of the last 30 s, too dear to do per transcript."""
+
+            def render(self, task: Task) -> Text:
+                return Text(f"{task.speed or 0:.0f}/s")
 
         console = Console(stderr=True)
         show = not quiet and console.is_terminal
@@ -58,9 +70,10 @@ def run_with_progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
+            Rate(),
             TextColumn(
-                "{task.fields[rate]:.0f}/s  errors {task.fields[errors]}  "
-                "tokens {task.fields[tokens]:,}  ${task.fields[cost]:.2f}"
+                "errors {task.fields[errors]}  tokens {task.fields[tokens]:,}  "
+                "${task.fields[cost]:.2f}"
             ),
             TimeElapsedColumn(),
             TimeRemainingColumn(),
@@ -71,7 +84,7 @@ def run_with_progress(
             spent = store.run_cost(run.id)
             finished = store.transcript_counts(run.id).get("ok", 0)  # a count, not the set
             task = progress.add_task(
-                run.id, total=planned, completed=finished, rate=0.0, errors=0, tokens=0, cost=spent
+                run.id, total=planned, completed=finished, errors=0, tokens=0, cost=spent
             )
             tally = {"errors": 0, "tokens": 0, "cost": spent}
 
@@ -79,16 +92,15 @@ def run_with_progress(
                 tally["errors"] += transcript.status != "ok"
                 tally["tokens"] += transcript.usage.input_tokens + transcript.usage.output_tokens
                 tally["cost"] += transcript.cost_usd or 0.0
-                speed = progress.tasks[task].speed or 0.0
                 progress.update(
                     task,
                     advance=1,
-                    rate=speed,
                     errors=tally["errors"],
                     tokens=tally["tokens"],
                     cost=tally["cost"],
                 )
 
+            settle()
             outcome = asyncio.run(execute(store, run, on_result=advance, **execution))
         if not quiet:
             console.print(

@@ -1,5 +1,7 @@
 import asyncio
 import json
+import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -196,3 +198,15 @@ def test_runs_command(ihsim: Invoke, dilemma_file: Path) -> None:
     ]
     table = ihsim("runs", "--db", "r.db").stdout
     assert listed[0]["run_id"] in table and "24/24" in table
+
+
+def test_the_progress_bar_on_a_terminal(dilemma_file: Path, tmp_path: Path) -> None:
+    """What a user watching a terminal sees: done of planned, the rate, errors, tokens, cost.
+    FORCE_COLOR makes rich draw for a terminal it cannot see."""
+    env = {**os.environ, "FORCE_COLOR": "1", "COLUMNS": "200"}
+    command = [sys.executable, "-m", "conflicts", "run", str(dilemma_file), "-m", "sim/literal"]
+    command += ["-e", "3", "--db", str(tmp_path / "bar.db")]
+    shown = subprocess.run(command, capture_output=True, text=True, env=env, check=True).stderr
+    last = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", shown)
+    assert "36/36" in last
+    assert re.search(r"36/36 +\d+/s +errors 0 +tokens 0 +\$0\.00", last), last
