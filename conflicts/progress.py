@@ -1,7 +1,7 @@
 """`ihsim run` as a whole: plan, execute with a rich progress bar on stderr, summarise.
 
 What only execution needs (the runner, rich's progress bar, the SDKs) is imported while a child
-process plans the run, not before."""
+process plans the run, not before; a --quiet run never imports rich."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ if TYPE_CHECKING:
     from conflicts.runner import Outcome
     from conflicts.transcript import Transcript
 
-EXECUTION_MODULES = ("conflicts.runner", "rich.progress")
+RUNNER = ("conflicts.runner",)
+BAR = ("rich.progress",)  # not imported for --quiet runs
 
 
 def run_with_progress(
@@ -37,89 +38,101 @@ def run_with_progress(
     if planning fails.
 
     `execution` goes to `execute`: max_connections, use_cache, prices, max_cost."""
+    modules = RUNNER if quiet else (*RUNNER, *BAR)
     store, run = (
-        _resumed(db, resume) if resume else _planned(dilemma_file, models, epochs, params, db)
+        _resumed(db, resume)
+        if resume
+        else _planned(dilemma_file, models, epochs, params, db, modules)
     )
     try:
-        import_quietly([*sdk_modules(run.models), *EXECUTION_MODULES])
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            ProgressColumn,
-            Task,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-        from rich.text import Text
-
+        import_quietly([*sdk_modules(run.models), *modules])
         from conflicts.runner import execute
 
-        class Rate(ProgressColumn):
-            """Transcripts a second, read when the bar is drawn (10 times a second): rich
-            averages every sample of the last 30 s, too dear to do per transcript."""
-
-            def render(self, task: Task) -> Text:
-                return Text(f"{task.speed or 0:.0f}/s")
-
-        console = Console(stderr=True)
-        show = not quiet and console.is_terminal
-        with Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            Rate(),
-            TextColumn(
-                "errors {task.fields[errors]}  tokens {task.fields[tokens]:,}  "
-                "${task.fields[cost]:.2f}"
-            ),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            console=console,
-            disable=not show,
-        ) as progress:
-            planned = run.dilemma_count * len(run.models) * run.epochs
-            spent = store.run_cost(run.id)
-            finished = store.transcript_counts(run.id).get("ok", 0)  # a count, not the set
-            task = progress.add_task(
-                run.id, total=planned, completed=finished, errors=0, tokens=0, cost=spent
-            )
-            tally = {"errors": 0, "tokens": 0, "cost": spent}
-
-            def advance(transcript: Transcript) -> None:
-                tally["errors"] += transcript.status != "ok"
-                tally["tokens"] += transcript.usage.input_tokens + transcript.usage.output_tokens
-                tally["cost"] += transcript.cost_usd or 0.0
-                progress.update(
-                    task,
-                    advance=1,
-                    errors=tally["errors"],
-                    tokens=tally["tokens"],
-                    cost=tally["cost"],
-                )
-
+        if quiet:
             settle()
-            outcome = asyncio.run(execute(store, run, on_result=advance, **execution))
-        if not quiet:
-            console.print(
-                f"{run.id}: {outcome.done} done, {outcome.skipped} already finished, "
-                f"{len(outcome.failed)} failed, of {outcome.planned} "
-                f"({run.dilemma_count} dilemmas x {len(run.models)} models x {run.epochs} epochs)"
-                f"; cost so far ${outcome.spent:.4f}",
-                soft_wrap=True,
-            )
-        return outcome
+            return asyncio.run(execute(store, run, **execution))
+        return _with_bar(store, run, execution)
     finally:
         store.close()
 
 
+def _with_bar(store: Store, run: RunInfo, execution: dict[str, Any]) -> Outcome:
+    """Execute under rich's progress bar on stderr (drawn only on a terminal), then say what
+    the run did."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        Task,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
+
+    from conflicts.runner import execute
+
+    class Rate(ProgressColumn):
+        """Transcripts a second, read when the bar is drawn (10 times a second): rich averages
+        every sample of the last 30 s, too dear to do per transcript."""
+
+        def render(self, task: Task) -> Text:
+            return Text(f"{task.speed or 0:.0f}/s")
+
+    console = Console(stderr=True)
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        Rate(),
+        TextColumn(
+            "errors {task.fields[errors]}  tokens {task.fields[tokens]:,}  ${task.fields[cost]:.2f}"
+        ),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not console.is_terminal,
+    ) as progress:
+        planned = run.dilemma_count * len(run.models) * run.epochs
+        spent = store.run_cost(run.id)
+        finished = store.transcript_counts(run.id).get("ok", 0)  # a count, not the set
+        task = progress.add_task(
+            run.id, total=planned, completed=finished, errors=0, tokens=0, cost=spent
+        )
+        tally = {"errors": 0, "tokens": 0, "cost": spent}
+
+        def advance(transcript: Transcript) -> None:
+            tally["errors"] += transcript.status != "ok"
+            tally["tokens"] += transcript.usage.input_tokens + transcript.usage.output_tokens
+            tally["cost"] += transcript.cost_usd or 0.0
+            progress.update(
+                task, advance=1, errors=tally["errors"], tokens=tally["tokens"], cost=tally["cost"]
+            )
+
+        settle()
+        outcome = asyncio.run(execute(store, run, on_result=advance, **execution))
+    console.print(
+        f"{run.id}: {outcome.done} done, {outcome.skipped} already finished, "
+        f"{len(outcome.failed)} failed, of {outcome.planned} "
+        f"({run.dilemma_count} dilemmas x {len(run.models)} models x {run.epochs} epochs)"
+        f"; cost so far ${outcome.spent:.4f}",
+        soft_wrap=True,
+    )
+    return outcome
+
+
 def _planned(
-    dilemma_file: Path | None, models: list[str], epochs: int, params: dict[str, Any], db: Path
+    dilemma_file: Path | None,
+    models: list[str],
+    epochs: int,
+    params: dict[str, Any],
+    db: Path,
+    execution_modules: tuple[str, ...],
 ) -> tuple[Store, RunInfo]:
     """The store and the run the command describes, found again or planned now: in a child
-    process when this one has SDKs to import meanwhile."""
+    process when this one has SDKs (and `execution_modules`) to import meanwhile."""
     assert dilemma_file is not None
     for model in models:
         check_model(model, params)
@@ -132,7 +145,7 @@ def _planned(
             return store, store.run(run_id)
         sdks = sdk_modules(models)
         if any(m not in sys.modules for m in sdks):
-            modules = [m for m in (*sdks, *EXECUTION_MODULES) if m not in sys.modules]
+            modules = [m for m in (*sdks, *execution_modules) if m not in sys.modules]
             run_id = plan_beside(db, dilemma_file, models, epochs, params, modules, sha)
             return store, store.run(run_id)
         return store, plan_run(store, dilemma_file, models, epochs, params, check=False, sha=sha)

@@ -75,6 +75,11 @@ class SDKProvider:
     request: dict[str, Any]
     secrets: tuple[str, ...]
 
+    def __post_init__(self) -> None:
+        # Given a path, the SDK parses it, then the base URL again to join the two, per request;
+        # an absolute URL is parsed once. The join is the SDK's: the path after the base's.
+        self.root = str(self.client.base_url).rstrip("/") + "/"
+
     def fingerprint(self) -> dict[str, Any]:
         return {"model": self.model, "base_url": str(self.client.base_url), **self.request}
 
@@ -90,7 +95,8 @@ class SDKProvider:
         needs a few fields of plain JSON."""
         caught: tuple[type[Exception], ...] = (*sdk_errors, ValueError)
         try:
-            raw = await self.client.post(path, content=orjson.dumps(body), cast_to=bytes)
+            url = self.root + path.lstrip("/")
+            raw = await self.client.post(url, content=orjson.dumps(body), cast_to=bytes)
         except caught as exc:
             raise provider_error(exc, self.secrets) from None
         try:

@@ -100,6 +100,10 @@ class _Handler(BaseHTTPRequestHandler):
             behaviour.counts["requests"] += 1
             if behaviour.first_request_at is None:
                 behaviour.first_request_at = time.time()
+        if self.path != self.server.endpoint:
+            message = f"Invalid URL (POST {self.path})"
+            self._json(404, self.server.error_body("not_found_error", message))
+            return
         key = self.headers.get("x-api-key") or self.headers.get("authorization", "")
         if behaviour.reject_key is not None and behaviour.reject_key in key:
             self._json(
@@ -172,6 +176,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class _Server(ThreadingHTTPServer):
+    endpoint = ""  # the one path it answers, as the real API does; others get a 404
     daemon_threads = True
     request_queue_size = 1024  # benchmarks open a hundred connections at once
 
@@ -192,6 +197,8 @@ class _Server(ThreadingHTTPServer):
 
 class OpenAIServer(_Server):
     """POST /v1/chat/completions."""
+
+    endpoint = "/v1/chat/completions"
 
     def answer(self, body: dict[str, Any]) -> dict[str, Any]:
         tools = body.get("tools") or []
@@ -246,6 +253,8 @@ class OpenAIServer(_Server):
 
 class AnthropicServer(_Server):
     """POST /v1/messages."""
+
+    endpoint = "/v1/messages"
 
     def answer(self, body: dict[str, Any]) -> dict[str, Any]:
         tools = body.get("tools") or []
