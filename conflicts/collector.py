@@ -1,4 +1,4 @@
-"""The garbage collector around the modules a long command loads once and keeps until exit.
+"""The garbage collector around what a long command loads once and keeps until exit.
 
 Importing the openai SDK creates a few hundred thousand objects (its types are pydantic classes)
 that all live until the process ends. Left to the collector, they cost three times, measured on
@@ -12,21 +12,30 @@ from __future__ import annotations
 
 import gc
 import importlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 
-def import_quietly(modules: Iterable[str]) -> None:
-    """Import `modules` with collection paused, then freeze what they created: it lives until
-    exit. (Re-enabled without the freeze, the first collection would walk all of it.)"""
+@contextmanager
+def paused() -> Iterator[None]:
+    """Collection off for a stretch that creates what lives until exit (imports, a run's plan),
+    then what survives frozen. Re-enabled without the freeze, the first collection would walk
+    all of it."""
     enabled = gc.isenabled()
     gc.disable()
     try:
-        for module in modules:
-            importlib.import_module(module)
-        gc.freeze()
+        yield
     finally:
+        gc.freeze()
         if enabled:
             gc.enable()
+
+
+def import_quietly(modules: Iterable[str]) -> None:
+    """Import `modules` with collection paused, and freeze what they create."""
+    with paused():
+        for module in modules:
+            importlib.import_module(module)
 
 
 def settle() -> None:

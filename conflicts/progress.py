@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from conflicts.collector import import_quietly, settle
+from conflicts.collector import import_quietly, paused, settle
 from conflicts.errors import StoreError
 from conflicts.planner import file_sha256, plan_beside, plan_run, run_id_for
 from conflicts.providers import check_model, sdk_modules
@@ -39,11 +39,12 @@ def run_with_progress(
 
     `execution` goes to `execute`: max_connections, use_cache, prices, max_cost."""
     modules = RUNNER if quiet else (*RUNNER, *BAR)
-    store, run = (
-        _resumed(db, resume)
-        if resume
-        else _planned(dilemma_file, models, epochs, params, db, modules)
-    )
+    with paused():  # what planning imports and opens lives until exit
+        store, run = (
+            _resumed(db, resume)
+            if resume
+            else _planned(dilemma_file, models, epochs, params, db, modules)
+        )
     try:
         import_quietly([*sdk_modules(run.models), *modules])
         from conflicts.runner import execute
