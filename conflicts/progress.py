@@ -46,7 +46,10 @@ def run_with_progress(
             else _planned(dilemma_file, models, epochs, params, db, modules)
         )
     try:
-        import_quietly([*sdk_modules(run.models), *modules])
+        planned = run.dilemma_count * len(run.models) * run.epochs
+        if store.transcript_counts(run.id).get("ok", 0) < planned:  # else no call, no SDK
+            modules = (*sdk_modules(run.models), *modules)
+        import_quietly(modules)
         from conflicts.runner import execute
 
         if quiet:

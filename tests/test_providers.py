@@ -330,6 +330,27 @@ def test_a_fresh_process_plans_beside_the_sdk_and_closes_its_connections(tmp_pat
     assert requests == 12 and rows(db, "SELECT COUNT(*) FROM transcripts") == [(12,)]
 
 
+def test_a_finished_run_rerun_imports_no_sdk(tmp_path: Path) -> None:
+    """Rerunning a finished command costs a fraction of the run: it sends nothing, so it must
+    not pay for importing the SDK either (a third of a second for openai)."""
+    dilemmas = dilemma_file(tmp_path / "d.jsonl")
+    with serving(OpenAIServer) as server:
+        command = [sys.executable, "-X", "importtime", "-m", "conflicts", "run", str(dilemmas)]
+        command += ["-m", "openai-compatible/fake", "--base-url", f"{server.url}/v1"]
+        command += ["--db", str(tmp_path / "w.db"), "-q"]
+        first = subprocess.run(command, capture_output=True, text=True, check=True)
+        again = subprocess.run(command, capture_output=True, text=True, check=True)
+        requests = server.behaviour.counts["requests"]
+
+    def sdk_imported(stderr: str) -> bool:
+        names = (line.rsplit("|", 1)[-1].strip() for line in stderr.splitlines() if "|" in line)
+        return any(name.partition(".")[0] == "openai" for name in names)
+
+    assert sdk_imported(first.stderr) and requests == 12
+    assert not sdk_imported(again.stderr)
+    assert again.stdout == first.stdout
+
+
 def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
