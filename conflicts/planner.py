@@ -151,7 +151,10 @@ def main() -> None:
     except InputError as exc:
         print(json.dumps({"error": str(exc)}))
         sys.exit(2)
-    print(json.dumps({"run_id": run.id}))
+    print(json.dumps({"run_id": run.id}), flush=True)
+    # The plan is committed and the answer out; the parent waits for this process to end.
+    # Finalizing the interpreter (collecting every pydantic class, one by one) would add 30 ms.
+    os._exit(0)
 
 
 if __name__ == "__main__":
