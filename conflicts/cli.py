@@ -679,7 +679,9 @@ def _judge(
     from conflicts.judge import VERSION, prompt_hash
     from conflicts.judging import combine, judge_run
     from conflicts.providers import sdk_modules
+    from conflicts.tls import build_aside
 
+    build_aside()
     import_quietly(sdk_modules(judges))
 
     total = store.transcript_counts(run_id).get("ok", 0) * len(judges)

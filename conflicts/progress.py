@@ -15,6 +15,7 @@ from conflicts.errors import StoreError
 from conflicts.planner import file_sha256, plan_beside, plan_run, run_id_for
 from conflicts.providers import check_model, sdk_modules
 from conflicts.store import RunInfo, Store
+from conflicts.tls import build_aside
 
 if TYPE_CHECKING:
     from conflicts.runner import Outcome
@@ -48,6 +49,7 @@ def run_with_progress(
     try:
         planned = run.dilemma_count * len(run.models) * run.epochs
         if store.transcript_counts(run.id).get("ok", 0) < planned:  # else no call, no SDK
+            build_aside()
             modules = (*sdk_modules(run.models), *modules)
         import_quietly(modules)
         from conflicts.runner import execute
@@ -149,6 +151,7 @@ def _planned(
             return store, store.run(run_id)
         sdks = sdk_modules(models)
         if any(m not in sys.modules for m in sdks):
+            build_aside()
             modules = [m for m in (*sdks, *execution_modules) if m not in sys.modules]
             run_id = plan_beside(db, dilemma_file, models, epochs, params, modules, sha)
             return store, store.run(run_id)

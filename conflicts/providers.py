@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from conflicts.dilemma import Dilemma, Message
 from conflicts.errors import ModelError
+from conflicts.tls import shared_context
 from conflicts.transcript import Turn
 
 
@@ -170,7 +171,8 @@ def client_options(params: dict[str, object], key: str, sdk: ModuleType) -> dict
     """What every SDK client gets: the key, the endpoint, a timeout, no retries of its own (the
     runner retries, so it can count attempts and adapt its concurrency), and the SDK's aiohttp
     transport: at a hundred connections httpx's pool spends more CPU per request than the rest of
-    the request path together (measured by `make bench`)."""
+    the request path together (measured by `make bench`). The transport's TLS context is the one
+    `conflicts.tls` built beside the SDK's import."""
     base_url = params.get("base_url")
     timeout = _timeout(params)
     return {
@@ -178,7 +180,7 @@ def client_options(params: dict[str, object], key: str, sdk: ModuleType) -> dict
         "base_url": str(base_url) if base_url else None,
         "max_retries": 0,
         "timeout": timeout,
-        "http_client": sdk.DefaultAioHttpClient(timeout=timeout),
+        "http_client": sdk.DefaultAioHttpClient(timeout=timeout, verify=shared_context()),
     }
 
 
