@@ -153,6 +153,8 @@ def bench_runner(folder: Path, count: int, connections: int, latency: float) -> 
         first = stats["first_request_at"] - launched
         warm_wall, _ = timed_child(command)
         warm_requests = server_stats(url)["counts"]["requests"] - stats["counts"]["requests"]
+        sdk_command = [sys.executable, "-m", "bench.sdk_loop", f"{url}/v1", str(dilemmas)]
+        sdk_wall, _ = timed_child([*sdk_command, str(connections)])
     finally:
         server.kill()
         server.wait()
@@ -166,6 +168,10 @@ def bench_runner(folder: Path, count: int, connections: int, latency: float) -> 
     print(
         f"run warm  {warm_requests:>9} requests     {warm_wall:6.2f} s  = "
         f"{warm_wall / cold_wall:.0%} of cold"
+    )
+    print(
+        f"sdk alone {count:>9} requests     {sdk_wall:6.2f} s  = {sdk_wall / ideal:.2f} x ideal "
+        f"(the openai SDK in a bare loop, same requests: ihsim takes {cold_wall / sdk_wall:.2f} x)"
     )
 
 
