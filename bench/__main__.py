@@ -153,7 +153,8 @@ def sdk_alone(dilemmas: Path, connections: int, latency: float) -> float:
 
 
 def bench_runner(folder: Path, count: int, connections: int, latency: float) -> None:
-    """`ihsim run` against a fake OpenAI server: cold, then the same command again (warm)."""
+    """`ihsim run` against a fake OpenAI server, cold then warm, between two runs of the same
+    requests through the openai SDK alone."""
     dilemmas = runner_dilemmas(folder, count)
     server, url = fake_openai(latency)
     try:
