@@ -12,6 +12,7 @@ import json
 import math
 import random
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -152,40 +153,63 @@ def sdk_alone(dilemmas: Path, connections: int, latency: float) -> float:
         server.wait()
 
 
-def bench_runner(folder: Path, count: int, connections: int, latency: float) -> None:
-    """`ihsim run` against a fake OpenAI server, cold then warm, between two runs of the same
-    requests through the openai SDK alone."""
-    dilemmas = runner_dilemmas(folder, count)
+def ihsim_cold(
+    dilemmas: Path, connections: int, latency: float, db: Path
+) -> tuple[float, float, float, subprocess.Popen[str], str]:
+    """A cold `ihsim run` on a fresh store and a fake server of its own: wall and CPU seconds,
+    seconds from launch to the first request, and the server, still up for a warm rerun."""
     server, url = fake_openai(latency)
+    command = run_command(dilemmas, url, connections, db)
+    launched = time.time()
+    wall, cpu = timed_child(command)
+    return wall, cpu, server_stats(url)["first_request_at"] - launched, server, url
+
+
+def bench_runner(
+    folder: Path, count: int, connections: int, latency: float, repeats: int = 3
+) -> None:
+    """`ihsim run` against a fake OpenAI server, cold `repeats` times, alternating with the same
+    requests through the openai SDK alone (this machine's speed drifts), then warm."""
+    dilemmas = runner_dilemmas(folder, count)
+    colds: list[tuple[float, float, float]] = []
+    sdk: list[float] = []
+    server: subprocess.Popen[str] | None = None
     try:
-        command = run_command(dilemmas, url, connections, folder / "runner.db")
-        sdk_before = sdk_alone(dilemmas, connections, latency)
-        launched = time.time()
-        cold_wall, cold_cpu = timed_child(command)
-        stats = server_stats(url)
-        first = stats["first_request_at"] - launched
-        warm_wall, _ = timed_child(command)
-        warm_requests = server_stats(url)["counts"]["requests"] - stats["counts"]["requests"]
-        sdk_after = sdk_alone(dilemmas, connections, latency)
+        for attempt in range(repeats):
+            sdk.append(sdk_alone(dilemmas, connections, latency))
+            if server is not None:
+                server.kill()
+                server.wait()
+            db = folder / f"runner-{attempt}.db"
+            wall, cpu, first, server, url = ihsim_cold(dilemmas, connections, latency, db)
+            colds.append((wall, cpu, first))
+        before = server_stats(url)["counts"]["requests"]
+        warm_wall, _ = timed_child(run_command(dilemmas, url, connections, db))
+        warm_requests = server_stats(url)["counts"]["requests"] - before
     finally:
-        server.kill()
-        server.wait()
+        if server is not None:
+            server.kill()
+            server.wait()
     ideal = count * latency / connections
+    walls = sorted(c[0] for c in colds)
+    cold_wall = statistics.median(walls)
+    cpu = statistics.median(c[1] for c in colds) / count * 1000
+    first = statistics.median(c[2] for c in colds)
+    sdk_wall = statistics.median(sdk)
     print(
         f"run cold  {count:>9} transcripts  {cold_wall:6.2f} s  = {cold_wall / ideal:.2f} x ideal "
-        f"({ideal:.1f} s at {latency * 1000:.0f} ms, {connections} connections)  "
-        f"CPU {cold_cpu / count * 1000:.2f} ms each  first request {first:.2f} s after launch, "
-        f"then {(cold_wall - first) / ideal:.2f} x ideal"
+        f"({ideal:.1f} s at {latency * 1000:.0f} ms, {connections} connections; median of "
+        f"{repeats}, {walls[0]:.2f}-{walls[-1]:.2f} s)  CPU {cpu:.2f} ms each  first request "
+        f"{first:.2f} s after launch, then {(cold_wall - first) / ideal:.2f} x ideal"
     )
     print(
         f"run warm  {warm_requests:>9} requests     {warm_wall:6.2f} s  = "
         f"{warm_wall / cold_wall:.0%} of cold"
     )
-    sdk_wall = (sdk_before + sdk_after) / 2
     print(
         f"sdk alone {count:>9} requests     {sdk_wall:6.2f} s  = {sdk_wall / ideal:.2f} x ideal "
-        f"(the openai SDK in a bare loop, same requests, before and after: {sdk_before:.2f} s, "
-        f"{sdk_after:.2f} s; ihsim takes {cold_wall / sdk_wall:.2f} x)"
+        f"(the openai SDK in a bare loop, same requests, alternating with ihsim; median of "
+        f"{repeats}, {min(sdk):.2f}-{max(sdk):.2f} s): ihsim takes {cold_wall / sdk_wall:.2f} x"
     )
 
 
@@ -303,6 +327,7 @@ def main() -> None:
     parser.add_argument("--runner-dilemmas", type=int, default=2000)
     parser.add_argument("--connections", type=int, default=100)
     parser.add_argument("--latency", type=float, default=0.2)
+    parser.add_argument("--runner-repeats", type=int, default=3, help="cold runs, median taken")
     parser.add_argument("--verdicts", type=int, default=1_000_000, help="report benchmark size")
     parser.add_argument("--only", choices=["generate", "runner", "sims", "report"], default=None)
     args = parser.parse_args()
@@ -310,7 +335,9 @@ def main() -> None:
         if args.only in (None, "generate"):
             bench_generate(Path(tmp), args.dilemmas)
         if args.only in (None, "runner"):
-            bench_runner(Path(tmp), args.runner_dilemmas, args.connections, args.latency)
+            bench_runner(
+                Path(tmp), args.runner_dilemmas, args.connections, args.latency, args.runner_repeats
+            )
         if args.only in (None, "sims"):
             bench_run_and_classify(Path(tmp), args.epochs)
         if args.only in (None, "report"):
