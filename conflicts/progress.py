@@ -88,13 +88,13 @@ def _with_bar(store: Store, run: RunInfo, execution: dict[str, Any]) -> Outcome:
             return Text(f"{task.speed or 0:.0f}/s")
 
     console = Console(stderr=True)
-    with Progress(
+    with Progress(  # fits 80 columns: the bar takes what the figures leave
         TextColumn("[bold]{task.description}"),
-        BarColumn(),
+        BarColumn(bar_width=None),
         MofNCompleteColumn(),
         Rate(),
         TextColumn(
-            "errors {task.fields[errors]}  tokens {task.fields[tokens]:,}  ${task.fields[cost]:.2f}"
+            "{task.fields[errors]} err  {task.fields[tokens]:,} tok  ${task.fields[cost]:.2f}"
         ),
         TimeElapsedColumn(),
         TimeRemainingColumn(),

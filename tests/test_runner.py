@@ -201,12 +201,15 @@ def test_runs_command(ihsim: Invoke, dilemma_file: Path) -> None:
 
 
 def test_the_progress_bar_on_a_terminal(dilemma_file: Path, tmp_path: Path) -> None:
-    """What a user watching a terminal sees: done of planned, the rate, errors, tokens, cost.
-    FORCE_COLOR makes rich draw for a terminal it cannot see."""
-    env = {**os.environ, "FORCE_COLOR": "1", "COLUMNS": "200"}
+    """What a user watching an 80-column terminal sees, nothing cut short: done of planned, the
+    rate, errors, tokens, cost, times. FORCE_COLOR makes rich draw for a terminal it cannot see."""
+    env = {**os.environ, "FORCE_COLOR": "1", "COLUMNS": "80"}
     command = [sys.executable, "-m", "conflicts", "run", str(dilemma_file), "-m", "sim/literal"]
     command += ["-e", "3", "--db", str(tmp_path / "bar.db")]
     shown = subprocess.run(command, capture_output=True, text=True, env=env, check=True).stderr
-    last = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", shown)
-    assert "36/36" in last
-    assert re.search(r"36/36 +\d+/s +errors 0 +tokens 0 +\$0\.00", last), last
+    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", shown).replace("\r", "\n")
+    final = [line for line in plain.splitlines() if "36/36" in line][-1]
+    assert re.search(
+        r"36/36 +\d+/s +0 err +0 tok +\$0\.00 +\d+:\d\d:\d\d +\d+:\d\d:\d\d$", final
+    ), final
+    assert "…" not in final and len(final) <= 80
