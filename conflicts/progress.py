@@ -47,8 +47,8 @@ def run_with_progress(
             else _planned(dilemma_file, models, epochs, params, db, modules)
         )
     try:
-        planned = run.dilemma_count * len(run.models) * run.epochs
-        if store.transcript_counts(run.id).get("ok", 0) < planned:  # else no call, no SDK
+        finished = store.transcript_counts(run.id).get("ok", 0)  # a count, not the set
+        if finished < run.planned:  # else no call, no SDK
             build_aside()
             modules = (*sdk_modules(run.models), *modules)
         import_quietly(modules)
@@ -57,12 +57,12 @@ def run_with_progress(
         if quiet:
             settle()
             return asyncio.run(execute(store, run, **execution))
-        return _with_bar(store, run, execution)
+        return _with_bar(store, run, finished, execution)
     finally:
         store.close()
 
 
-def _with_bar(store: Store, run: RunInfo, execution: dict[str, Any]) -> Outcome:
+def _with_bar(store: Store, run: RunInfo, finished: int, execution: dict[str, Any]) -> Outcome:
     """Execute under rich's progress bar on stderr (drawn only on a terminal), then say what
     the run did."""
     from rich.console import Console
@@ -101,11 +101,9 @@ def _with_bar(store: Store, run: RunInfo, execution: dict[str, Any]) -> Outcome:
         console=console,
         disable=not console.is_terminal,
     ) as progress:
-        planned = run.dilemma_count * len(run.models) * run.epochs
         spent = store.run_cost(run.id)
-        finished = store.transcript_counts(run.id).get("ok", 0)  # a count, not the set
         task = progress.add_task(
-            run.id, total=planned, completed=finished, errors=0, tokens=0, cost=spent
+            run.id, total=run.planned, completed=finished, errors=0, tokens=0, cost=spent
         )
         tally = {"errors": 0, "tokens": 0, "cost": spent}
 

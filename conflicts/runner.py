@@ -58,7 +58,6 @@ def _pages(store: Store, run_id: str) -> Iterator[Dilemma]:
 def pending_jobs(store: Store, run: RunInfo) -> tuple[int, Iterator[Job]]:
     """How many transcripts remain, and a stream of them."""
     finished = store.finished(run.id)
-    total = run.dilemma_count * len(run.models) * run.epochs
     jobs = (
         (dilemma, model, epoch)
         for dilemma in _pages(store, run.id)
@@ -66,7 +65,7 @@ def pending_jobs(store: Store, run: RunInfo) -> tuple[int, Iterator[Job]]:
         for epoch in range(run.epochs)
         if (dilemma.id, model, epoch) not in finished
     )
-    return total - len(finished), jobs
+    return run.planned - len(finished), jobs
 
 
 Ask = Callable[[list[Message]], Awaitable[Turn]]
@@ -219,9 +218,8 @@ async def execute(
     )
     remaining, jobs = pending_jobs(store, run)
     providers = {m: make_provider(m, run.params) for m in run.models} if remaining else {}
-    planned = run.dilemma_count * len(run.models) * run.epochs
     outcome = Outcome(
-        run.id, planned=planned, skipped=planned - remaining, spent=store.run_cost(run.id)
+        run.id, planned=run.planned, skipped=run.planned - remaining, spent=store.run_cost(run.id)
     )
     results: asyncio.Queue[Transcript | Literal["answered"] | None] = asyncio.Queue()
     cache.on_put = lambda: results.put_nowait(ANSWERED)  # paid-for answers reach the disk soon

@@ -142,6 +142,11 @@ class RunInfo:
     params: dict[str, Any]
     dilemma_count: int
 
+    @property
+    def planned(self) -> int:
+        """Transcripts the run asks for: every dilemma with every model at every epoch."""
+        return self.dilemma_count * len(self.models) * self.epochs
+
 
 @dataclass(frozen=True)
 class RunSummary:
@@ -155,7 +160,7 @@ class RunSummary:
 
     @property
     def planned(self) -> int:
-        return self.info.dilemma_count * len(self.info.models) * self.info.epochs
+        return self.info.planned
 
 
 def _run_info(row: tuple[Any, ...]) -> RunInfo:
