@@ -675,7 +675,7 @@ def _judge(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from conflicts.collector import import_quietly, settle
+    from conflicts.collector import import_quietly
     from conflicts.judge import VERSION, prompt_hash
     from conflicts.judging import combine, judge_run
     from conflicts.providers import sdk_modules
@@ -696,7 +696,6 @@ def _judge(
         transient=True,
     ) as progress:
         task = progress.add_task("judging", total=total)
-        settle()
         asked = asyncio.run(
             judge_run(
                 store,

@@ -36,9 +36,3 @@ def import_quietly(modules: Iterable[str]) -> None:
     with paused():
         for module in modules:
             importlib.import_module(module)
-
-
-def settle() -> None:
-    """Take everything alive now out of the collector's sight for the rest of the process: call
-    once the imports and the plan are done, before the long work that allocates and frees."""
-    gc.freeze()

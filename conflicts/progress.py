@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from conflicts.collector import import_quietly, paused, settle
+from conflicts.collector import import_quietly, paused
 from conflicts.errors import StoreError
 from conflicts.planner import file_sha256, plan_beside, plan_run, run_id_for
 from conflicts.providers import check_model, sdk_modules
@@ -51,11 +51,10 @@ def run_with_progress(
         if finished < run.planned:  # else no call, no SDK
             build_aside()
             modules = (*sdk_modules(run.models), *modules)
-        import_quietly(modules)
+        import_quietly(modules)  # and freezes all alive: the run's collections see only its own
         from conflicts.runner import execute
 
         if quiet:
-            settle()
             return asyncio.run(execute(store, run, **execution))
         return _with_bar(store, run, finished, execution)
     finally:
@@ -115,7 +114,6 @@ def _with_bar(store: Store, run: RunInfo, finished: int, execution: dict[str, An
                 task, advance=1, errors=tally["errors"], tokens=tally["tokens"], cost=tally["cost"]
             )
 
-        settle()
         outcome = asyncio.run(execute(store, run, on_result=advance, **execution))
     console.print(
         f"{run.id}: {outcome.done} done, {outcome.skipped} already finished, "
