@@ -35,7 +35,6 @@ class Behaviour:
     reject_key: str | None = None
     counts: Counter[str] = field(default_factory=Counter)
     first_request_at: float | None = None
-    last_answer_at: float | None = None
     bodies: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     judge: Callable[[list[str], str, str], Any] = field(default=lambda p, t, m: fake_judge(p, t, m))
@@ -125,7 +124,6 @@ class _Handler(BaseHTTPRequestHandler):
             behaviour.bodies.append(body)
             behaviour.counts["ok"] += 1
         self._json(200, self.server.answer(body))
-        behaviour.last_answer_at = time.time()
 
     def do_GET(self) -> None:
         """GET /stats: what the server has seen, for benchmarks run in another process."""
@@ -134,7 +132,6 @@ class _Handler(BaseHTTPRequestHandler):
             stats = {
                 "counts": dict(behaviour.counts),
                 "first_request_at": behaviour.first_request_at,
-                "last_answer_at": behaviour.last_answer_at,
             }
         self._json(200, stats)
 
