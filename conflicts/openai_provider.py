@@ -98,11 +98,37 @@ def _turn(data: dict[str, Any]) -> Turn:
         if c.get("type", "function") == "function"
     ]
     usage = data.get("usage") or {}
+    reasoning, content = split_thinking(message.get("content") or "")
     return Turn(
-        message=Message(role="assistant", content=message.get("content") or "", tool_calls=calls),
+        message=Message(role="assistant", content=content, tool_calls=calls),
         usage=Usage(
             input_tokens=usage.get("prompt_tokens") or 0,
             output_tokens=usage.get("completion_tokens") or 0,
         ),
-        reasoning=message.get("reasoning_content"),
+        reasoning="\n\n".join(filter(None, [_reasoning_field(message), reasoning])) or None,
     )
+
+
+def _reasoning_field(message: dict[str, Any]) -> str | None:
+    """What the server parsed out as reasoning: `reasoning` (vLLM 0.18 and later, Ollama,
+    OpenRouter) or `reasoning_content` (DeepSeek, llama.cpp, older vLLM)."""
+    for key in ("reasoning", "reasoning_content"):
+        if isinstance(value := message.get(key), str) and value.strip():
+            return value
+    return None
+
+
+def split_thinking(content: str) -> tuple[str | None, str]:
+    """(reasoning, answer) from content that holds a thinking model's reasoning inline, as one
+    served without a reasoning parser writes it: `<think>...</think>` first, or a lone
+    `</think>` where its chat template opened the tag. Left in the answer, the reasoning would
+    be judged as said to the user. A tag further into the answer is the answer's own."""
+    head, closed, answer = content.partition("</think>")
+    if not closed:
+        return None, content
+    opened = head.lstrip()
+    if opened.startswith("<think>"):
+        head = opened.removeprefix("<think>")
+    elif "<think>" in head:
+        return None, content
+    return head.strip() or None, answer.lstrip()

@@ -33,6 +33,7 @@ class Behaviour:
     retry_after: str = "0"
     seed: int = 0
     reject_key: str | None = None
+    reply: dict[str, Any] = field(default_factory=dict)  # fields over the plain answer's message
     counts: Counter[str] = field(default_factory=Counter)
     first_request_at: float | None = None
     bodies: list[dict[str, Any]] = field(default_factory=list)
@@ -200,7 +201,7 @@ class OpenAIServer(_Server):
     def answer(self, body: dict[str, Any]) -> dict[str, Any]:
         tools = body.get("tools") or []
         called = any(m.get("role") == "tool" for m in body["messages"])
-        message: dict[str, Any] = {"role": "assistant", "content": ANSWER}
+        message: dict[str, Any] = {"role": "assistant", "content": ANSWER, **self.behaviour.reply}
         finish = "stop"
         forced = _forced(body)
         if forced is not None:
