@@ -1,5 +1,6 @@
 """`anthropic/<model>`: the Messages API with tool use, through the official SDK's async client.
-Thinking blocks, where returned, are kept as the transcript's reasoning."""
+Thinking blocks, where returned (`-p thinking=...`), are the transcript's reasoning, and go back
+unchanged with their message in a tool loop, as the API requires."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ def _blocks(message: Message) -> list[dict[str, Any]]:
         return [
             {"type": "tool_result", "tool_use_id": message.tool_call_id, "content": message.content}
         ]
-    blocks: list[dict[str, Any]] = []
+    blocks: list[dict[str, Any]] = list(message.thinking)
     if message.content:
         blocks.append({"type": "text", "text": message.content})
     for call in message.tool_calls:
@@ -74,6 +75,9 @@ class AnthropicProvider(SDKProvider):
         return await self.post("/v1/messages", body, (anthropic.AnthropicError,), _turn)
 
 
+THINKING = ("thinking", "redacted_thinking")
+
+
 def _turn(data: dict[str, Any]) -> Turn:
     text, thinking, calls = [], [], []
     for block in data["content"]:
@@ -87,8 +91,9 @@ def _turn(data: dict[str, Any]) -> Turn:
                 arguments = {"_unparsed": arguments}
             calls.append(ToolCall(id=block["id"], name=block["name"], arguments=arguments))
     usage = data.get("usage") or {}
+    kept = [block for block in data["content"] if block["type"] in THINKING]
     return Turn(
-        message=Message(role="assistant", content="\n".join(text), tool_calls=calls),
+        message=Message(role="assistant", content="\n".join(text), tool_calls=calls, thinking=kept),
         usage=Usage(
             input_tokens=usage.get("input_tokens") or 0,
             output_tokens=usage.get("output_tokens") or 0,

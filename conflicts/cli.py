@@ -339,6 +339,16 @@ def generate(
     help="Output token limit per turn (anthropic default: 1024).",
 )
 @click.option(
+    "-p",
+    "--param",
+    "extra",
+    metavar="KEY=VALUE",
+    multiple=True,
+    help="Another request field, sent as given and recorded with the run; VALUE is JSON where "
+    "it parses (repeatable): -p reasoning_effort=high, "
+    """-p 'thinking={"type": "enabled", "budget_tokens": 2048}'.""",
+)
+@click.option(
     "--base-url",
     default=None,
     help="API base URL: needed for openai-compatible/ (vLLM, Ollama, llama.cpp).",
@@ -385,6 +395,7 @@ def run(
     max_turns: int,
     temperature: float | None,
     max_tokens: int | None,
+    extra: tuple[str, ...],
     base_url: str | None,
     api_key_env: str | None,
     timeout: float | None,
@@ -419,6 +430,10 @@ def run(
         "timeout": timeout,
     }
     params.update({k: v for k, v in optional.items() if v is not None})
+    if extra:
+        from conflicts.providers import extra_fields
+
+        params["extra"] = extra_fields(extra)
     from conflicts.pricing import load_prices
     from conflicts.progress import run_with_progress
 
@@ -524,12 +539,14 @@ def _run_row(summary: RunSummary) -> dict[str, Any]:
     }
 
 
+COMMANDLINE = click.core.ParameterSource.COMMANDLINE
 RUN_SHAPING = (
     "epochs",
     "seed",
     "max_turns",
     "temperature",
     "max_tokens",
+    "extra",
     "base_url",
     "api_key_env",
     "timeout",
@@ -550,9 +567,10 @@ def _check_run_arguments(
         return
     if dilemma_file is not None or models:
         raise ArgumentError("--resume takes the run's own dilemmas and models; drop the others")
-    for name in RUN_SHAPING:
-        if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE:
-            flag = "--" + name.replace("_", "-")
+    for option in ctx.command.params:
+        name = option.name or ""
+        if name in RUN_SHAPING and ctx.get_parameter_source(name) is COMMANDLINE:
+            flag = max(option.opts, key=len)
             raise ArgumentError(
                 f"--resume keeps the parameters the run was started with; drop {flag}"
             )

@@ -41,6 +41,10 @@ class Message(Record):
     tool_calls: list[ToolCall] = Field(default_factory=list)
     tool_call_id: str | None = None
     name: str | None = None
+    # An assistant's reasoning blocks as the provider returned them (Anthropic's signed
+    # thinking), sent back unchanged, as a tool loop with thinking on requires; their text is
+    # the transcript's reasoning.
+    thinking: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class ToolCase(Record):

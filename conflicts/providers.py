@@ -8,6 +8,7 @@ factories that need them, so `ihsim --help` stays fast.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from types import ModuleType
 from typing import Any, Protocol
 
 from conflicts.dilemma import Dilemma, Message
-from conflicts.errors import ModelError
+from conflicts.errors import ArgumentError, ModelError
 from conflicts.tls import shared_context
 from conflicts.transcript import Turn
 
@@ -159,7 +160,37 @@ def api_key(params: dict[str, object], default_env: str, required: bool = True) 
 
 
 def request_params(params: dict[str, object], supported: tuple[str, ...]) -> dict[str, Any]:
-    return {k: params[k] for k in supported if params.get(k) is not None}
+    """The run's parameters this API takes, then its `-p` fields, sent as given."""
+    chosen = {k: params[k] for k in supported if params.get(k) is not None}
+    extra = params.get("extra")
+    return {**chosen, **extra} if isinstance(extra, dict) else chosen
+
+
+# What ihsim writes into every request itself, and what its own options set.
+_WRITTEN = frozenset({"model", "messages", "system", "tools", "tool_choice", "stream", "n"})
+_OPTIONS = {"temperature": "--temperature", "max_tokens": "--max-tokens", "seed": "--seed"}
+
+
+def extra_fields(pairs: Iterable[str]) -> dict[str, Any]:
+    """`-p KEY=VALUE` options as request fields (reasoning effort, thinking budgets, a server's
+    own knobs), VALUE read as JSON where it parses (numbers, true, objects), else as text."""
+    fields: dict[str, Any] = {}
+    for pair in pairs:
+        key, equals, raw = pair.partition("=")
+        key = key.strip()
+        if not equals or not key:
+            raise ArgumentError(f"-p {pair!r}: expected KEY=VALUE", loc=("param",))
+        if key in _WRITTEN:
+            raise ArgumentError(f"-p {key}: ihsim writes this field itself", loc=("param",))
+        if key in _OPTIONS:
+            raise ArgumentError(f"-p {key}: use {_OPTIONS[key]}", loc=("param",))
+        if key in fields:
+            raise ArgumentError(f"-p {key}: given twice", loc=("param",))
+        try:
+            fields[key] = json.loads(raw)
+        except ValueError:
+            fields[key] = raw
+    return fields
 
 
 def _timeout(params: dict[str, object]) -> float:

@@ -7,6 +7,7 @@ first tool; otherwise it declines in words the confidential-instructions evidenc
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import socket
@@ -113,6 +114,11 @@ class _Handler(BaseHTTPRequestHandler):
                 ),
             )
             return
+        body = json.loads(raw)
+        refusal = self.server.invalid(body)
+        if refusal is not None:
+            self._json(400, self.server.error_body("invalid_request_error", refusal))
+            return
         fault = behaviour.draw()
         if fault is not None:
             with behaviour.lock:
@@ -120,7 +126,6 @@ class _Handler(BaseHTTPRequestHandler):
             self._fault(fault)
             return
         time.sleep(behaviour.latency)
-        body = json.loads(raw)
         with behaviour.lock:
             behaviour.bodies.append(body)
             behaviour.counts["ok"] += 1
@@ -188,6 +193,10 @@ class _Server(ThreadingHTTPServer):
 
     def answer(self, body: dict[str, Any]) -> dict[str, Any]:
         raise NotImplementedError
+
+    def invalid(self, body: dict[str, Any]) -> str | None:
+        """Why the real API would refuse this well-formed request with a 400, or None."""
+        return None
 
     def error_body(self, kind: str, message: str) -> dict[str, Any]:
         raise NotImplementedError
@@ -262,7 +271,7 @@ class AnthropicServer(_Server):
             for m in body["messages"]
         )
         content: list[dict[str, Any]] = [
-            {"type": "thinking", "thinking": "The operator asked for secrecy.", "signature": "s"},
+            _thinking("The operator asked for secrecy."),
             {"type": "text", "text": ANSWER},
         ]
         stop = "end_turn"
@@ -277,6 +286,8 @@ class AnthropicServer(_Server):
                 stop = "tool_use"
         elif tools and not called:
             content = [{"type": "tool_use", "id": "toolu_1", "name": tools[0]["name"], "input": {}}]
+            if _thinking_on(body):
+                content.insert(0, _thinking("I should look before I answer."))
             stop = "tool_use"
         return {
             "id": "msg_fake",
@@ -289,8 +300,38 @@ class AnthropicServer(_Server):
             "usage": {"input_tokens": 50, "output_tokens": 20},
         }
 
+    def invalid(self, body: dict[str, Any]) -> str | None:
+        """With thinking on, an assistant turn that called a tool must come back starting with
+        the thinking block it was returned with, signature intact."""
+        if not _thinking_on(body):
+            return None
+        for i, message in enumerate(body["messages"]):
+            blocks = message["content"] if isinstance(message["content"], list) else []
+            if message["role"] != "assistant" or not any(b["type"] == "tool_use" for b in blocks):
+                continue
+            first = blocks[0]
+            if first["type"] not in ("thinking", "redacted_thinking"):
+                return (
+                    f"messages.{i}.content.0.type: Expected `thinking` or `redacted_thinking`, "
+                    f"but found `{first['type']}`. When `thinking` is enabled, a final "
+                    "`assistant` message must start with a thinking block"
+                )
+            if first != _thinking(first.get("thinking", "")):
+                return f"messages.{i}.content.0: Invalid `signature` in `thinking` block"
+        return None
+
     def error_body(self, kind: str, message: str) -> dict[str, Any]:
         return {"type": "error", "error": {"type": kind, "message": message}}
+
+
+def _thinking_on(body: dict[str, Any]) -> bool:
+    return (body.get("thinking") or {}).get("type") == "enabled"
+
+
+def _thinking(text: str) -> dict[str, Any]:
+    """A thinking block, signed as the real API signs them: the signature covers the text."""
+    signature = hashlib.sha256(f"fake-anthropic:{text}".encode()).hexdigest()
+    return {"type": "thinking", "thinking": text, "signature": signature}
 
 
 @contextmanager

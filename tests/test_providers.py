@@ -163,6 +163,56 @@ def test_anthropic_end_to_end_keeps_thinking_and_tool_results(
     assert transcripts[0].usage.input_tokens == 100
 
 
+def test_anthropic_thinking_goes_back_signed_through_the_tool_loop(
+    ihsim: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
+    dilemmas = dilemma_file(tmp_path / "q.jsonl", "impossible-quiz", sample=3)
+    thinking = '{"type": "enabled", "budget_tokens": 1024}'
+    with serving(AnthropicServer) as server:
+        ran = ihsim(
+            "run",
+            str(dilemmas),
+            *("-m", "anthropic/fake-claude", "--base-url", server.url),
+            *("-p", f"thinking={thinking}", "-p", "metadata={}", "--max-tokens", "2048"),
+            *("--no-cache", "--json"),
+        )
+        bodies = server.behaviour.bodies
+    assert ran.exit_code == 0, ran.output
+    assert json.loads(ran.stdout)["done"] == 3
+    assert all(b["thinking"] == json.loads(thinking) and b["metadata"] == {} for b in bodies)
+    follow_ups = [b for b in bodies if b["messages"][-1]["content"][0]["type"] == "tool_result"]
+    assert len(follow_ups) == 3
+    called = follow_ups[0]["messages"][-2]["content"]
+    assert [block["type"] for block in called] == ["thinking", "tool_use"]
+    assert rows(tmp_path / "ihsim.db", "SELECT DISTINCT reasoning FROM transcripts") == [
+        ("I should look before I answer.\n\nThe operator asked for secrecy.",)
+    ]
+
+
+def test_request_fields_given_with_p_are_sent_and_make_a_run_of_their_own(
+    ihsim: Invoke, tmp_path: Path
+) -> None:
+    dilemmas = dilemma_file(tmp_path / "d.jsonl", sample=2)
+    with serving(OpenAIServer) as server:
+        url = f"{server.url}/v1"
+        plain = run_fake(ihsim, dilemmas, url, "-q")
+        effort = run_fake(
+            ihsim, dilemmas, url, "-q", "-p", "reasoning_effort=high", "-p", "top_k=5"
+        )
+        bodies = server.behaviour.bodies
+    assert plain.exit_code == effort.exit_code == 0
+    assert plain.stdout != effort.stdout  # another run id: the fields are part of the run
+    assert [(b.get("reasoning_effort"), b.get("top_k")) for b in bodies] == [(None, None)] * 2 + [
+        ("high", 5)
+    ] * 2
+    refused = run_fake(ihsim, dilemmas, url, "-p", "messages=[]")
+    assert refused.exit_code == 2 and "ihsim writes this field itself" in refused.output
+    assert run_fake(ihsim, dilemmas, url, "-p", "temperature=1").exit_code == 2
+    assert "use --temperature" in run_fake(ihsim, dilemmas, url, "-p", "temperature=1").output
+    assert "KEY=VALUE" in run_fake(ihsim, dilemmas, url, "-p", "effort").output
+
+
 @pytest.mark.parametrize("server_kind", [OpenAIServer, AnthropicServer])
 def test_faults_of_every_kind_leave_every_transcript_exactly_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server_kind: type
