@@ -215,13 +215,18 @@ def client_options(params: dict[str, object], key: str, sdk: ModuleType) -> dict
     }
 
 
-def _openai_client(name: str, model: str, params: dict[str, object], key: str) -> Provider:
+def _openai_client(
+    name: str, model: str, params: dict[str, object], key: str, limit_field: str = "max_tokens"
+) -> Provider:
     import openai
 
     from conflicts.openai_provider import OpenAIProvider
 
     client = openai.AsyncOpenAI(**client_options(params, key, openai))
-    return OpenAIProvider(model, name, client, request_params(params, REQUEST_PARAMS), (key,))
+    request = request_params(params, REQUEST_PARAMS)
+    if "max_tokens" in request:  # from --max-tokens; a -p field of the new name wins
+        request.setdefault(limit_field, request.pop("max_tokens"))
+    return OpenAIProvider(model, name, client, request, (key,))
 
 
 OPENAI_MODULES = ("openai", "conflicts.openai_provider")
@@ -234,7 +239,9 @@ def _openai_key(name: str, params: dict[str, object]) -> str:
 
 @provider("openai", check=_openai_key, loads=OPENAI_MODULES)
 def _openai(name: str, params: dict[str, object]) -> Provider:
-    return _openai_client(name, f"openai/{name}", params, _openai_key(name, params))
+    # OpenAI's reasoning models refuse `max_tokens`; every chat model takes its successor.
+    key = _openai_key(name, params)
+    return _openai_client(name, f"openai/{name}", params, key, "max_completion_tokens")
 
 
 def _compatible_key(name: str, params: dict[str, object]) -> str:

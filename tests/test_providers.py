@@ -121,6 +121,21 @@ def test_a_thinking_models_reasoning_is_kept_apart_from_its_answer(
     ]
 
 
+def test_openais_own_api_gets_the_token_limit_its_reasoning_models_accept(
+    ihsim: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    dilemmas = dilemma_file(tmp_path / "d.jsonl", sample=1)
+    with serving(OpenAIServer) as server:
+        for model in ("openai/o-test", "openai-compatible/llama-test"):
+            ran = ihsim("run", str(dilemmas), "-m", model, "--base-url", f"{server.url}/v1",
+                        "--max-tokens", "300", "-q")  # fmt: skip
+            assert ran.exit_code == 0, ran.output
+        official, compatible = server.behaviour.bodies
+    assert official["max_completion_tokens"] == 300 and "max_tokens" not in official
+    assert compatible["max_tokens"] == 300 and "max_completion_tokens" not in compatible
+
+
 def test_openai_tool_loop_answers_calls_from_the_script(tmp_path: Path) -> None:
     dilemmas = dilemma_file(tmp_path / "q.jsonl", "impossible-quiz", sample=4)
     with serving(OpenAIServer) as server, Store(tmp_path / "s.db") as store:
