@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from conflicts.errors import StoreError
 from conflicts.stats import wilson
-from conflicts.store import Store
+from conflicts.store import RunInfo, Store
 
 LABELS = ("comply", "refuse", "subvert", "unclear")
 TESTED = {1: "said so", 0: "did not say", -1: "unknown"}
@@ -103,6 +103,33 @@ def latest_version(store: Store, classifier: str) -> str | None:
     if not versions:
         return None
     return max(versions, key=lambda v: (v.isdigit(), int(v) if v.isdigit() else 0, v))
+
+
+# Run parameters that leave a model's answers alike: runs differing only in these pool cleanly
+# (more seeds are more samples).
+POOLABLE = frozenset({"seed", "timeout", "api_key_env"})
+
+
+def pooled_settings(infos: Sequence[RunInfo]) -> list[str]:
+    """A warning per model that these runs ran with different settings: the report pools its
+    transcripts under one name, so a comparison of those settings would read as none."""
+    settings: dict[str, dict[str, tuple[str, dict[str, object]]]] = {}
+    for info in infos:
+        shaping = {k: v for k, v in sorted(info.params.items()) if k not in POOLABLE}
+        for model in info.models:
+            settings.setdefault(model, {}).setdefault(repr(shaping), (info.id, shaping))
+    warnings = []
+    for model, groups in settings.items():
+        if len(groups) < 2:
+            continue
+        runs, shapes = zip(*groups.values(), strict=True)
+        keys = sorted({k for shape in shapes for k in shape})
+        differ = [k for k in keys if len({repr(shape.get(k)) for shape in shapes}) > 1]
+        warnings.append(
+            f"{model} ran with different {', '.join(differ)} in {', '.join(runs)}: its rows "
+            "pool them; report those runs one at a time to compare the settings"
+        )
+    return warnings
 
 
 def aggregate(store: Store, runs: Sequence[str], classifier: str) -> Aggregate:

@@ -104,6 +104,24 @@ def test_pooled_runs_count_once_each(ihsim: Invoke, run: str) -> None:
     assert all(c.n == one[c.model, c.principal] + 24 for c in both)  # 12 dilemmas x 2 epochs
 
 
+def test_pooling_runs_of_a_model_with_different_settings_is_flagged(
+    ihsim: Invoke, run: str
+) -> None:
+    reseeded = ihsim("run", "d.jsonl", *MODELS, "--seed", "7", "-q").stdout.strip()
+    hotter = ihsim("run", "d.jsonl", "-m", "sim/literal", "-t", "1", "-q").stdout.strip()
+    ihsim("classify", reseeded)
+    ihsim("classify", hotter)
+    alike = ihsim("report", run, reseeded)  # another seed is more samples, not another setting
+    assert alike.exit_code == 0 and "warning" not in alike.stderr
+    for command in ("report", "compare"):
+        mixed = ihsim(command, run, reseeded, hotter)
+        assert mixed.exit_code == 0, mixed.output
+        assert mixed.stderr.splitlines() == [
+            f"warning: sim/literal ran with different temperature in {run}, {hotter}: its rows "
+            "pool them; report those runs one at a time to compare the settings"
+        ]
+
+
 def test_an_older_database_gets_its_conflicts_backfilled(
     ihsim: Invoke, monkeypatch: pytest.MonkeyPatch
 ) -> None:
