@@ -951,7 +951,8 @@ def _check_groups(report: Any, wanted: tuple[str, ...], option: str) -> list[str
 @click.option(
     "--by",
     multiple=True,
-    help="Also break the table down by `family`, an axis, `tested`, or `all` (table, md).",
+    help="Also break the table down by `family`, an axis, `tested`, `run` (runs pooled), or "
+    "`all` (table, md).",
 )
 @click.option(
     "--samples",
@@ -1061,7 +1062,8 @@ def _atomic(path: Path) -> Iterator[Any]:
     "--axis",
     "axes",
     multiple=True,
-    help="Within each model, compare the values of this axis (or `tested`, or `all`).",
+    help="Within each model, compare the values of this axis (or `tested`, `run` when runs are "
+    "pooled, or `all`).",
 )
 @db_option
 @click.option("--classifier", "classifier_name", default="evidence", show_default=True)

@@ -104,6 +104,30 @@ def test_pooled_runs_count_once_each(ihsim: Invoke, run: str) -> None:
     assert all(c.n == one[c.model, c.principal] + 24 for c in both)  # 12 dilemmas x 2 epochs
 
 
+def test_pooled_runs_are_also_told_apart_run_by_run(ihsim: Invoke, run: str) -> None:
+    second = ihsim("run", "d.jsonl", *MODELS, "--epochs", "2", "-q").stdout.strip()
+    ihsim("classify", second)
+    with Store(DB()) as store:
+        alone = {r: aggregate(store, [r], "evidence") for r in (run, second)}
+        both = aggregate(store, [run, second], "evidence")
+    assert "run" not in alone[run].groups() and both.groups()[-1] == "run"
+    apart = {(c.model, c.principal, c.value): c.counts for c in both.within("run")}
+    assert apart == {
+        (c.model, c.principal, r): c.counts for r, found in alone.items() for c in found.overall()
+    }
+    adherence = {(a.model, a.value): (a.adherent, a.n) for a in both.adherence if a.group == "run"}
+    assert adherence == {
+        (a.model, r): (a.adherent, a.n)
+        for r, found in alone.items()
+        for a in found.adherence
+        if a.group == "all"
+    }
+    shown = ihsim("report", run, second, "--by", "run")
+    assert shown.exit_code == 0 and second in shown.stdout
+    rows = json.loads(ihsim("compare", run, second, "--axis", "run", "--json").stdout)
+    assert {(r["model"], r["axis"]) for r in rows} >= {("sim/literal", "run")}
+
+
 def test_pooling_runs_of_a_model_with_different_settings_is_flagged(
     ihsim: Invoke, run: str
 ) -> None:
@@ -118,7 +142,7 @@ def test_pooling_runs_of_a_model_with_different_settings_is_flagged(
         assert mixed.exit_code == 0, mixed.output
         assert mixed.stderr.splitlines() == [
             f"warning: sim/literal ran with different temperature in {run}, {hotter}: its rows "
-            "pool them; report those runs one at a time to compare the settings"
+            "pool them (`--by run` and `compare --axis run` set them apart)"
         ]
 
 
