@@ -8,8 +8,7 @@ from __future__ import annotations
 import itertools
 import json
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -1017,10 +1016,11 @@ def report(
 def _print_tables(found: Any, groups: list[str], output: Path | None) -> None:
     from rich.console import Console
 
+    from conflicts.atomic import atomic_file
     from conflicts.tables import report_tables
 
     if output is not None:
-        with _atomic(output) as handle:
+        with atomic_file(output) as handle:
             console = Console(file=handle, width=140, force_terminal=False)
             for table in report_tables(found, groups):
                 console.print(table)
@@ -1034,25 +1034,14 @@ def _print_tables(found: Any, groups: list[str], output: Path | None) -> None:
 
 
 def _emit(text: str, output: Path | None) -> None:
+    from conflicts.atomic import atomic_file
+
     if output is None:
         click.echo(text)
         return
-    with _atomic(output) as handle:
+    with atomic_file(output) as handle:
         handle.write(text if text.endswith("\n") else text + "\n")
     click.echo(f"wrote {output}", err=True)
-
-
-@contextmanager
-def _atomic(path: Path) -> Iterator[Any]:
-    """A file that appears whole at `path` or not at all."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    try:
-        with partial.open("w", encoding="utf-8") as handle:
-            yield handle
-        partial.replace(path)
-    finally:
-        partial.unlink(missing_ok=True)
 
 
 @main.command("compare")
