@@ -1044,6 +1044,58 @@ def _emit(text: str, output: Path | None) -> None:
     click.echo(f"wrote {output}", err=True)
 
 
+@main.command("export")
+@click.argument("run_ids", nargs=-1)
+@click.option("--verdicts", is_flag=True, help="One row per verdict, not per transcript.")
+@click.option(
+    "-f",
+    "--format",
+    "fmt",
+    type=click.Choice(["jsonl", "csv", "parquet"]),
+    default=None,
+    help="Default: the output's suffix, or jsonl.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write here instead of standard output.",
+)
+@click.option("--classifier", default=None, help="With --verdicts: only this classifier's.")
+@db_option
+def export_command(
+    run_ids: tuple[str, ...],
+    verdicts: bool,
+    fmt: str | None,
+    output: Path | None,
+    classifier: str | None,
+    db: Path,
+) -> None:
+    """Export transcripts or verdicts row by row, with each dilemma's family and axes, for
+    pandas, R or DuckDB (the latest run when none is named).
+
+    \b
+    Example:
+      ihsim export -o results/transcripts.parquet
+      ihsim export run-1a2b run-3c4d --verdicts -o results/verdicts.csv
+      ihsim export --verdicts --classifier evidence | head -3
+    """
+    from conflicts.errors import ArgumentError
+    from conflicts.export import export, export_format
+
+    if classifier is not None and not verdicts:
+        raise ArgumentError("--classifier picks verdicts: add --verdicts", loc=("classifier",))
+    chosen = export_format(output, fmt)
+    with open_store(db) as store:
+        unique = list(dict.fromkeys(run_ids))
+        runs = [store.run(r).id for r in unique] if unique else [store.run(None).id]
+        count = export(store.db, runs, verdicts, chosen, output, classifier, sys.stdout)
+    if output is not None:
+        what = "verdicts" if verdicts else "transcripts"
+        click.echo(f"wrote {count} {what} to {output}", err=True)
+
+
 @main.command("compare")
 @click.argument("run_ids", nargs=-1)
 @click.option("-m", "--model", "models", multiple=True, help="Only these models (repeatable).")
