@@ -46,6 +46,16 @@ def db_option(fn: F) -> F:
     )(fn)
 
 
+def output_option(fn: F) -> F:
+    return click.option(
+        "-o",
+        "--output",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="Write here instead of standard output.",
+    )(fn)
+
+
 def open_store(db: Path, must_exist: bool = True) -> Any:
     from conflicts.errors import StoreError
     from conflicts.store import Store
@@ -941,12 +951,7 @@ def _check_groups(report: Any, wanted: tuple[str, ...], option: str) -> list[str
 @click.option(
     "-f", "--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True
 )
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write here instead of standard output.",
-)
+@output_option
 @click.option(
     "--by",
     multiple=True,
@@ -1055,13 +1060,7 @@ def _emit(text: str, output: Path | None) -> None:
     default=None,
     help="Default: the output's suffix, or jsonl.",
 )
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Write here instead of standard output.",
-)
+@output_option
 @click.option("--classifier", default=None, help="With --verdicts: only this classifier's.")
 @db_option
 def export_command(

@@ -35,14 +35,19 @@ class Column:
     axis: str | None = None  # the axis whose value it holds, read from the dilemma's axes
 
 
-TRANSCRIPT_COLUMNS = (
+# What places a row: whose transcript, of which dilemma, in which run.
+PLACE = (
     Column("run_id", "string", "t.run_id"),
     Column("transcript_id", "int", "t.id"),
     Column("dilemma_id", "string", "t.dilemma_id"),
     Column("family", "string", "d.family"),
-    Column("hierarchy", "string", "d.hierarchy"),
     Column("model", "string", "t.model"),
     Column("epoch", "int", "t.epoch"),
+)
+
+TRANSCRIPT_COLUMNS = (
+    *PLACE,
+    Column("hierarchy", "string", "d.hierarchy"),
     Column("status", "string", "t.status"),
     Column("stop_reason", "string", "t.stop_reason"),
     Column("final_answer", "string", "t.final_answer"),
@@ -57,12 +62,7 @@ TRANSCRIPT_COLUMNS = (
 )
 
 VERDICT_COLUMNS = (
-    Column("run_id", "string", "t.run_id"),
-    Column("transcript_id", "int", "t.id"),
-    Column("dilemma_id", "string", "t.dilemma_id"),
-    Column("family", "string", "d.family"),
-    Column("model", "string", "t.model"),
-    Column("epoch", "int", "t.epoch"),
+    *PLACE,
     Column("principal", "string", "v.principal"),
     Column("classifier", "string", "v.classifier"),
     Column("classifier_version", "string", "v.classifier_version"),
