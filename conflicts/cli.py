@@ -513,8 +513,9 @@ def runs_command(db: Path, as_json: bool) -> None:
 
     table = Table()
     table.add_column("run", no_wrap=True)
-    table.add_column("created")
+    table.add_column("created", no_wrap=True)
     table.add_column("models", no_wrap=True)
+    table.add_column("settings", overflow="fold", min_width=16)
     for counted in ("done", "failed", "cost"):
         table.add_column(counted, justify="right", no_wrap=True)
     for summary in summaries:
@@ -523,11 +524,31 @@ def runs_command(db: Path, as_json: bool) -> None:
             info.id,
             info.created_at[:16].replace("T", " "),
             "\n".join(info.models),
+            "\n".join(_settings(info.params)),
             f"{summary.done}/{summary.planned}",
             str(summary.failed),
             f"${summary.cost:.2f}",
         )
-    Console(soft_wrap=True).print(table)
+    console = Console(soft_wrap=True)
+    if not console.is_terminal:  # a pipe or file gets the whole table, as the report does
+        console = Console(soft_wrap=True, width=140)
+    console.print(table)
+
+
+def _settings(params: dict[str, Any]) -> list[str]:
+    """What a run asked of its models beyond `ihsim run`'s defaults, `-p` fields as given (where
+    its key came from is not a setting)."""
+    defaults = {option.name: option.default for option in run.params}
+    shown = {
+        k: v
+        for k, v in sorted(params.items())
+        if k not in ("extra", "api_key_env") and v != defaults.get(k)
+    }
+    shown |= params.get("extra", {})
+    return [
+        f"{k}={v if isinstance(v, str) else json.dumps(v, separators=(',', ':'))}"
+        for k, v in shown.items()
+    ]
 
 
 def _run_row(summary: RunSummary) -> dict[str, Any]:

@@ -198,6 +198,11 @@ def test_runs_command(ihsim: Invoke, dilemma_file: Path) -> None:
     ]
     table = ihsim("runs", "--db", "r.db").stdout
     assert listed[0]["run_id"] in table and "24/24" in table
+    assert "seed=" not in table  # the defaults are not settings worth a line
+    ihsim("run", str(dilemma_file), "-m", "sim/literal", "--db", "r.db", "-q",
+          "-s", "3", "-p", 'thinking={"type": "enabled"}')  # fmt: skip
+    table = ihsim("runs", "--db", "r.db").stdout
+    assert "seed=3" in table and 'thinking={"type":"enabled"}' in table
 
 
 def test_the_progress_bar_on_a_terminal(dilemma_file: Path, tmp_path: Path) -> None:
