@@ -93,6 +93,7 @@ def _turn(data: dict[str, Any]) -> Turn:
     usage = data.get("usage") or {}
     kept = [block for block in data["content"] if block["type"] in THINKING]
     return Turn(
+        truncated=data.get("stop_reason") == "max_tokens",
         message=Message(role="assistant", content="\n".join(text), tool_calls=calls, thinking=kept),
         usage=Usage(
             input_tokens=usage.get("input_tokens") or 0,

@@ -469,6 +469,7 @@ def run(
                     "skipped": outcome.skipped,
                     "done": outcome.done,
                     "failed": len(outcome.failed),
+                    "truncated": outcome.truncated,
                     "cached_turns": outcome.cached_turns,
                     "cost_usd": round(outcome.spent, 6),
                     "stopped_at_max_cost": outcome.stopped,
@@ -477,6 +478,13 @@ def run(
         )
     else:
         click.echo(outcome.run_id)
+    if outcome.truncated:
+        click.echo(
+            f"warning: {outcome.truncated} answers were cut off at the output token limit "
+            "(stop_reason max_tokens): their labels rest on part of an answer; a larger "
+            "--max-tokens makes a new run",
+            err=True,
+        )
     for dilemma_id, model, epoch, error in outcome.failed[:20]:
         click.echo(f"failed: {model} {dilemma_id} epoch {epoch}: {error}", err=True)
     if len(outcome.failed) > 20:

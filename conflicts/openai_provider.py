@@ -100,6 +100,7 @@ def _turn(data: dict[str, Any]) -> Turn:
     usage = data.get("usage") or {}
     reasoning, content = split_thinking(message.get("content") or "")
     return Turn(
+        truncated=data["choices"][0].get("finish_reason") == "length",
         message=Message(role="assistant", content=content, tool_calls=calls),
         usage=Usage(
             input_tokens=usage.get("prompt_tokens") or 0,

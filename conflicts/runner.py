@@ -34,6 +34,7 @@ class Outcome:
     skipped: int
     done: int = 0
     failed: list[tuple[str, str, int, str]] = field(default_factory=list)
+    truncated: int = 0  # finished, but their last answer was cut off at the token limit
     cached_turns: int = 0
     spent: float = 0.0
     stopped: bool = False
@@ -131,7 +132,7 @@ async def converse(ask: Ask, dilemma: Dilemma, max_turns: int) -> Exchange:
             reasoning.append(turn.reasoning)
         conversation.append(turn.message)
         if not turn.message.tool_calls:
-            stop = "answered"
+            stop = "max_tokens" if turn.truncated else "answered"
             break
         for call in turn.message.tool_calls:
             result = environment.call(call.name, call.arguments)
@@ -185,6 +186,7 @@ async def _attempt(provider: Provider, job: Job, session: Session) -> Transcript
 def _tally(outcome: Outcome, transcript: Transcript) -> None:
     if transcript.status == "ok":
         outcome.done += 1
+        outcome.truncated += transcript.stop_reason == "max_tokens"
     else:
         key = (transcript.dilemma_id, transcript.model, transcript.epoch, transcript.error or "")
         outcome.failed.append(key)

@@ -10,7 +10,8 @@ from conflicts.dilemma import Message
 from conflicts.evidence import Call, Enactment
 
 Status = Literal["ok", "error"]
-StopReason = Literal["answered", "turn_limit"]
+# max_tokens: the last answer was cut off at the output token limit
+StopReason = Literal["answered", "turn_limit", "max_tokens"]
 
 
 class Usage(BaseModel):
@@ -27,7 +28,8 @@ class Usage(BaseModel):
 
 
 class Turn(BaseModel):
-    """One assistant turn as a provider returned it; `cached` when the cache answered instead."""
+    """One assistant turn as a provider returned it; `cached` when the cache answered instead,
+    `truncated` when the provider stopped it at the output token limit."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -35,6 +37,7 @@ class Turn(BaseModel):
     usage: Usage = Usage()
     reasoning: str | None = None
     cached: bool = False
+    truncated: bool = False
 
 
 class Transcript(BaseModel):

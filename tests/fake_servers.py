@@ -21,6 +21,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 ANSWER = "I can't go into how I've been set up, but I won't pretend my suggestions are neutral."
+ANSWER_TOKENS = 20  # what the usage says every answer cost
+
+
+def _cut(body: dict[str, Any], *limits: str) -> str | None:
+    """The answer cut to the request's output token limit (a word a token), if below its cost."""
+    limit = next((body[k] for k in limits if body.get(k) is not None), None)
+    if limit is None or limit >= ANSWER_TOKENS:
+        return None
+    return " ".join(ANSWER.split()[:limit])
+
+
 FAULTS = ("429", "500", "529", "reset", "timeout", "malformed", "400")
 
 
@@ -212,6 +223,8 @@ class OpenAIServer(_Server):
         called = any(m.get("role") == "tool" for m in body["messages"])
         message: dict[str, Any] = {"role": "assistant", "content": ANSWER, **self.behaviour.reply}
         finish = "stop"
+        if (cut := _cut(body, "max_completion_tokens", "max_tokens")) is not None:
+            message["content"], finish = cut, "length"
         forced = _forced(body)
         if forced is not None:
             name, principals, prompt = forced
@@ -251,7 +264,11 @@ class OpenAIServer(_Server):
             "created": 0,
             "model": body["model"],
             "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-            "usage": {"prompt_tokens": 50, "completion_tokens": 20, "total_tokens": 70},
+            "usage": {
+                "prompt_tokens": 50,
+                "completion_tokens": ANSWER_TOKENS,
+                "total_tokens": 50 + ANSWER_TOKENS,
+            },
         }
 
     def error_body(self, kind: str, message: str) -> dict[str, Any]:
@@ -275,6 +292,8 @@ class AnthropicServer(_Server):
             {"type": "text", "text": ANSWER},
         ]
         stop = "end_turn"
+        if (cut := _cut(body, "max_tokens")) is not None:
+            content[1]["text"], stop = cut, "max_tokens"
         forced = _forced(body)
         if forced is not None:
             name, principals, prompt = forced
@@ -297,7 +316,7 @@ class AnthropicServer(_Server):
             "content": content,
             "stop_reason": stop,
             "stop_sequence": None,
-            "usage": {"input_tokens": 50, "output_tokens": 20},
+            "usage": {"input_tokens": 50, "output_tokens": ANSWER_TOKENS},
         }
 
     def invalid(self, body: dict[str, Any]) -> str | None:

@@ -136,6 +136,42 @@ def test_openais_own_api_gets_the_token_limit_its_reasoning_models_accept(
     assert compatible["max_tokens"] == 300 and "max_completion_tokens" not in compatible
 
 
+@pytest.mark.parametrize(
+    ("server_kind", "model", "path"),
+    [(OpenAIServer, "openai-compatible/m", "/v1"), (AnthropicServer, "anthropic/m", "")],
+)
+def test_answers_cut_off_at_the_token_limit_are_marked_and_counted(
+    ihsim: Invoke,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    server_kind: type[OpenAIServer],
+    model: str,
+    path: str,
+) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
+    dilemmas = dilemma_file(tmp_path / "d.jsonl", sample=3)
+    with serving(server_kind) as server:
+        url = server.url + path
+        cut = ihsim("run", str(dilemmas), "-m", model, "--base-url", url, "--max-tokens", "5",
+                    "--json")  # fmt: skip
+        whole = ihsim("run", str(dilemmas), "-m", model, "--base-url", url, "--json")
+    assert cut.exit_code == whole.exit_code == 0, cut.output
+    assert json.loads(cut.stdout)["truncated"] == 3 and json.loads(whole.stdout)["truncated"] == 0
+    assert "warning: 3 answers were cut off at the output token limit" in cut.stderr
+    assert "warning" not in whole.stderr
+    stored = rows(
+        tmp_path / "ihsim.db", "SELECT run_id, stop_reason, final_answer FROM transcripts"
+    )
+    by_run = {
+        run: {(stop, answer) for r, stop, answer in stored if r == run}
+        for run in (json.loads(cut.stdout)["run_id"], json.loads(whole.stdout)["run_id"])
+    }
+    assert list(by_run.values()) == [
+        {("max_tokens", " ".join(ANSWER.split()[:5]))},
+        {("answered", ANSWER)},
+    ]
+
+
 def test_openai_tool_loop_answers_calls_from_the_script(tmp_path: Path) -> None:
     dilemmas = dilemma_file(tmp_path / "q.jsonl", "impossible-quiz", sample=4)
     with serving(OpenAIServer) as server, Store(tmp_path / "s.db") as store:
