@@ -39,7 +39,7 @@ from conflicts.errors import DilemmaFileError
 from conflicts.family import FamilySpec
 from conflicts.generate import Line, dilemma_lines
 from conflicts.store import RunInfo, Store, now
-from conflicts.transcript import Transcript
+from conflicts.transcript import StopReason, Transcript
 from hierarchy.errors import format_field
 
 SCHEMA = "ihsim.transcript/1"
@@ -77,6 +77,7 @@ class ImportedTranscript(BaseModel):
     reasoning: str | None = None
     epoch: int | None = None
     source_id: str | None = None
+    stop_reason: StopReason = "answered"
 
 
 class Misplaced(Exception):
@@ -236,7 +237,7 @@ def _placed(
         messages=added,
         final_answer=answer,
         reasoning=record.reasoning,
-        stop_reason="answered",
+        stop_reason=record.stop_reason,
     )
     return Placed(dilemma, body, transcript)
 

@@ -107,9 +107,13 @@ def record(model: str, sample: dict[str, Any]) -> dict[str, Any]:
         value = metadata.get(f"ihsim_{key}", metadata.get(key))
         if value is not None:
             found[key] = value
-    completion = (sample.get("output") or {}).get("completion")
+    output = sample.get("output") or {}
+    completion = output.get("completion")
     if isinstance(completion, str) and completion:
         found["final_answer"] = completion
+    choices = output.get("choices") or [{}]
+    if choices[0].get("stop_reason") == "max_tokens":  # Inspect's word, and ihsim's
+        found["stop_reason"] = "max_tokens"
     return {k: v for k, v in found.items() if v is not None}
 
 
