@@ -946,13 +946,13 @@ FORMATS = ("table", "md", "csv", "json", "html")
 
 def _gather(db: Path, run_ids: tuple[str, ...], classifier_name: str) -> tuple[Any, Any]:
     """The store and the aggregate over these runs (the latest run when none is named)."""
-    from conflicts.report import aggregate, pooled_settings
+    from conflicts.report import aggregate, caveats
 
     store = open_store(db)
     try:
         unique = list(dict.fromkeys(run_ids))  # a run named twice still counts once
         infos = [store.run(r) for r in unique] if unique else [store.run(None)]
-        for warning in pooled_settings(infos):
+        for warning in caveats(store, infos):
             click.echo(f"warning: {warning}", err=True)
         return store, aggregate(store, [info.id for info in infos], classifier_name)
     except BaseException:

@@ -110,6 +110,26 @@ def latest_version(store: Store, classifier: str) -> str | None:
 POOLABLE = frozenset({"seed", "timeout", "api_key_env"})
 
 
+def caveats(store: Store, infos: Sequence[RunInfo]) -> list[str]:
+    """What a reader of a report on these runs should know before trusting its rows."""
+    return [*pooled_settings(infos), *_cut_off(store, [info.id for info in infos])]
+
+
+def _cut_off(store: Store, runs: Sequence[str]) -> list[str]:
+    marks = ", ".join("?" * len(runs))
+    cut, finished = store.db.execute(
+        f"SELECT TOTAL(stop_reason = 'max_tokens'), COUNT(*) FROM transcripts"
+        f" WHERE run_id IN ({marks}) AND status = 'ok'",
+        runs,
+    ).fetchone()
+    if not cut:
+        return []
+    return [
+        f"{cut:.0f} of {finished} transcripts were cut off at the output token limit: their labels "
+        "rest on part of an answer (`ihsim export` lists them, stop_reason max_tokens)"
+    ]
+
+
 def pooled_settings(infos: Sequence[RunInfo]) -> list[str]:
     """A warning per model that these runs ran with different settings: the report pools its
     transcripts under one name, so a comparison of those settings would read as none."""

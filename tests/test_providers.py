@@ -170,6 +170,12 @@ def test_answers_cut_off_at_the_token_limit_are_marked_and_counted(
         {("max_tokens", " ".join(ANSWER.split()[:5]))},
         {("answered", ANSWER)},
     ]
+    cut_run, whole_run = by_run
+    ihsim("classify", cut_run)
+    ihsim("classify", whole_run)
+    assert "3 of 3 transcripts were cut off" in ihsim("report", cut_run).stderr
+    assert "cut off" not in ihsim("report", whole_run).stderr
+    assert "3 of 6 transcripts were cut off" in ihsim("compare", cut_run, whole_run).stderr
 
 
 def test_openai_tool_loop_answers_calls_from_the_script(tmp_path: Path) -> None:
