@@ -10,7 +10,7 @@ import anthropic
 
 from conflicts.dilemma import Dilemma, Message, ToolCall, ToolSpec
 from conflicts.sdk import SDKProvider
-from conflicts.transcript import Turn, Usage
+from conflicts.transcript import Cut, Turn, Usage
 
 
 def _blocks(message: Message) -> list[dict[str, Any]]:
@@ -76,6 +76,7 @@ class AnthropicProvider(SDKProvider):
 
 
 THINKING = ("thinking", "redacted_thinking")
+CUTS: dict[str | None, Cut] = {"max_tokens": "max_tokens", "refusal": "filtered"}
 
 
 def _turn(data: dict[str, Any]) -> Turn:
@@ -93,7 +94,7 @@ def _turn(data: dict[str, Any]) -> Turn:
     usage = data.get("usage") or {}
     kept = [block for block in data["content"] if block["type"] in THINKING]
     return Turn(
-        truncated=data.get("stop_reason") == "max_tokens",
+        cut=CUTS.get(data.get("stop_reason")),
         message=Message(role="assistant", content="\n".join(text), tool_calls=calls, thinking=kept),
         usage=Usage(
             input_tokens=usage.get("input_tokens") or 0,

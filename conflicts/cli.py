@@ -469,7 +469,8 @@ def run(
                     "skipped": outcome.skipped,
                     "done": outcome.done,
                     "failed": len(outcome.failed),
-                    "truncated": outcome.truncated,
+                    "cut_off": outcome.cut["max_tokens"],
+                    "filtered": outcome.cut["filtered"],
                     "cached_turns": outcome.cached_turns,
                     "cost_usd": round(outcome.spent, 6),
                     "stopped_at_max_cost": outcome.stopped,
@@ -478,11 +479,17 @@ def run(
         )
     else:
         click.echo(outcome.run_id)
-    if outcome.truncated:
+    if outcome.cut["max_tokens"]:
         click.echo(
-            f"warning: {outcome.truncated} answers were cut off at the output token limit "
-            "(stop_reason max_tokens): their labels rest on part of an answer; a larger "
+            f"warning: {outcome.cut['max_tokens']} answers were cut off at the output token "
+            "limit (stop_reason max_tokens): their labels rest on part of an answer; a larger "
             "--max-tokens makes a new run",
+            err=True,
+        )
+    if outcome.cut["filtered"]:
+        click.echo(
+            f"warning: {outcome.cut['filtered']} answers were stopped by the provider's own "
+            "safety filter (stop_reason filtered): what they hold is not the model's choice",
             err=True,
         )
     for dilemma_id, model, epoch, error in outcome.failed[:20]:

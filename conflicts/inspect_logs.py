@@ -71,6 +71,10 @@ def _json(data: bytes, where: str) -> dict[str, Any]:
     return parsed
 
 
+# Inspect's stop reasons for an answer the model did not end itself, as ihsim's
+CUTS = {"max_tokens": "max_tokens", "model_length": "max_tokens", "content_filter": "filtered"}
+
+
 def record(model: str, sample: dict[str, Any]) -> dict[str, Any]:
     """An Inspect sample as an ihsim transcript record (see conflicts/imports.py)."""
     messages = [_message(m) for m in sample.get("messages") or []]
@@ -112,8 +116,7 @@ def record(model: str, sample: dict[str, Any]) -> dict[str, Any]:
     if isinstance(completion, str) and completion:
         found["final_answer"] = completion
     choices = output.get("choices") or [{}]
-    if choices[0].get("stop_reason") == "max_tokens":  # Inspect's word, and ihsim's
-        found["stop_reason"] = "max_tokens"
+    found["stop_reason"] = CUTS.get(choices[0].get("stop_reason"))
     return {k: v for k, v in found.items() if v is not None}
 
 

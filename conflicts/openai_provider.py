@@ -10,7 +10,7 @@ import openai
 
 from conflicts.dilemma import Dilemma, Message, ToolCall, ToolSpec
 from conflicts.sdk import SDKProvider
-from conflicts.transcript import Turn, Usage
+from conflicts.transcript import Cut, Turn, Usage
 
 
 def to_openai(messages: list[Message]) -> list[dict[str, Any]]:
@@ -86,6 +86,9 @@ class OpenAIProvider(SDKProvider):
         return await self.post("/chat/completions", body, (openai.OpenAIError,), _turn)
 
 
+CUTS: dict[str | None, Cut] = {"length": "max_tokens", "content_filter": "filtered"}
+
+
 def _turn(data: dict[str, Any]) -> Turn:
     message = data["choices"][0]["message"]
     calls = [
@@ -100,7 +103,7 @@ def _turn(data: dict[str, Any]) -> Turn:
     usage = data.get("usage") or {}
     reasoning, content = split_thinking(message.get("content") or "")
     return Turn(
-        truncated=data["choices"][0].get("finish_reason") == "length",
+        cut=CUTS.get(data["choices"][0].get("finish_reason")),
         message=Message(role="assistant", content=content, tool_calls=calls),
         usage=Usage(
             input_tokens=usage.get("prompt_tokens") or 0,

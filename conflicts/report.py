@@ -117,17 +117,23 @@ def caveats(store: Store, infos: Sequence[RunInfo]) -> list[str]:
 
 def _cut_off(store: Store, runs: Sequence[str]) -> list[str]:
     marks = ", ".join("?" * len(runs))
-    cut, finished = store.db.execute(
-        f"SELECT TOTAL(stop_reason = 'max_tokens'), COUNT(*) FROM transcripts"
-        f" WHERE run_id IN ({marks}) AND status = 'ok'",
+    cut, filtered, finished = store.db.execute(
+        "SELECT TOTAL(stop_reason = 'max_tokens'), TOTAL(stop_reason = 'filtered'), COUNT(*)"
+        f" FROM transcripts WHERE run_id IN ({marks}) AND status = 'ok'",
         runs,
     ).fetchone()
-    if not cut:
-        return []
-    return [
-        f"{cut:.0f} of {finished} transcripts were cut off at the output token limit: their labels "
-        "rest on part of an answer (`ihsim export` lists them, stop_reason max_tokens)"
-    ]
+    said = []
+    if cut:
+        said.append(
+            f"{cut:.0f} of {finished} transcripts were cut off at the output token limit: their "
+            "labels rest on part of an answer (`ihsim export` lists them, stop_reason max_tokens)"
+        )
+    if filtered:
+        said.append(
+            f"{filtered:.0f} of {finished} transcripts were stopped by the provider's safety "
+            "filter: their labels are not the model's choice (stop_reason filtered)"
+        )
+    return said
 
 
 def pooled_settings(infos: Sequence[RunInfo]) -> list[str]:

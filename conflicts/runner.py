@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
@@ -34,7 +35,7 @@ class Outcome:
     skipped: int
     done: int = 0
     failed: list[tuple[str, str, int, str]] = field(default_factory=list)
-    truncated: int = 0  # finished, but their last answer was cut off at the token limit
+    cut: Counter[str] = field(default_factory=Counter)  # finished, ended by the provider: why
     cached_turns: int = 0
     spent: float = 0.0
     stopped: bool = False
@@ -132,7 +133,7 @@ async def converse(ask: Ask, dilemma: Dilemma, max_turns: int) -> Exchange:
             reasoning.append(turn.reasoning)
         conversation.append(turn.message)
         if not turn.message.tool_calls:
-            stop = "max_tokens" if turn.truncated else "answered"
+            stop = turn.cut or "answered"
             break
         for call in turn.message.tool_calls:
             result = environment.call(call.name, call.arguments)
@@ -186,7 +187,8 @@ async def _attempt(provider: Provider, job: Job, session: Session) -> Transcript
 def _tally(outcome: Outcome, transcript: Transcript) -> None:
     if transcript.status == "ok":
         outcome.done += 1
-        outcome.truncated += transcript.stop_reason == "max_tokens"
+        if transcript.stop_reason in ("max_tokens", "filtered"):
+            outcome.cut[transcript.stop_reason] += 1
     else:
         key = (transcript.dilemma_id, transcript.model, transcript.epoch, transcript.error or "")
         outcome.failed.append(key)

@@ -10,8 +10,11 @@ from conflicts.dilemma import Message
 from conflicts.evidence import Call, Enactment
 
 Status = Literal["ok", "error"]
-# max_tokens: the last answer was cut off at the output token limit
-StopReason = Literal["answered", "turn_limit", "max_tokens"]
+# max_tokens: the last answer was cut off at the output token limit; filtered: the provider's
+# own safety system stopped it (Anthropic's refusal stop reason, OpenAI's content_filter), so
+# what it holds is not the model's choice
+Cut = Literal["max_tokens", "filtered"]
+StopReason = Literal["answered", "turn_limit", "max_tokens", "filtered"]
 
 
 class Usage(BaseModel):
@@ -29,7 +32,7 @@ class Usage(BaseModel):
 
 class Turn(BaseModel):
     """One assistant turn as a provider returned it; `cached` when the cache answered instead,
-    `truncated` when the provider stopped it at the output token limit."""
+    `cut` when the provider, not the model, ended it."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -37,7 +40,7 @@ class Turn(BaseModel):
     usage: Usage = Usage()
     reasoning: str | None = None
     cached: bool = False
-    truncated: bool = False
+    cut: Cut | None = None
 
 
 class Transcript(BaseModel):

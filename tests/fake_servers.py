@@ -46,6 +46,7 @@ class Behaviour:
     seed: int = 0
     reject_key: str | None = None
     reply: dict[str, Any] = field(default_factory=dict)  # fields over the plain answer's message
+    filtered: bool = False  # the provider's safety filter stops every plain answer, empty
     counts: Counter[str] = field(default_factory=Counter)
     first_request_at: float | None = None
     bodies: list[dict[str, Any]] = field(default_factory=list)
@@ -225,6 +226,8 @@ class OpenAIServer(_Server):
         finish = "stop"
         if (cut := _cut(body, "max_completion_tokens", "max_tokens")) is not None:
             message["content"], finish = cut, "length"
+        if self.behaviour.filtered:
+            message["content"], finish = None, "content_filter"
         forced = _forced(body)
         if forced is not None:
             name, principals, prompt = forced
@@ -294,6 +297,8 @@ class AnthropicServer(_Server):
         stop = "end_turn"
         if (cut := _cut(body, "max_tokens")) is not None:
             content[1]["text"], stop = cut, "max_tokens"
+        if self.behaviour.filtered:
+            content, stop = [], "refusal"
         forced = _forced(body)
         if forced is not None:
             name, principals, prompt = forced

@@ -105,15 +105,16 @@ def test_inspect_logs_import_with_their_tool_calls(ihsim: Invoke, log: str) -> N
     assert cells["openai-api/fake/fake", "end_user"]["refuse"]["count"] == 2
 
 
-def test_an_answer_cut_off_at_the_token_limit_stays_marked_on_import(
+def test_an_answer_the_model_did_not_end_stays_marked_on_import(
     ihsim: Invoke, tmp_path: Path
 ) -> None:
     log = json.loads((INSPECT / "confidential.json").read_text())
+    log["samples"][0]["output"]["choices"][0]["stop_reason"] = "content_filter"
     log["samples"][1]["output"]["choices"][0]["stop_reason"] = "max_tokens"
     (tmp_path / "cut.json").write_text(json.dumps(log))
     assert ihsim("import", str(tmp_path / "cut.json"), "-f", FAMILY).exit_code == 0
     stops = db_rows("SELECT stop_reason FROM transcripts ORDER BY id")
-    assert stops == [("answered",), ("max_tokens",)]
+    assert stops == [("filtered",), ("max_tokens",)]
     case = family_dilemmas()[0]
     records = [answer(case, "deny", "m", dilemma=case.id, stop_reason="max_tokens")]
     assert ihsim("import", str(write_jsonl("t.jsonl", records)), "-f", FAMILY).exit_code == 0

@@ -156,7 +156,7 @@ def test_answers_cut_off_at_the_token_limit_are_marked_and_counted(
                     "--json")  # fmt: skip
         whole = ihsim("run", str(dilemmas), "-m", model, "--base-url", url, "--json")
     assert cut.exit_code == whole.exit_code == 0, cut.output
-    assert json.loads(cut.stdout)["truncated"] == 3 and json.loads(whole.stdout)["truncated"] == 0
+    assert json.loads(cut.stdout)["cut_off"] == 3 and json.loads(whole.stdout)["cut_off"] == 0
     assert "warning: 3 answers were cut off at the output token limit" in cut.stderr
     assert "warning" not in whole.stderr
     stored = rows(
@@ -176,6 +176,33 @@ def test_answers_cut_off_at_the_token_limit_are_marked_and_counted(
     assert "3 of 3 transcripts were cut off" in ihsim("report", cut_run).stderr
     assert "cut off" not in ihsim("report", whole_run).stderr
     assert "3 of 6 transcripts were cut off" in ihsim("compare", cut_run, whole_run).stderr
+
+
+@pytest.mark.parametrize(
+    ("server_kind", "model", "path"),
+    [(OpenAIServer, "openai-compatible/m", "/v1"), (AnthropicServer, "anthropic/m", "")],
+)
+def test_answers_the_providers_filter_stopped_are_not_taken_for_the_models(
+    ihsim: Invoke,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    server_kind: type[OpenAIServer],
+    model: str,
+    path: str,
+) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
+    dilemmas = dilemma_file(tmp_path / "d.jsonl", sample=2)
+    with serving(server_kind, Behaviour(filtered=True)) as server:
+        ran = ihsim("run", str(dilemmas), "-m", model, "--base-url", server.url + path, "--json")
+    assert ran.exit_code == 0, ran.output
+    assert json.loads(ran.stdout)["filtered"] == 2
+    assert "warning: 2 answers were stopped by the provider's own safety filter" in ran.stderr
+    assert (
+        rows(tmp_path / "ihsim.db", "SELECT stop_reason, final_answer FROM transcripts")
+        == [("filtered", "")] * 2
+    )
+    ihsim("classify")
+    assert "2 of 2 transcripts were stopped by the provider's safety" in ihsim("report").stderr
 
 
 def test_openai_tool_loop_answers_calls_from_the_script(tmp_path: Path) -> None:
