@@ -1,4 +1,5 @@
 import json
+import re
 from pathlib import Path
 
 from conflicts.pricing import Price, PriceTable, load_prices
@@ -80,3 +81,11 @@ def test_bad_price_file_is_a_located_error(ihsim: Invoke, tmp_path: Path) -> Non
     result = ihsim("run", str(dilemmas), "-m", "sim/literal", "--prices", str(prices))
     assert result.exit_code == 2
     assert result.stderr.startswith(f"error: {prices}:2: models.sim/*.input: ")
+
+
+def test_the_models_the_readme_runs_have_built_in_prices() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    named = set(re.findall(r"-m ((?:anthropic|openai)/[\w.-]+)", readme))
+    assert {"anthropic/claude-sonnet-4-5", "openai/gpt-4.1", "openai/o4-mini"} <= named
+    prices = load_prices()
+    assert [m for m in sorted(named) if prices.price(m) is None] == []
