@@ -11,7 +11,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 from conflicts.cache import ResponseCache, request_key
 from conflicts.dilemma import Dilemma, Message
@@ -20,7 +20,7 @@ from conflicts.pricing import PriceTable, load_prices, require_prices
 from conflicts.providers import Provider, close_all, make_provider
 from conflicts.retry import DEFAULT_POLICY, AdaptiveLimit, RetryPolicy, call_with_retries
 from conflicts.store import RunInfo, Store
-from conflicts.transcript import StopReason, Transcript, Turn, Usage
+from conflicts.transcript import Cut, StopReason, Transcript, Turn, Usage
 
 Job = tuple[Dilemma, str, int]
 ANSWERED: Literal["answered"] = "answered"  # wakes the writer to commit a new cached answer
@@ -187,7 +187,7 @@ async def _attempt(provider: Provider, job: Job, session: Session) -> Transcript
 def _tally(outcome: Outcome, transcript: Transcript) -> None:
     if transcript.status == "ok":
         outcome.done += 1
-        if transcript.stop_reason in ("max_tokens", "filtered"):
+        if transcript.stop_reason in get_args(Cut):
             outcome.cut[transcript.stop_reason] += 1
     else:
         key = (transcript.dilemma_id, transcript.model, transcript.epoch, transcript.error or "")
