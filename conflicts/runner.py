@@ -187,8 +187,9 @@ async def _attempt(provider: Provider, job: Job, session: Session) -> Transcript
 def _tally(outcome: Outcome, transcript: Transcript) -> None:
     if transcript.status == "ok":
         outcome.done += 1
-        if transcript.stop_reason in get_args(Cut):
-            outcome.cut[transcript.stop_reason] += 1
+        stop = transcript.stop_reason
+        if stop is not None and stop in get_args(Cut):
+            outcome.cut[stop] += 1
     else:
         key = (transcript.dilemma_id, transcript.model, transcript.epoch, transcript.error or "")
         outcome.failed.append(key)
