@@ -136,19 +136,24 @@ def test_openais_own_api_gets_the_token_limit_its_reasoning_models_accept(
     assert compatible["max_tokens"] == 300 and "max_completion_tokens" not in compatible
 
 
-@pytest.mark.parametrize(
-    ("server_kind", "model", "path"),
-    [(OpenAIServer, "openai-compatible/m", "/v1"), (AnthropicServer, "anthropic/m", "")],
+Endpoint = tuple[type[OpenAIServer | AnthropicServer], str, str]
+
+
+@pytest.fixture(
+    params=[(OpenAIServer, "openai-compatible/m", "/v1"), (AnthropicServer, "anthropic/m", "")],
+    ids=["openai", "anthropic"],
 )
-def test_answers_cut_off_at_the_token_limit_are_marked_and_counted(
-    ihsim: Invoke,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    server_kind: type[OpenAIServer],
-    model: str,
-    path: str,
-) -> None:
+def endpoint(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Endpoint:
+    """Each provider's fake server, the model to name and the path its base URL ends with."""
     monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
+    found: Endpoint = request.param
+    return found
+
+
+def test_answers_cut_off_at_the_token_limit_are_marked_and_counted(
+    ihsim: Invoke, tmp_path: Path, endpoint: Endpoint
+) -> None:
+    server_kind, model, path = endpoint
     dilemmas = dilemma_file(tmp_path / "d.jsonl", sample=3)
     with serving(server_kind) as server:
         url = server.url + path
@@ -178,19 +183,10 @@ def test_answers_cut_off_at_the_token_limit_are_marked_and_counted(
     assert "3 of 6 transcripts were cut off" in ihsim("compare", cut_run, whole_run).stderr
 
 
-@pytest.mark.parametrize(
-    ("server_kind", "model", "path"),
-    [(OpenAIServer, "openai-compatible/m", "/v1"), (AnthropicServer, "anthropic/m", "")],
-)
 def test_answers_the_providers_filter_stopped_are_not_taken_for_the_models(
-    ihsim: Invoke,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    server_kind: type[OpenAIServer],
-    model: str,
-    path: str,
+    ihsim: Invoke, tmp_path: Path, endpoint: Endpoint
 ) -> None:
-    monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
+    server_kind, model, path = endpoint
     dilemmas = dilemma_file(tmp_path / "d.jsonl", sample=2)
     with serving(server_kind, Behaviour(filtered=True)) as server:
         ran = ihsim("run", str(dilemmas), "-m", model, "--base-url", server.url + path, "--json")
