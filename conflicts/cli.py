@@ -496,6 +496,12 @@ def run(
         click.echo(f"failed: {model} {dilemma_id} epoch {epoch}: {error}", err=True)
     if len(outcome.failed) > 20:
         click.echo(f"... and {len(outcome.failed) - 20} more failed", err=True)
+    if any("Error code: 404" in error for *_, error in outcome.failed):
+        click.echo(
+            "hint: the server answered 404 Not Found: check the model's name and --base-url "
+            "(OpenAI-compatible servers answer under /v1)",
+            err=True,
+        )
     if outcome.stopped:
         left = outcome.planned - outcome.skipped - outcome.done - len(outcome.failed)
         click.echo(

@@ -323,6 +323,19 @@ def test_client_errors_fail_fast_and_exit_1(ihsim: Invoke, tmp_path: Path) -> No
     assert ran.exit_code == 1
     assert requests == 12
     assert "failed: openai-compatible/m" in ran.stderr and "400" in ran.stderr
+    assert "hint" not in ran.stderr
+
+
+def test_a_base_url_without_v1_fails_fast_with_a_hint(ihsim: Invoke, tmp_path: Path) -> None:
+    dilemmas = dilemma_file(tmp_path / "d.jsonl", sample=2)
+    with serving(OpenAIServer) as server:
+        ran = run_fake(ihsim, dilemmas, server.url, "-q")  # the real path is /v1/chat/completions
+        requests = server.behaviour.counts["requests"]
+    assert ran.exit_code == 1 and requests == 2
+    assert ran.stderr.splitlines()[-1] == (
+        "hint: the server answered 404 Not Found: check the model's name and --base-url "
+        "(OpenAI-compatible servers answer under /v1)"
+    )
 
 
 def test_missing_key_is_refused_before_anything_starts(
