@@ -26,6 +26,7 @@ class Sample:
     messages: list[dict[str, Any]]
     final_answer: str
     reasoning: str | None
+    stop_reason: str | None = None
 
 
 def samples(
@@ -46,7 +47,7 @@ def samples(
         )
         SELECT r.transcript_id, r.model, r.principal, r.label, r.evidence, t.dilemma_id,
                d.family, d.axes, t.epoch, json_extract(d.body, '$.messages'), t.messages,
-               t.final_answer, t.reasoning
+               t.final_answer, t.reasoning, t.stop_reason
         FROM ranked r JOIN transcripts t ON t.id = r.transcript_id
         JOIN dilemmas d ON d.id = t.dilemma_id
         WHERE r.k <= ?
@@ -69,6 +70,7 @@ def samples(
             messages=json.loads(row[10]),
             final_answer=row[11],
             reasoning=row[12],
+            stop_reason=row[13],
         )
         for row in rows
     ]

@@ -32,6 +32,7 @@ summary{cursor:pointer}pre{white-space:pre-wrap;word-break:break-word;background
 padding:.4rem;margin:.2rem 0;border-left:3px solid #ccc}.role{font-weight:600}
 .subvert{color:#b00020}.refuse{color:#8a6d00}.comply{color:#1b5e20}.unclear{color:#555}
 .muted{color:#666}
+.warning{color:#8a4b00;font-weight:bold}
 """
 
 
@@ -243,6 +244,14 @@ def _drilldown(
         yield "</section>"
 
 
+# Why a transcript ended other than by answering, said beside its label: its reviewer should know
+STOPPED = {
+    "max_tokens": "The answer was cut off at the output token limit.",
+    "filtered": "The provider's safety filter stopped the answer: it is not the model's choice.",
+    "turn_limit": "The tool loop reached its turn limit before a final answer.",
+}
+
+
 def _transcript(sample: Sample) -> str:
     axes = ", ".join(f"{k}={v}" for k, v in sorted(sample.axes.items()))
     head = (
@@ -250,7 +259,10 @@ def _transcript(sample: Sample) -> str:
         f"{escape(sample.family)} · {escape(axes)} · epoch {sample.epoch} · "
         f"<code>{escape(sample.dilemma_id[:12])}</code></summary>"
     )
-    body = [head, _evidence(sample.evidence)]
+    body = [head]
+    if sample.stop_reason in STOPPED:
+        body.append(f'<p class="warning">{escape(STOPPED[sample.stop_reason])}</p>')
+    body.append(_evidence(sample.evidence))
     if sample.reasoning:
         body.append(_message("reasoning", sample.reasoning))
     for message in [*sample.prompt, *sample.messages]:

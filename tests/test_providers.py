@@ -181,6 +181,10 @@ def test_answers_cut_off_at_the_token_limit_are_marked_and_counted(
     assert "3 of 3 transcripts were cut off" in ihsim("report", cut_run).stderr
     assert "cut off" not in ihsim("report", whole_run).stderr
     assert "3 of 6 transcripts were cut off" in ihsim("compare", cut_run, whole_run).stderr
+    for run, said in ((cut_run, True), (whole_run, False)):  # beside each transcript shown
+        ihsim("report", run, "-f", "html", "-o", "r.html")
+        page = (tmp_path / "r.html").read_text()
+        assert ("The answer was cut off at the output token limit." in page) is said
 
 
 def test_answers_the_providers_filter_stopped_are_not_taken_for_the_models(
