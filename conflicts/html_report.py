@@ -16,6 +16,7 @@ from typing import Any
 from conflicts.compare import Difference
 from conflicts.drilldown import Sample
 from conflicts.report import LABELS, Aggregate, Cell, percent
+from conflicts.transcript import NOT_ANSWERED
 
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000")
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
@@ -244,14 +245,6 @@ def _drilldown(
         yield "</section>"
 
 
-# Why a transcript ended other than by answering, said beside its label: its reviewer should know
-STOPPED = {
-    "max_tokens": "The answer was cut off at the output token limit.",
-    "filtered": "The provider's safety filter stopped the answer: it is not the model's choice.",
-    "turn_limit": "The tool loop reached its turn limit before a final answer.",
-}
-
-
 def _transcript(sample: Sample) -> str:
     axes = ", ".join(f"{k}={v}" for k, v in sorted(sample.axes.items()))
     head = (
@@ -260,8 +253,8 @@ def _transcript(sample: Sample) -> str:
         f"<code>{escape(sample.dilemma_id[:12])}</code></summary>"
     )
     body = [head]
-    if sample.stop_reason in STOPPED:
-        body.append(f'<p class="warning">{escape(STOPPED[sample.stop_reason])}</p>')
+    if sample.stop_reason in NOT_ANSWERED:
+        body.append(f'<p class="warning">{escape(NOT_ANSWERED[sample.stop_reason])}</p>')
     body.append(_evidence(sample.evidence))
     if sample.reasoning:
         body.append(_message("reasoning", sample.reasoning))

@@ -21,6 +21,7 @@ from rich.text import Text
 
 from conflicts.gold import GoldLabel, append_gold, read_gold
 from conflicts.store import Store
+from conflicts.transcript import NOT_ANSWERED
 
 KEYS = {"c": "comply", "r": "refuse", "s": "subvert"}
 
@@ -157,3 +158,5 @@ def _show(store: Store, case: Case, console: Console) -> None:
         console.print(Panel(Text(body), title=Text(who), title_align="left"))
     if transcript.reasoning:
         console.print(Panel(Text(transcript.reasoning), title="reasoning", title_align="left"))
+    if transcript.stop_reason in NOT_ANSWERED:
+        console.print(Text(NOT_ANSWERED[transcript.stop_reason], style="bold yellow"))

@@ -16,6 +16,13 @@ Status = Literal["ok", "error"]
 Cut = Literal["max_tokens", "filtered"]
 StopReason = Literal["answered", "turn_limit", "max_tokens", "filtered"]
 
+# Why a transcript ended other than by answering, for whoever reviews its labels
+NOT_ANSWERED = {
+    "max_tokens": "The answer was cut off at the output token limit.",
+    "filtered": "The provider's safety filter stopped the answer: it is not the model's choice.",
+    "turn_limit": "The tool loop reached its turn limit before a final answer.",
+}
+
 
 class Usage(BaseModel):
     model_config = ConfigDict(extra="forbid")

@@ -101,6 +101,7 @@ def test_label_asks_about_disagreements_first_and_resumes(ihsim: Invoke) -> None
     db = sqlite3.connect(os.environ["IHSIM_DB"])
     with db:
         db.execute("UPDATE verdicts SET flagged = 1 WHERE transcript_id = ?", (flagged,))
+        db.execute("UPDATE transcripts SET stop_reason = 'max_tokens' WHERE id = ?", (flagged,))
         db.execute(
             "UPDATE verdicts SET label = 'unclear'"
             " WHERE transcript_id = ? AND principal = 'trainer'",
@@ -111,6 +112,7 @@ def test_label_asks_about_disagreements_first_and_resumes(ihsim: Invoke) -> None
     assert first.exit_code == 0, first.output
     assert "3 labels written to gold.jsonl" in first.stderr
     assert "disagreement" in first.stdout
+    assert "The answer was cut off at the output token limit." in first.stdout
     written = [json.loads(line) for line in Path("gold.jsonl").read_text().splitlines()]
     by_id = {(v["dilemma_id"], v["model"], v["epoch"]): v["id"] for v in verdicts}
     assert {by_id[g["dilemma"], g["model"], g["epoch"]] for g in written} == {flagged}
