@@ -105,6 +105,10 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args: object) -> None:  # keep test output clean
         return
 
+    def parse_request(self) -> bool:
+        self.arrived = time.monotonic()  # the request line is in: latency counts from here
+        return super().parse_request()
+
     def do_POST(self) -> None:
         behaviour = self.server.behaviour
         length = int(self.headers.get("content-length", "0"))
@@ -137,11 +141,13 @@ class _Handler(BaseHTTPRequestHandler):
                 behaviour.counts[fault] += 1
             self._fault(fault)
             return
-        time.sleep(behaviour.latency)
+        answer = json.dumps(self.server.answer(body)).encode()
+        # the answer leaves `latency` after the request came in, the server's own work included
+        time.sleep(max(0.0, self.arrived + behaviour.latency - time.monotonic()))
         with behaviour.lock:
             behaviour.bodies.append(body)
             behaviour.counts["ok"] += 1
-        self._json(200, self.server.answer(body))
+        self._raw(200, answer, "application/json")
 
     def do_GET(self) -> None:
         """GET /stats: what the server has seen, for benchmarks run in another process."""
