@@ -963,14 +963,19 @@ def _gather(db: Path, run_ids: tuple[str, ...], classifier_name: str) -> tuple[A
 
     store = open_store(db)
     try:
-        unique = list(dict.fromkeys(run_ids))  # a run named twice still counts once
-        infos = [store.run(r) for r in unique] if unique else [store.run(None)]
+        infos = _selected_runs(store, run_ids)
         for warning in caveats(store, infos):
             click.echo(f"warning: {warning}", err=True)
         return store, aggregate(store, [info.id for info in infos], classifier_name)
     except BaseException:
         store.close()
         raise
+
+
+def _selected_runs(store: Any, run_ids: tuple[str, ...]) -> list[Any]:
+    """The runs named, each once, or the latest run when none is."""
+    unique = list(dict.fromkeys(run_ids))
+    return [store.run(r) for r in unique] if unique else [store.run(None)]
 
 
 def _check_groups(report: Any, wanted: tuple[str, ...], option: str) -> list[str]:
@@ -1129,8 +1134,7 @@ def export_command(
         raise ArgumentError("--classifier picks verdicts: add --verdicts", loc=("classifier",))
     chosen = export_format(output, fmt)
     with open_store(db) as store:
-        unique = list(dict.fromkeys(run_ids))
-        runs = [store.run(r).id for r in unique] if unique else [store.run(None).id]
+        runs = [info.id for info in _selected_runs(store, run_ids)]
         count = export(store.db, runs, verdicts, chosen, output, classifier, sys.stdout)
     if output is not None:
         what = "verdicts" if verdicts else "transcripts"
