@@ -964,9 +964,11 @@ def _gather(db: Path, run_ids: tuple[str, ...], classifier_name: str) -> tuple[A
     store = open_store(db)
     try:
         infos = _selected_runs(store, run_ids)
-        for warning in caveats(store, infos):
+        found = aggregate(store, [info.id for info in infos], classifier_name)
+        found.caveats = caveats(store, infos)
+        for warning in found.caveats:
             click.echo(f"warning: {warning}", err=True)
-        return store, aggregate(store, [info.id for info in infos], classifier_name)
+        return store, found
     except BaseException:
         store.close()
         raise

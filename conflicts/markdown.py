@@ -43,6 +43,9 @@ def _lines(
         "conflicts with a prescribed winner resolved in its favour with no principal subverted."
     )
     yield ""
+    for caveat in report.caveats:
+        yield f"> **Caveat:** {caveat}"
+        yield ""
     yield "## Verdicts per model and principal"
     yield ""
     yield from _table(

@@ -73,6 +73,7 @@ class Aggregate:
     version: str
     cells: list[Cell]
     adherence: list[Adherence]
+    caveats: list[str] = field(default_factory=list)  # said beside the rows in every format
 
     def overall(self) -> list[Cell]:
         return [c for c in self.cells if c.group == "all"]

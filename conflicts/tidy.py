@@ -75,6 +75,7 @@ def as_json(report: Aggregate, differences: list[Difference], effects: list[Diff
         "runs": report.runs,
         "classifier": report.classifier,
         "classifier_version": report.version,
+        "caveats": report.caveats,
         "rows": list(rows(report)),
         "comparisons": [d.as_dict() for d in differences],
         "axis_effects": [e.as_dict() for e in effects],

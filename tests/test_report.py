@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import os
@@ -137,13 +138,22 @@ def test_pooling_runs_of_a_model_with_different_settings_is_flagged(
     ihsim("classify", hotter)
     alike = ihsim("report", run, reseeded)  # another seed is more samples, not another setting
     assert alike.exit_code == 0 and "warning" not in alike.stderr
+    caveat = (
+        f"sim/literal ran with different temperature in {run}, {hotter}: its rows pool them "
+        "(`--by run` and `compare --axis run` set them apart)"
+    )
     for command in ("report", "compare"):
         mixed = ihsim(command, run, reseeded, hotter)
         assert mixed.exit_code == 0, mixed.output
-        assert mixed.stderr.splitlines() == [
-            f"warning: sim/literal ran with different temperature in {run}, {hotter}: its rows "
-            "pool them (`--by run` and `compare --axis run` set them apart)"
-        ]
+        assert mixed.stderr.splitlines() == [f"warning: {caveat}"]
+    # and in the files that outlive the terminal
+    assert json.loads(ihsim("report", run, reseeded, hotter, "--json").stdout)["caveats"] == [
+        caveat
+    ]
+    assert f"> **Caveat:** {caveat}" in ihsim("report", run, reseeded, hotter, "-f", "md").stdout
+    page = ihsim("report", run, reseeded, hotter, "-f", "html").stdout
+    assert f"Caveat: {html.escape(caveat)}" in page
+    assert "Caveat" not in ihsim("report", run, reseeded, "-f", "html").stdout
 
 
 def test_an_older_database_gets_its_conflicts_backfilled(
