@@ -46,6 +46,22 @@ def db_option(fn: F) -> F:
     )(fn)
 
 
+class FloatOrNone(click.ParamType):
+    """A number, or `none` for an option whose field is then left out of the request."""
+
+    name = "float|none"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if value is None or isinstance(value, float):
+            return value
+        if str(value).strip().lower() == "none":
+            return None
+        try:
+            return float(value)
+        except ValueError:
+            self.fail(f"{value!r} is neither a number nor 'none'", param, ctx)
+
+
 def output_option(fn: F) -> F:
     return click.option(
         "-o",
@@ -656,7 +672,15 @@ def _check_run_arguments(
     show_default=True,
     help="Requests in flight per judge.",
 )
-@click.option("-t", "--temperature", type=float, default=0.0, show_default=True)
+@click.option(
+    "-t",
+    "--temperature",
+    type=FloatOrNone(),
+    default=0.0,
+    show_default=True,
+    help="The judges' temperature; `none` sends none (OpenAI's reasoning models take only "
+    "their own).",
+)
 @click.option("--max-tokens", type=click.IntRange(min=1), default=1024, show_default=True)
 @click.option("--timeout", type=click.FloatRange(min=0.1), help="Seconds per judge request.")
 @click.option("--no-cache", is_flag=True, help="Ask the judges again even if answered before.")
@@ -669,7 +693,7 @@ def classify(
     judge_base_url: str | None,
     api_key_env: str | None,
     connections: int,
-    temperature: float,
+    temperature: float | None,
     max_tokens: int,
     timeout: float | None,
     no_cache: bool,

@@ -69,6 +69,16 @@ def test_a_judge_labels_every_principal_and_says_who_it_was(ihsim: Invoke, run: 
     )
 
 
+def test_a_judge_that_takes_only_its_own_temperature_is_sent_none(ihsim: Invoke, run: str) -> None:
+    with serving(OpenAIServer) as server:
+        result = ihsim(*judge_args(server, "-j", JUDGE, "-q", "-t", "none"))
+        bodies = server.behaviour.bodies
+    assert result.exit_code == 0, result.output
+    assert bodies and all("temperature" not in body for body in bodies)
+    refused = ihsim(*judge_args(server, "-j", JUDGE, "-t", "warm"))
+    assert refused.exit_code == 2 and "'warm' is neither a number nor 'none'" in refused.output
+
+
 def test_a_rerun_is_served_from_the_cache(ihsim: Invoke, run: str) -> None:
     with serving(OpenAIServer) as server:
         ihsim(*judge_args(server, "-j", JUDGE, "-q"))
