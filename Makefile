@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO := results/demo
 
-.PHONY: install test lint demo bench bench-peers clean chromium
+.PHONY: install test lint demo bytecode bench bench-peers clean chromium
 
 install: $(STAMP)
 
@@ -43,8 +43,10 @@ demo: $(STAMP)
 
 # Launch time is measured: bytecode for sources edited since the install, or each cold run would
 # compile them (machines that set PYTHONDONTWRITEBYTECODE never write it themselves).
-bench: $(STAMP)
+bytecode: $(STAMP)
 	@$(BIN)/python -m compileall -q hierarchy conflicts tests bench > /dev/null
+
+bench: bytecode
 	$(BIN)/python -m bench
 
 # Inspect AI in an environment of its own, against the same fake server, same N and connections.
@@ -56,8 +58,7 @@ $(PEERS)/.installed-stamp:
 		> $(PEERS)/install.log 2>&1 || { tail -30 $(PEERS)/install.log; exit 1; }
 	@touch $@
 
-bench-peers: $(STAMP) $(PEERS)/.installed-stamp
-	@$(BIN)/python -m compileall -q hierarchy conflicts tests bench > /dev/null
+bench-peers: bytecode $(PEERS)/.installed-stamp
 	$(BIN)/python -m bench.peers
 
 clean:

@@ -80,19 +80,19 @@ CUTS: dict[str | None, Cut] = {"max_tokens": "max_tokens", "refusal": "filtered"
 
 
 def _turn(data: dict[str, Any]) -> Turn:
-    text, thinking, calls = [], [], []
+    text, kept, calls = [], [], []
     for block in data["content"]:
         if block["type"] == "text":
             text.append(block["text"])
-        elif block["type"] == "thinking":
-            thinking.append(block["thinking"])
+        elif block["type"] in THINKING:
+            kept.append(block)
         elif block["type"] == "tool_use":
             arguments = block["input"]
             if not isinstance(arguments, dict):
                 arguments = {"_unparsed": arguments}
             calls.append(ToolCall(id=block["id"], name=block["name"], arguments=arguments))
     usage = data.get("usage") or {}
-    kept = [block for block in data["content"] if block["type"] in THINKING]
+    thinking = [block["thinking"] for block in kept if block["type"] == "thinking"]
     return Turn(
         cut=CUTS.get(data.get("stop_reason")),
         message=Message(role="assistant", content="\n".join(text), tool_calls=calls, thinking=kept),
