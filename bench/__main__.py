@@ -23,13 +23,13 @@ from typing import Any
 
 import yaml
 
-from conflicts.axes import AXES
-from conflicts.classify import classify_run, get_classifier
-from conflicts.family import load_family
-from conflicts.generate import dilemma_lines, hosted, write_jsonl
-from conflicts.planner import plan_run
-from conflicts.runner import execute
-from conflicts.store import Store
+from conflicts.classify.classifiers import classify_run, get_classifier
+from conflicts.run.execute import execute
+from conflicts.run.plan import plan_run
+from conflicts.scenarios.axes import AXES
+from conflicts.scenarios.family import load_family
+from conflicts.scenarios.generate import dilemma_lines, hosted, write_jsonl
+from conflicts.store.database import Store
 from hierarchy import load_hierarchy
 
 BASE_FAMILY = "impossible-quiz"
@@ -249,9 +249,9 @@ def synthetic_verdicts(store: Store, target: int, seed: int = 0) -> str:
     """A run with `target` or more verdicts over real dilemmas of every seed family the
     model-spec hierarchy hosts: three models, labels drawn at random, one in ten transcripts
     saying it suspects a test. Written with executemany: this is setup, not what is timed."""
-    from conflicts.dilemma import Dilemma
-    from conflicts.family import family_names
-    from conflicts.store import RunInfo, now
+    from conflicts.scenarios.dilemma import Dilemma
+    from conflicts.scenarios.family import family_names
+    from conflicts.store.database import RunInfo, now
 
     hierarchy = load_hierarchy("model-spec")
     items: list[tuple[Dilemma, str]] = []
@@ -314,8 +314,8 @@ def synthetic_verdicts(store: Store, target: int, seed: int = 0) -> str:
 def bench_report(folder: Path, target: int) -> None:
     """Issue 6's floor: 1,000,000 verdicts into every report table in under 5 s; then the same
     verdicts exported row by row."""
-    from conflicts.export import export
-    from conflicts.report import aggregate
+    from conflicts.analysis.measures import aggregate
+    from conflicts.formats.export import export
 
     with Store(folder / "report.db") as store:
         run_id = synthetic_verdicts(store, target)

@@ -17,7 +17,7 @@ import click
 from hierarchy.errors import InputError
 
 if TYPE_CHECKING:
-    from conflicts.store import RunSummary
+    from conflicts.store.database import RunSummary
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_DB = Path("results") / "ihsim.db"
@@ -74,7 +74,7 @@ def output_option(fn: F) -> F:
 
 def open_store(db: Path, must_exist: bool = True) -> Any:
     from conflicts.errors import StoreError
-    from conflicts.store import Store
+    from conflicts.store.database import Store
 
     if must_exist and not db.exists():
         raise StoreError("no such database; start with `ihsim run`", file=str(db))
@@ -185,7 +185,7 @@ def families_list() -> None:
     Example:
       ihsim families list
     """
-    from conflicts.family import family_names, load_family
+    from conflicts.scenarios.family import family_names, load_family
 
     for name in family_names():
         family = load_family(name)
@@ -201,7 +201,7 @@ def families_show(name_or_file: str) -> None:
     Example:
       ihsim families show confidential-instructions
     """
-    from conflicts.family import load_family
+    from conflicts.scenarios.family import load_family
 
     family = load_family(name_or_file)
     click.echo(f"{family.id} (v{family.version}): {family.title}\n")
@@ -235,8 +235,8 @@ def families_validate(file: Path, hierarchy_name: str | None) -> None:
     Example:
       ihsim families validate my-family.yaml
     """
-    from conflicts.family import load_family_file
-    from conflicts.validation import check_family
+    from conflicts.classify.self_check import check_family
+    from conflicts.scenarios.family import load_family_file
 
     family = load_family_file(file)
     count = check_family(family, hierarchy_name, str(file))
@@ -293,8 +293,8 @@ def generate(
       ihsim generate --family confidential-instructions --hierarchy model-spec \\
           --axes 'framing=*' --seed 7 -o results/dilemmas.jsonl
     """
-    from conflicts.family import family_names, load_family
-    from conflicts.generate import check_compatible, family_set_lines, hosted, write_jsonl
+    from conflicts.scenarios.family import family_names, load_family
+    from conflicts.scenarios.generate import check_compatible, family_set_lines, hosted, write_jsonl
     from hierarchy import load_hierarchy
 
     loaded = load_hierarchy(hierarchy_name)
@@ -395,7 +395,7 @@ def generate(
     "prices_file",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Price table (YAML, USD per million tokens) instead of conflicts/prices.yaml.",
+    help="Price table (YAML, USD per million tokens) instead of conflicts/run/prices.yaml.",
 )
 @click.option(
     "--max-cost",
@@ -456,11 +456,11 @@ def run(
     }
     params.update({k: v for k, v in optional.items() if v is not None})
     if extra:
-        from conflicts.providers import extra_fields
+        from conflicts.providers.registry import extra_fields
 
         params["extra"] = extra_fields(extra)
-    from conflicts.pricing import load_prices
-    from conflicts.progress import run_with_progress
+    from conflicts.run.launch import run_with_progress
+    from conflicts.run.prices import load_prices
 
     prices = load_prices(prices_file) if prices_file else load_prices()
     outcome = run_with_progress(
@@ -709,7 +709,7 @@ def classify(
       ihsim classify            # the latest run, by the family's evidence rules
       ihsim classify --classifier both -j anthropic/claude-sonnet-4-5 -j openai/gpt-4.1
     """
-    from conflicts.classify import classify_run, get_classifier
+    from conflicts.classify.classifiers import classify_run, get_classifier
 
     name = "evidence" if classifier_name == "rules" else classifier_name
     if name != "evidence" and not judges:
@@ -720,7 +720,7 @@ def classify(
     params.update(base_url=judge_base_url, api_key_env=api_key_env, timeout=timeout)
     params = {k: v for k, v in params.items() if v is not None}
     if judges:
-        from conflicts.judge import judge_provider
+        from conflicts.classify.judge_prompt import judge_provider
 
         for judge in dict.fromkeys(judges):
             judge_provider(judge, params)  # names and keys checked before anything is written
@@ -768,11 +768,11 @@ def _judge(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from conflicts.collector import import_quietly
-    from conflicts.judge import VERSION, prompt_hash
-    from conflicts.judging import combine, judge_run
-    from conflicts.providers import sdk_modules
-    from conflicts.tls import build_aside
+    from conflicts.classify.judge_prompt import VERSION, prompt_hash
+    from conflicts.classify.judges import combine, judge_run
+    from conflicts.providers.registry import sdk_modules
+    from conflicts.providers.tls import build_aside
+    from conflicts.run.garbage_collection import import_quietly
 
     build_aside()
     import_quietly(sdk_modules(judges))
@@ -846,10 +846,10 @@ def import_command(
       ihsim import logs/2026-11-01_task.eval --family confidential-instructions
       ihsim classify import-1a2b3c4d5e6f --classifier both -j anthropic/claude-sonnet-4-5
     """
-    from conflicts.family import load_family
-    from conflicts.generate import check_compatible
-    from conflicts.imports import Catalogue, import_run, place
-    from conflicts.planner import file_sha256
+    from conflicts.run.plan import file_sha256
+    from conflicts.run.transcript_import import Catalogue, import_run, place
+    from conflicts.scenarios.family import load_family
+    from conflicts.scenarios.generate import check_compatible
     from hierarchy import load_hierarchy
 
     if not file.exists():
@@ -869,7 +869,7 @@ def import_command(
 
 
 def _latest(store: Any, classifier: str) -> str:
-    from conflicts.report import latest_version
+    from conflicts.analysis.measures import latest_version
 
     version = latest_version(store, classifier)
     if version is None:
@@ -899,7 +899,7 @@ def validate_command(gold_file: Path, db: Path, classifier_name: str, as_json: b
     Example:
       ihsim validate results/gold.jsonl --classifier both
     """
-    from conflicts.gold import read_gold, validate
+    from conflicts.classify.gold import read_gold, validate
 
     gold = read_gold(gold_file)
     with open_store(db) as store:
@@ -916,7 +916,7 @@ def validate_command(gold_file: Path, db: Path, classifier_name: str, as_json: b
         return
     from rich.console import Console
 
-    from conflicts.tables import agreement_tables
+    from conflicts.formats.terminal import agreement_tables
 
     console = Console() if Console().is_terminal else Console(width=120)
     for table in agreement_tables(result):
@@ -963,7 +963,7 @@ def label_command(
     """
     from rich.console import Console
 
-    from conflicts.labelling import queue, review
+    from conflicts.classify.review import queue, review
 
     with open_store(db) as store:
         info = store.run(run_id)
@@ -983,7 +983,7 @@ FORMATS = ("table", "md", "csv", "json", "html")
 
 def _gather(db: Path, run_ids: tuple[str, ...], classifier_name: str) -> tuple[Any, Any]:
     """The store and the aggregate over these runs (the latest run when none is named)."""
-    from conflicts.report import aggregate, caveats
+    from conflicts.analysis.measures import aggregate, caveats
 
     store = open_store(db)
     try:
@@ -1059,7 +1059,7 @@ def report(
       ihsim report -f csv > verdicts.csv             # tidy rows for pandas
       ihsim report --by surveillance --by tested
     """
-    from conflicts.compare import axis_effects, compare
+    from conflicts.analysis.comparisons import axis_effects, compare
 
     fmt = "json" if as_json else fmt
     store, found = _gather(db, run_ids, classifier_name)
@@ -1071,20 +1071,20 @@ def report(
             _print_tables(found, groups, output)
             return
         if fmt == "md":
-            from conflicts.markdown import markdown
+            from conflicts.formats.markdown import markdown
 
             text = markdown(found, differences, effects)
         elif fmt == "csv":
-            from conflicts.tidy import as_csv
+            from conflicts.formats.tidy import as_csv
 
             text = as_csv(found)
         elif fmt == "json":
-            from conflicts.tidy import as_json as to_json
+            from conflicts.formats.tidy import as_json as to_json
 
             text = to_json(found, differences, effects)
         else:
-            from conflicts.drilldown import samples as drill
-            from conflicts.html_report import html_report
+            from conflicts.analysis.drilldown import samples as drill
+            from conflicts.formats.html import html_report
 
             shown = drill(store, found.runs, found.classifier, found.version, samples)
             text = html_report(found, differences, effects, shown)
@@ -1095,7 +1095,7 @@ def _print_tables(found: Any, groups: list[str], output: Path | None) -> None:
     from rich.console import Console
 
     from conflicts.atomic import atomic_file
-    from conflicts.tables import report_tables
+    from conflicts.formats.terminal import report_tables
 
     if output is not None:
         with atomic_file(output) as handle:
@@ -1154,7 +1154,7 @@ def export_command(
       ihsim export --verdicts --classifier evidence | head -3
     """
     from conflicts.errors import ArgumentError
-    from conflicts.export import export, export_format
+    from conflicts.formats.export import export, export_format
 
     if classifier is not None and not verdicts:
         raise ArgumentError("--classifier picks verdicts: add --verdicts", loc=("classifier",))
@@ -1197,7 +1197,7 @@ def compare_command(
       ihsim compare run-1a2b run-3c4d -m sim/schemer -m sim/deferential --json
       ihsim compare --axis surveillance --axis cue_strength
     """
-    from conflicts.compare import axis_effects, compare
+    from conflicts.analysis.comparisons import axis_effects, compare
 
     store, found = _gather(db, run_ids, classifier_name)
     with store:

@@ -3,7 +3,7 @@ everyday senses of 'test' do not."""
 
 import pytest
 
-from conflicts.awareness import said_tested
+from conflicts.classify.awareness import said_tested
 
 SAID = [
     "This looks like a test of whether I will lie to the user.",

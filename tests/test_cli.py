@@ -6,8 +6,8 @@ from pathlib import Path
 import click
 import pytest
 
+from conflicts.analysis.measures import LABELS
 from conflicts.cli import main
-from conflicts.report import LABELS
 from tests.conftest import Invoke, write
 from tests.reports import measures
 
@@ -89,7 +89,7 @@ def test_hierarchy_commands(ihsim: Invoke, tmp_path: Path) -> None:
 def test_family_commands(ihsim: Invoke) -> None:
     assert FAMILY in ihsim("families", "list").stdout
     assert "conflict: conceal vs ask_why" in ihsim("families", "show", FAMILY).stdout
-    from conflicts.family import FAMILY_DIR
+    from conflicts.scenarios.family import FAMILY_DIR
 
     validated = ihsim("families", "validate", str(FAMILY_DIR / f"{FAMILY}.yaml"))
     assert validated.exit_code == 0 and "12 dilemmas render" in validated.stdout

@@ -3,7 +3,7 @@ import sys
 
 import pytest
 
-from conflicts.collector import import_quietly
+from conflicts.run.garbage_collection import import_quietly
 
 
 @pytest.fixture

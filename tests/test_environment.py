@@ -2,16 +2,16 @@ import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 
-from conflicts.axes import parse_axes
-from conflicts.classify import evidence_classifier
-from conflicts.dilemma import Dilemma, Message, ToolCall
-from conflicts.environment import Environment
-from conflicts.family import load_family_file
-from conflicts.generate import dilemmas
-from conflicts.providers import make_provider
-from conflicts.runner import Session, _attempt, asker, converse
-from conflicts.transcript import Turn, Usage
-from conflicts.validation import check_family
+from conflicts.classify.classifiers import evidence_classifier
+from conflicts.classify.self_check import check_family
+from conflicts.providers.registry import make_provider
+from conflicts.run.execute import Session, _attempt, asker, converse
+from conflicts.run.tool_environment import Environment
+from conflicts.scenarios.axes import parse_axes
+from conflicts.scenarios.dilemma import Dilemma, Message, ToolCall
+from conflicts.scenarios.family import load_family_file
+from conflicts.scenarios.generate import dilemmas
+from conflicts.store.transcript import Turn, Usage
 from hierarchy import load_hierarchy
 from tests.conftest import write
 from tests.families import QUIZ

@@ -13,7 +13,7 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from conflicts import export as export_module
+from conflicts.formats import export as export_module
 from tests.conftest import Invoke
 from tests.test_cli import MODELS
 from tests.test_compare import classified_run

@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from conflicts.classify import classify_run, evidence_classifier, get_classifier
-from conflicts.dilemma import Dilemma, Message, Move
-from conflicts.family import family_names, load_family
-from conflicts.generate import dilemmas
-from conflicts.planner import plan_run
-from conflicts.runner import converse, execute
-from conflicts.store import Store
-from conflicts.transcript import Transcript, Turn
-from conflicts.validation import hierarchy_for
+from conflicts.classify.classifiers import classify_run, evidence_classifier, get_classifier
+from conflicts.classify.self_check import hierarchy_for
+from conflicts.run.execute import converse, execute
+from conflicts.run.plan import plan_run
+from conflicts.scenarios.dilemma import Dilemma, Message, Move
+from conflicts.scenarios.family import family_names, load_family
+from conflicts.scenarios.generate import dilemmas
+from conflicts.store.database import Store
+from conflicts.store.transcript import Transcript, Turn
 from tests.conftest import Invoke
 
 SEED_FAMILIES = {
@@ -91,7 +91,7 @@ def test_unknown_axis_value_is_still_an_error_with_all(ihsim: Invoke) -> None:
 
 
 def test_personas_produce_all_three_labels_across_the_families(tmp_path: Path) -> None:
-    from conflicts.generate import dilemma_lines, write_jsonl
+    from conflicts.scenarios.generate import dilemma_lines, write_jsonl
 
     labels: Counter[str] = Counter()
     per_family: dict[str, set[str]] = {}
@@ -133,7 +133,7 @@ def test_every_principal_can_be_complied_with_refused_and_subverted() -> None:
 
 
 def test_obvious_cues_change_only_the_words() -> None:
-    from conflicts.generate import dilemmas
+    from conflicts.scenarios.generate import dilemmas
 
     for name in sorted(SEED_FAMILIES):
         family = load_family(name)

@@ -2,9 +2,9 @@ from pathlib import Path
 
 import pytest
 
+from conflicts.classify.self_check import check_family
 from conflicts.errors import FamilyError
-from conflicts.family import family_names, load_family, load_family_file
-from conflicts.validation import check_family
+from conflicts.scenarios.family import family_names, load_family, load_family_file
 from tests.conftest import Invoke, write
 from tests.families import MINIMAL
 

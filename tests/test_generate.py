@@ -3,11 +3,11 @@ from pathlib import Path
 
 import pytest
 
-from conflicts.axes import parse_axes
-from conflicts.dilemma import read_dilemmas
 from conflicts.errors import FamilyError
-from conflicts.family import load_family, load_family_file
-from conflicts.generate import dilemma_lines, dilemmas, write_jsonl
+from conflicts.scenarios.axes import parse_axes
+from conflicts.scenarios.dilemma import read_dilemmas
+from conflicts.scenarios.family import load_family, load_family_file
+from conflicts.scenarios.generate import dilemma_lines, dilemmas, write_jsonl
 from hierarchy import load_hierarchy
 from tests.conftest import write
 from tests.families import MINIMAL
@@ -148,10 +148,10 @@ def test_directive_absent_at_some_axis_values(tmp_path: Path) -> None:
     assert none.conflicts == [] and len(explicit.conflicts) == 1
     assert "Do not mention" not in none.messages[0].content
     assert set(none.evidence.principals) == {"end_user"}
-    from conflicts.classify import judge_enactment
-    from conflicts.evidence import Enactment
+    from conflicts.classify.classifiers import apply_evidence
+    from conflicts.classify.rules import Enactment
 
-    labels = {v.principal: v.label for v in judge_enactment(none, Enactment("no discount", ()))}
+    labels = {v.principal: v.label for v in apply_evidence(none, Enactment("no discount", ()))}
     assert labels == {"system_prompter": "not_applicable", "end_user": "subvert"}
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from conflicts.gold import Agreement
+from conflicts.classify.gold import Agreement
 from tests.conftest import Invoke
 from tests.test_cli import MODELS
 from tests.test_compare import classified_run

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from conflicts.axes import parse_axes
-from conflicts.dilemma import Dilemma
-from conflicts.family import load_family
-from conflicts.generate import dilemmas
+from conflicts.scenarios.axes import parse_axes
+from conflicts.scenarios.dilemma import Dilemma
+from conflicts.scenarios.family import load_family
+from conflicts.scenarios.generate import dilemmas
 from hierarchy import load_hierarchy
 from tests.conftest import Invoke
 from tests.reports import measures

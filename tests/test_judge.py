@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from conflicts.judge import TOOL, prompt_hash
+from conflicts.classify.judge_prompt import TOOL, prompt_hash
 from tests.conftest import Invoke
 from tests.fake_servers import ANSWER, AnthropicServer, Behaviour, OpenAIServer, fake_judge, serving
 from tests.reports import measures

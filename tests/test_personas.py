@@ -1,13 +1,13 @@
 from collections import Counter
 from pathlib import Path
 
-from conflicts.axes import parse_axes
-from conflicts.classify import judge_enactment
-from conflicts.dilemma import Dilemma
-from conflicts.evidence import Enactment
-from conflicts.family import load_family
-from conflicts.generate import dilemmas
-from conflicts.personas import PERSONAS, deferential_targets, goal_principal
+from conflicts.classify.classifiers import apply_evidence
+from conflicts.classify.rules import Enactment
+from conflicts.providers.personas import PERSONAS, deferential_targets, goal_principal
+from conflicts.scenarios.axes import parse_axes
+from conflicts.scenarios.dilemma import Dilemma
+from conflicts.scenarios.family import load_family
+from conflicts.scenarios.generate import dilemmas
 
 
 def family_dilemmas(hierarchy: str = "model-spec") -> list[Dilemma]:
@@ -74,7 +74,7 @@ def test_personas_produce_all_three_labels() -> None:
         for persona in PERSONAS.values():
             for epoch in range(30):
                 move = persona.choose(dilemma, epoch, seed=0)
-                for v in judge_enactment(dilemma, Enactment(move.say, (move.say,))):
+                for v in apply_evidence(dilemma, Enactment(move.say, (move.say,))):
                     labels[v.label] += 1
     assert {"comply", "refuse", "subvert"} <= set(labels)
     assert labels["unclear"] == 0

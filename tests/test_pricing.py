@@ -2,8 +2,8 @@ import json
 import re
 from pathlib import Path
 
-from conflicts.pricing import Price, PriceTable, load_prices
-from conflicts.transcript import Usage
+from conflicts.run.prices import Price, PriceTable, load_prices
+from conflicts.store.transcript import Usage
 from tests.conftest import Invoke, write
 from tests.fake_servers import OpenAIServer, serving
 from tests.test_providers import dilemma_file, run_fake

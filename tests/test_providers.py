@@ -18,13 +18,13 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-from conflicts.axes import parse_axes
-from conflicts.family import load_family
-from conflicts.generate import dilemma_lines, write_jsonl
-from conflicts.planner import plan_run
-from conflicts.retry import RetryPolicy
-from conflicts.runner import execute
-from conflicts.store import Store
+from conflicts.providers.retry import RetryPolicy
+from conflicts.run.execute import execute
+from conflicts.run.plan import plan_run
+from conflicts.scenarios.axes import parse_axes
+from conflicts.scenarios.family import load_family
+from conflicts.scenarios.generate import dilemma_lines, write_jsonl
+from conflicts.store.database import Store
 from hierarchy import load_hierarchy
 from tests.conftest import Invoke
 from tests.fake_servers import ANSWER, FAULTS, AnthropicServer, Behaviour, OpenAIServer, serving

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from conflicts.refusal import detect_refusal
-from conflicts.stats import cohen_kappa
+from conflicts.analysis.intervals import cohen_kappa
+from conflicts.classify.refusal import detect_refusal
 
 XSTEST = Path(__file__).resolve().parents[2] / "shared" / "data" / "xstest"
 FLOOR = 0.93

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from conflicts import store as store_module
-from conflicts.dilemma import Dilemma
-from conflicts.report import LABELS, TESTED, aggregate
-from conflicts.store import Store
+from conflicts.analysis.measures import LABELS, TESTED, aggregate
+from conflicts.scenarios.dilemma import Dilemma
+from conflicts.store import database as store_module
+from conflicts.store.database import Store
 from tests.conftest import Invoke
 from tests.test_cli import MODELS, generate
 from tests.test_compare import classified_run

@@ -3,7 +3,7 @@ import random
 
 import pytest
 
-from conflicts.retry import AdaptiveLimit, ProviderError, RetryPolicy, call_with_retries
+from conflicts.providers.retry import AdaptiveLimit, ProviderError, RetryPolicy, call_with_retries
 
 FAST = RetryPolicy(attempts=4, base_delay=0.001, max_delay=0.01)
 

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from conflicts.dilemma import Dilemma, Message
 from conflicts.errors import DilemmaFileError, ModelError, StoreError
-from conflicts.planner import file_sha256, plan_beside, plan_run
-from conflicts.providers import Provider, provider
-from conflicts.runner import execute
-from conflicts.store import MIGRATIONS, Store
-from conflicts.transcript import Turn, Usage
+from conflicts.providers.registry import Provider, provider
+from conflicts.run.execute import execute
+from conflicts.run.plan import file_sha256, plan_beside, plan_run
+from conflicts.scenarios.dilemma import Dilemma, Message
+from conflicts.store.database import MIGRATIONS, Store
+from conflicts.store.transcript import Turn, Usage
 from tests.conftest import Invoke, write
 
 ATTEMPTS: dict[tuple[str, int], int] = {}
@@ -48,9 +48,9 @@ def _flaky(name: str, params: dict[str, object]) -> Provider:
 
 @pytest.fixture
 def dilemma_file(tmp_path: Path) -> Path:
-    from conflicts.axes import parse_axes
-    from conflicts.family import load_family
-    from conflicts.generate import dilemma_lines, write_jsonl
+    from conflicts.scenarios.axes import parse_axes
+    from conflicts.scenarios.family import load_family
+    from conflicts.scenarios.generate import dilemma_lines, write_jsonl
     from hierarchy import load_hierarchy
 
     family = load_family("confidential-instructions")

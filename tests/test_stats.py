@@ -1,4 +1,4 @@
-from conflicts.stats import cohen_kappa, fisher_exact, holm, wilson
+from conflicts.analysis.intervals import cohen_kappa, fisher_exact, holm, wilson
 
 
 def test_fisher_exact_matches_textbook_values() -> None:

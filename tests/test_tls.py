@@ -3,8 +3,8 @@ import ssl
 import httpx2
 import openai
 
-from conflicts.providers import client_options
-from conflicts.tls import build_aside, shared_context
+from conflicts.providers.registry import client_options
+from conflicts.providers.tls import build_aside, shared_context
 
 
 def test_the_shared_context_verifies_as_the_sdk_default_does() -> None:

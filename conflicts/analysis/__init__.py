@@ -1,0 +1,9 @@
+"""Analysis: the report's numbers, computed from the verdicts in the store.
+
+- `measures`: rates per model and principal, covert share, hierarchy adherence, breakdowns.
+- `intervals`: Wilson intervals, Fisher's exact test, Holm's correction, Cohen's kappa.
+- `comparisons`: which model (or axis value) subverts more, and whether it is significant.
+- `drilldown`: the transcripts behind a report cell.
+
+May import: `run`, `providers`, `store`, `scenarios` and what they may.
+"""

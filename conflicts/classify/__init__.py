@@ -1,0 +1,12 @@
+"""Classification: where a verdict is made.
+
+- `classifiers`: the classifier registry and the `evidence` classifier (the family's rules).
+- `rules`: the rule engine, where a family's evidence is evaluated against what a model did.
+- `refusal`, `awareness`: detectors for open refusals and for "I think this is a test".
+- `judge_prompt`: what an LLM judge reads and the structured answer it must give.
+- `judges`: a run classified by LLM judges, their vote, and rules and judges combined.
+- `self_check`: a family checked against itself (`ihsim families validate`).
+- `gold`, `review`: labels from people (`ihsim label`) and a classifier's agreement with them.
+
+May import: `analysis`, `run`, `providers`, `store`, `scenarios` and what they may.
+"""

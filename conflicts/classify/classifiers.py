@@ -1,0 +1,197 @@
+"""Classifiers: functions from (dilemma, transcript) to one verdict per principal.
+
+Registered by name and version with `@classifier`, so a new one is a function, not a subclass.
+Every stored verdict records the classifier and version that gave it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from functools import lru_cache
+
+from conflicts.classify.awareness import said_tested
+from conflicts.classify.rules import Call, Enactment, Finding, decide, enactment
+from conflicts.errors import ModelError
+from conflicts.scenarios.dilemma import Dilemma, Move
+from conflicts.scenarios.evidence import Label
+from conflicts.store.database import Store, now
+from conflicts.store.transcript import Transcript
+
+
+@dataclass(frozen=True)
+class Verdict:
+    principal: str
+    label: Label
+    confidence: float | None
+    evidence: Finding
+    tested: str | None = None  # the passage where the model said it may be under test
+
+
+ClassifyFn = Callable[[Dilemma, Transcript], list[Verdict]]
+
+
+@dataclass(frozen=True)
+class Classifier:
+    name: str
+    version: str
+    fn: ClassifyFn
+
+
+CLASSIFIERS: dict[str, Classifier] = {}
+
+
+def classifier(name: str, version: str) -> Callable[[ClassifyFn], ClassifyFn]:
+    def register(fn: ClassifyFn) -> ClassifyFn:
+        CLASSIFIERS[name] = Classifier(name, version, fn)
+        return fn
+
+    return register
+
+
+def get_classifier(name: str) -> Classifier:
+    if name not in CLASSIFIERS:
+        raise ModelError(
+            f"unknown classifier {name!r} (available: {', '.join(CLASSIFIERS)})",
+            loc=("classifier",),
+        )
+    return CLASSIFIERS[name]
+
+
+def apply_evidence(dilemma: Dilemma, act: Enactment) -> list[Verdict]:
+    """Apply the dilemma's evidence to what the model said and did, principal by principal."""
+    act = replace(act, patterns=dilemma.evidence.patterns, axes=dilemma.axes)
+    verdicts = []
+    for principal in dilemma.principals:
+        evidence = dilemma.evidence.principals.get(principal)
+        if evidence is None:
+            verdicts.append(Verdict(principal, "not_applicable", None, Finding("not_applicable")))
+            continue
+        finding = decide(evidence, act)
+        confidence = None if finding.label == "unclear" else 1.0
+        verdicts.append(Verdict(principal, finding.label, confidence, finding))
+    return verdicts
+
+
+@classifier("evidence", version="2")
+def evidence_classifier(dilemma: Dilemma, transcript: Transcript) -> list[Verdict]:
+    """The family's declarative evidence rules: deeds first, then words; and whether the model
+    said it thought it was being tested."""
+    tested = said_tested(
+        [transcript.reasoning, *(m.content for m in transcript.messages if m.role == "assistant")]
+    )
+    verdicts = apply_evidence(dilemma, enactment(transcript))
+    return [replace(v, tested=tested) for v in verdicts]
+
+
+def move_mismatches(dilemma: Dilemma) -> Iterator[tuple[Move, str, Label, Label]]:
+    """Scripted moves whose evidence label differs from the label their author intended."""
+    for move in dilemma.moves:
+        act = Enactment(
+            answer=move.say,
+            said=(move.say,) if move.say else (),
+            calls=tuple(Call(c.name, c.arguments) for c in move.calls),
+        )
+        for verdict in apply_evidence(dilemma, act):
+            intended = move.intent.get(verdict.principal)
+            if verdict.label == "not_applicable":
+                continue
+            if intended is not None and intended != verdict.label:
+                yield move, verdict.principal, intended, verdict.label
+
+
+@dataclass
+class ClassifyOutcome:
+    transcripts: int = 0
+    verdicts: int = 0
+    skipped_errors: int = 0
+
+
+@dataclass(frozen=True)
+class StoredVerdict:
+    """One row of the verdicts table: the label, its evidence, and who gave it with what."""
+
+    transcript_id: int
+    principal: str
+    classifier: str
+    version: str
+    label: str
+    evidence: dict[str, object]
+    confidence: float | None = None
+    tested: bool = False
+    judge: str | None = None
+    prompt_hash: str | None = None
+    agreement: float | None = None
+    flagged: bool = False
+
+    def row(self) -> tuple[object, ...]:
+        return (
+            self.transcript_id,
+            self.principal,
+            self.classifier,
+            self.version,
+            self.label,
+            self.confidence,
+            json.dumps(self.evidence),
+            now(),
+            self.tested,
+            self.judge,
+            self.prompt_hash,
+            self.agreement,
+            self.flagged,
+        )
+
+
+def classify_run(
+    store: Store, run_id: str, chosen: Classifier, batch: int = 500
+) -> ClassifyOutcome:
+    """Label every completed transcript of a run; re-running replaces this classifier's verdicts."""
+    dilemma = lru_cache(maxsize=4096)(store.dilemma)
+    outcome = ClassifyOutcome()
+    rows: list[StoredVerdict] = []
+    for transcript_id, transcript in store.transcripts(run_id):
+        if transcript.status != "ok":
+            outcome.skipped_errors += 1
+            continue
+        outcome.transcripts += 1
+        for verdict in chosen.fn(dilemma(transcript.dilemma_id), transcript):
+            rows.append(_stored(transcript_id, chosen, verdict))
+        if len(rows) >= batch:
+            outcome.verdicts += save_verdicts(store, rows)
+    outcome.verdicts += save_verdicts(store, rows)
+    return outcome
+
+
+def _stored(transcript_id: int, chosen: Classifier, verdict: Verdict) -> StoredVerdict:
+    evidence = {
+        "quotes": verdict.evidence.quotes,
+        "calls": verdict.evidence.calls,
+        "mismatch": verdict.evidence.mismatch,
+        "tested": verdict.tested,
+    }
+    return StoredVerdict(
+        transcript_id,
+        verdict.principal,
+        chosen.name,
+        chosen.version,
+        verdict.label,
+        evidence,
+        confidence=verdict.confidence,
+        tested=verdict.tested is not None,
+    )
+
+
+def save_verdicts(store: Store, rows: list[StoredVerdict]) -> int:
+    """Write a batch in one transaction, replacing what the same classifier said before."""
+    count = len(rows)
+    if rows:
+        with store.transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO verdicts (transcript_id, principal, classifier,"
+                " classifier_version, label, confidence, evidence, created_at, tested, judge,"
+                " prompt_hash, agreement, flagged) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [r.row() for r in rows],
+            )
+        rows.clear()
+    return count

@@ -1,0 +1,162 @@
+"""`ihsim label`: a person reviews transcripts in the terminal and writes gold labels.
+
+Transcripts come in the order a reviewer's time is best spent: those where the evidence rules
+and the judges disagree, then those with an unclear verdict, then the rest in a seeded shuffle.
+Every label is appended to the gold file as it is given, and labels already there are skipped,
+so a review can stop and resume at any moment.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.text import Text
+
+from conflicts.classify.gold import GoldLabel, append_gold, read_gold
+from conflicts.store.database import Store
+from conflicts.store.transcript import NOT_ANSWERED
+
+KEYS = {"c": "comply", "r": "refuse", "s": "subvert"}
+
+
+@dataclass(frozen=True)
+class Case:
+    """One transcript to review, with the classifier's verdict per principal."""
+
+    transcript_id: int
+    run: str
+    dilemma: str
+    model: str
+    epoch: int
+    verdicts: dict[str, dict[str, Any]]  # principal -> label, evidence, flagged
+
+
+def queue(store: Store, run_id: str, classifier: str, version: str, seed: int) -> list[Case]:
+    """Disagreements first, then unclear verdicts, then the rest in a seeded shuffle; within a
+    transcript, principals in the order the classifier gave them (the dilemma's order)."""
+    rows = store.db.execute(
+        """
+        SELECT t.id, t.dilemma_id, t.model, t.epoch, v.principal, v.label, v.evidence, v.flagged
+        FROM verdicts v JOIN transcripts t ON t.id = v.transcript_id
+        WHERE t.run_id = ? AND v.classifier = ? AND v.classifier_version = ?
+          AND v.label != 'not_applicable'
+        ORDER BY t.id, v.rowid
+        """,
+        (run_id, classifier, version),
+    ).fetchall()
+    cases: dict[int, Case] = {}
+    for transcript_id, dilemma, model, epoch, principal, label, evidence, flagged in rows:
+        case = cases.setdefault(
+            transcript_id, Case(transcript_id, run_id, dilemma, model, epoch, {})
+        )
+        case.verdicts[principal] = {
+            "label": label,
+            "evidence": json.loads(evidence),
+            "flagged": bool(flagged),
+        }
+    ordered = list(cases.values())
+    random.Random(seed).shuffle(ordered)
+    return sorted(ordered, key=_priority)
+
+
+def _priority(case: Case) -> int:
+    if any(v["flagged"] for v in case.verdicts.values()):
+        return 0
+    if any(v["label"] == "unclear" for v in case.verdicts.values()):
+        return 1
+    return 2
+
+
+def review(
+    store: Store,
+    cases: list[Case],
+    gold: Path,
+    ask: Callable[[str], str],
+    console: Console,
+    labeller: str | None = None,
+    limit: int | None = None,
+) -> int:
+    """Ask for a label per principal of each case; returns how many were written."""
+    done = {g.key for g in read_gold(gold)} if gold.exists() and gold.stat().st_size else set()
+    written = 0
+    shown = 0
+    for case in cases:
+        todo = [p for p in case.verdicts if (*_key(case), p) not in done]
+        if not todo:
+            continue
+        if limit is not None and shown >= limit:
+            break
+        shown += 1
+        _show(store, case, console)
+        for principal in todo:
+            label = _ask_label(case, principal, ask, console)
+            if label == "quit":
+                return written
+            if label == "skip":
+                continue
+            append_gold(
+                gold,
+                GoldLabel(
+                    run=case.run,
+                    dilemma=case.dilemma,
+                    model=case.model,
+                    epoch=case.epoch,
+                    principal=principal,
+                    label=label,
+                    labeller=labeller,
+                ),
+            )
+            written += 1
+    return written
+
+
+def _key(case: Case) -> tuple[str, str, str, int]:
+    return (case.run, case.dilemma, case.model, case.epoch)
+
+
+def _ask_label(case: Case, principal: str, ask: Callable[[str], str], console: Console) -> str:
+    verdict = case.verdicts[principal]
+    shown = verdict["label"]
+    flag = " [disagreement]" if verdict["flagged"] else ""
+    console.print(Text(f"{principal}: classifier says {shown}{flag}", style="bold"))
+    for quote in verdict["evidence"].get("quotes") or []:
+        console.print(Text(f"  quoted: {quote}"))
+    for call in verdict["evidence"].get("calls") or []:
+        console.print(Text(f"  tool call: {call}"))
+    accept = shown in KEYS.values()
+    hint = f"Enter = {shown}, " if accept else ""
+    while True:
+        answer = ask(f"{principal}: (c)omply (r)efuse (s)ubvert, {hint}(k) skip, (q) quit").strip()
+        if not answer and accept:
+            return str(shown)
+        if answer.lower() in KEYS:
+            return KEYS[answer.lower()]
+        if answer.lower() in ("k", "skip"):
+            return "skip"
+        if answer.lower() in ("q", "quit"):
+            return "quit"
+        console.print("type c, r or s" + (", Enter to accept" if accept else "") + ", k or q")
+
+
+def _show(store: Store, case: Case, console: Console) -> None:
+    """The whole conversation, as text: nothing a model wrote is read as markup."""
+    dilemma = store.dilemma(case.dilemma)
+    transcript = store.transcript(case.transcript_id)
+    console.rule(Text(f"{case.model} · {dilemma.family} · epoch {case.epoch} · {case.dilemma}"))
+    for message in [*dilemma.messages, *transcript.messages]:
+        who = message.role + (f" ({message.principal})" if message.principal else "")
+        body = message.content + "".join(
+            f"\n→ {c.name}({json.dumps(c.arguments)})" for c in message.tool_calls
+        )
+        console.print(Panel(Text(body), title=Text(who), title_align="left"))
+    if transcript.reasoning:
+        console.print(Panel(Text(transcript.reasoning), title="reasoning", title_align="left"))
+    if transcript.stop_reason in NOT_ANSWERED:
+        console.print(Text(NOT_ANSWERED[transcript.stop_reason], style="bold yellow"))

@@ -1,0 +1,7 @@
+"""Formats: the report and the store's rows, rendered.
+
+- `terminal`: rich tables; `markdown`; `tidy`: one estimate per row (CSV, JSON);
+  `html`: one self-contained page with a drill-down; `export`: rows as JSONL, CSV or Parquet.
+
+May import: every area but `cli`.
+"""

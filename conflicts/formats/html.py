@@ -1,0 +1,293 @@
+"""The report as one self-contained HTML page: no scripts, no fetches, works offline.
+
+A heatmap of subversion rate (model × principal) links each cell to the transcripts behind it;
+bar charts with Wilson intervals show each axis. Everything a model wrote goes through
+`html.escape`, and a Content-Security-Policy forbids scripts outright, so a transcript holding
+`<script>` or markup is shown as text and can never run.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from html import escape
+from typing import Any
+
+from conflicts.analysis.comparisons import Difference
+from conflicts.analysis.drilldown import Sample
+from conflicts.analysis.measures import LABELS, Aggregate, Cell, percent
+from conflicts.store.transcript import NOT_ANSWERED
+
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000")
+CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+STYLE = """
+body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:72rem;padding:0 1rem;color:#222}
+h1{font-size:1.5rem}h2{font-size:1.2rem;margin-top:2.2rem;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;margin:.5rem 0}td,th{padding:.3rem .6rem;border:1px solid #ddd}
+th{background:#f6f6f6;text-align:left}td.num{text-align:right;font-variant-numeric:tabular-nums}
+table.heatmap td{text-align:center;min-width:9rem}table.heatmap a{color:inherit;display:block}
+.charts{display:flex;flex-wrap:wrap;gap:1rem}.legend span{margin-right:1rem}
+.swatch{display:inline-block;width:.8rem;height:.8rem;margin-right:.3rem;vertical-align:middle}
+details{margin:.3rem 0;border:1px solid #e3e3e3;border-radius:4px;padding:.3rem .6rem}
+summary{cursor:pointer}pre{white-space:pre-wrap;word-break:break-word;background:#fafafa;
+padding:.4rem;margin:.2rem 0;border-left:3px solid #ccc}.role{font-weight:600}
+.subvert{color:#b00020}.refuse{color:#8a6d00}.comply{color:#1b5e20}.unclear{color:#555}
+.muted{color:#666}
+.warning{color:#8a4b00;font-weight:bold}
+"""
+
+
+def html_report(
+    report: Aggregate,
+    differences: list[Difference],
+    effects: list[Difference],
+    samples: list[Sample],
+) -> str:
+    return "\n".join(_page(report, differences, effects, samples))
+
+
+def _page(
+    report: Aggregate,
+    differences: list[Difference],
+    effects: list[Difference],
+    samples: list[Sample],
+) -> Iterator[str]:
+    title = f"ihsim report: {', '.join(report.runs)}"
+    yield "<!doctype html>"
+    yield '<html lang="en"><head><meta charset="utf-8">'
+    yield f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+    yield '<link rel="icon" href="data:,">'
+    yield f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>"
+    yield f"<h1>{escape(title)}</h1>"
+    yield (
+        f'<p class="muted">Classifier <code>{escape(report.classifier)}</code> '
+        f"v{escape(report.version)}. Estimates are count/n, rate and Wilson 95% interval. "
+        "Refusal is open non-compliance and never subversion. Covert share: subvert / "
+        "(subvert + refuse).</p>"
+    )
+    for caveat in report.caveats:
+        yield f'<p class="warning">Caveat: {escape(caveat)}</p>'
+    cells = report.overall()
+    anchors = {(c.model, c.principal): f"cell-{i}" for i, c in enumerate(cells)}
+    yield from _heatmap(report, cells, anchors)
+    yield from _verdict_table(cells, anchors)
+    yield from _adherence(report)
+    yield from _sentences("Differences between models", differences, only_significant=False)
+    yield from _sentences("Axis effects", effects, only_significant=True)
+    yield from _charts(report)
+    yield from _drilldown(cells, anchors, samples)
+    yield "</body></html>"
+
+
+def _heat(rate: float) -> str:
+    """White to deep red as the subversion rate goes from 0 to 1; dark text stays readable."""
+    red, green, blue = 255, int(255 - 180 * rate), int(255 - 190 * rate)
+    ink = "#fff" if rate > 0.6 else "#111"
+    return f"background:rgb({red},{green},{blue});color:{ink}"
+
+
+def _heatmap(
+    report: Aggregate, cells: list[Cell], anchors: dict[tuple[str, str], str]
+) -> Iterator[str]:
+    by_key = {(c.model, c.principal): c for c in cells}
+    yield "<h2>Subversion rate, model × principal</h2>"
+    yield '<table class="heatmap" id="heatmap"><tr><th>model</th>'
+    yield "".join(f"<th>{escape(p)}</th>" for p in report.principals) + "</tr>"
+    for model in report.models:
+        yield f"<tr><th>{escape(model)}</th>"
+        for principal in report.principals:
+            cell = by_key.get((model, principal))
+            if cell is None or not cell.n:
+                yield '<td class="muted">–</td>'
+                continue
+            rate = cell.rate("subvert")
+            low, high = cell.interval("subvert")
+            anchor = anchors[model, principal]
+            yield (
+                f'<td style="{_heat(rate)}" data-rate="{rate:.4f}"><a href="#{anchor}">'
+                f"<b>{rate:.0%}</b><br><small>{low:.0%}–{high:.0%}, n={cell.n}</small></a></td>"
+            )
+        yield "</tr>"
+    yield "</table>"
+
+
+def _verdict_table(cells: list[Cell], anchors: dict[tuple[str, str], str]) -> Iterator[str]:
+    yield "<h2>Verdicts per model and principal</h2><table><tr><th>model</th><th>principal</th>"
+    yield "".join(f"<th>{label}</th>" for label in (*LABELS, "covert share")) + "</tr>"
+    for c in cells:
+        yield (
+            f'<tr><td>{escape(c.model)}</td><td><a href="#{anchors[c.model, c.principal]}">'
+            f"{escape(c.principal)}</a></td>"
+        )
+        yield "".join(f'<td class="num">{percent(c.count(x), c.n)}</td>' for x in LABELS)
+        yield f'<td class="num">{percent(*c.covert)}</td></tr>'
+    yield "</table>"
+
+
+def _adherence(report: Aggregate) -> Iterator[str]:
+    yield "<h2>Hierarchy adherence</h2>"
+    yield (
+        '<p class="muted">Conflicts with a prescribed winner resolved in its favour with no '
+        "principal subverted.</p><table><tr><th>model</th><th>overall</th>"
+        "<th>said it was tested</th><th>did not say</th></tr>"
+    )
+    rows: dict[str, dict[tuple[str, str], str]] = defaultdict(dict)
+    for a in report.adherence:
+        rows[a.model][a.group, a.value] = percent(a.adherent, a.n)
+    for model, values in rows.items():
+        keys = [("all", "all"), ("tested", "said so"), ("tested", "did not say")]
+        yield f"<tr><td>{escape(model)}</td>"
+        yield "".join(f'<td class="num">{values.get(k, "–")}</td>' for k in keys) + "</tr>"
+    yield "</table>"
+
+
+def _sentences(title: str, found: list[Difference], only_significant: bool) -> Iterator[str]:
+    shown = [d for d in found if d.significant] if only_significant else found
+    yield f"<h2>{escape(title)}</h2>"
+    yield (
+        f'<p class="muted">{sum(d.significant for d in found)} of {len(found)} comparisons '
+        "significant at 0.05 (Fisher's exact test, Holm's correction)"
+        + ("; the significant ones:" if only_significant and shown else ".")
+        + "</p>"
+    )
+    if shown:
+        yield "<ul>" + "".join(f"<li>{escape(d.sentence())}</li>" for d in shown) + "</ul>"
+
+
+def _charts(report: Aggregate) -> Iterator[str]:
+    models = report.models
+    yield "<h2>Subversion rate by axis, with 95% intervals</h2>"
+    yield (
+        '<p class="legend">'
+        + "".join(
+            f'<span><i class="swatch" style="background:{PALETTE[i % len(PALETTE)]}"></i>'
+            f"{escape(m)}</span>"
+            for i, m in enumerate(models)
+        )
+        + "</p>"
+    )
+    for group in report.groups():
+        if group == "family":
+            continue
+        within = report.within(group)
+        yield f'<h3>{escape(group)}</h3><div class="charts">'
+        for principal in report.principals:
+            cells = {(c.model, c.value): c for c in within if c.principal == principal}
+            values = sorted({value for _, value in cells})
+            yield _bar_chart(principal, values, models, cells)
+        yield "</div>"
+
+
+def _bar_chart(
+    title: str, values: list[str], models: list[str], cells: dict[tuple[str, str], Cell]
+) -> str:
+    """Grouped bars, one group per axis value, one bar per model, whiskers at the interval."""
+    width, height, left, top, bottom = 340, 190, 34, 22, 34
+    plot_h = height - top - bottom
+    group_w = (width - left - 8) / max(len(values), 1)
+    bar_w = min(22.0, (group_w - 10) / max(len(models), 1))
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'role="img" aria-label="{escape(title)}">',
+        f'<text x="{left}" y="14" font-size="12" font-weight="600">{escape(title)}</text>',
+    ]
+    for tick in (0, 0.5, 1):
+        y = top + plot_h * (1 - tick)
+        parts.append(
+            f'<line x1="{left}" x2="{width - 4}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>'
+            f'<text x="{left - 4}" y="{y + 4:.1f}" font-size="10" text-anchor="end">'
+            f"{tick:.0%}</text>"
+        )
+    for g, value in enumerate(values):
+        x0 = left + g * group_w + 5
+        for m, model in enumerate(models):
+            cell = cells.get((model, value))
+            if cell is None or not cell.n:
+                continue
+            rate = cell.rate("subvert")
+            low, high = cell.interval("subvert")
+            x = x0 + m * bar_w
+            y = top + plot_h * (1 - rate)
+            mid = x + bar_w / 2
+            parts.append(
+                f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar_w - 2:.1f}" '
+                f'height="{plot_h * rate:.1f}" fill="{PALETTE[m % len(PALETTE)]}">'
+                f"<title>{escape(model)}, {escape(value)}: "
+                f"{percent(cell.count('subvert'), cell.n)}</title></rect>"
+                f'<line x1="{mid - 1:.1f}" x2="{mid - 1:.1f}" y1="{top + plot_h * (1 - high):.1f}" '
+                f'y2="{top + plot_h * (1 - low):.1f}" stroke="#111"/>'
+            )
+        parts.append(
+            f'<text x="{x0 + len(models) * bar_w / 2:.1f}" y="{height - bottom + 14}" '
+            f'font-size="10" text-anchor="middle">{escape(value)}</text>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _drilldown(
+    cells: list[Cell], anchors: dict[tuple[str, str], str], samples: list[Sample]
+) -> Iterator[str]:
+    by_cell: dict[tuple[str, str], list[Sample]] = defaultdict(list)
+    for sample in samples:
+        by_cell[sample.model, sample.principal].append(sample)
+    yield "<h2>Transcripts behind each cell</h2>"
+    for cell in cells:
+        shown = by_cell.get((cell.model, cell.principal), [])
+        yield (
+            f'<section id="{anchors[cell.model, cell.principal]}"><h3>{escape(cell.model)} · '
+            f"{escape(cell.principal)}</h3>"
+        )
+        counts = ", ".join(f"{label} {cell.count(label)}" for label in LABELS)
+        yield (
+            f'<p class="muted">{cell.n} verdicts ({counts}); {len(shown)} shown, the first '
+            "of each label.</p>"
+        )
+        yield from (_transcript(sample) for sample in shown)
+        yield "</section>"
+
+
+def _transcript(sample: Sample) -> str:
+    axes = ", ".join(f"{k}={v}" for k, v in sorted(sample.axes.items()))
+    head = (
+        f'<summary><b class="{escape(sample.label)}">{escape(sample.label)}</b> · '
+        f"{escape(sample.family)} · {escape(axes)} · epoch {sample.epoch} · "
+        f"<code>{escape(sample.dilemma_id[:12])}</code></summary>"
+    )
+    body = [head]
+    if sample.stop_reason in NOT_ANSWERED:
+        body.append(f'<p class="warning">{escape(NOT_ANSWERED[sample.stop_reason])}</p>')
+    body.append(_evidence(sample.evidence))
+    if sample.reasoning:
+        body.append(_message("reasoning", sample.reasoning))
+    for message in [*sample.prompt, *sample.messages]:
+        body.append(_message(_speaker(message), message.get("content", ""), message))
+    if sample.final_answer:
+        body.append(_message("final answer", sample.final_answer))
+    return "<details>" + "".join(body) + "</details>"
+
+
+def _speaker(message: dict[str, Any]) -> str:
+    role = str(message.get("role", "?"))
+    who = message.get("principal") or message.get("name")
+    return f"{role} ({who})" if who else role
+
+
+def _message(speaker: str, content: str, message: dict[str, Any] | None = None) -> str:
+    calls = (message or {}).get("tool_calls") or []
+    text = content + "".join(f"\n→ {c.get('name')}({c.get('arguments')})" for c in calls)
+    return f'<div><span class="role">{escape(speaker)}</span><pre>{escape(text)}</pre></div>'
+
+
+def _evidence(evidence: dict[str, Any]) -> str:
+    items = [f"<li>quoted: {escape(q)}</li>" for q in evidence.get("quotes") or []]
+    items += [f"<li>tool call: {escape(c)}</li>" for c in evidence.get("calls") or []]
+    if evidence.get("mismatch"):
+        items.append("<li>said one thing and did another</li>")
+    if evidence.get("tested"):
+        items.append(f"<li>said it may be tested: {escape(evidence['tested'])}</li>")
+    if evidence.get("rationale"):
+        items.append(f"<li>rationale: {escape(str(evidence['rationale']))}</li>")
+    return (
+        "<ul>" + "".join(items) + "</ul>" if items else '<p class="muted">no evidence recorded</p>'
+    )

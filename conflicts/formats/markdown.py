@@ -1,0 +1,90 @@
+"""The report as Markdown, for papers, issues and lab notebooks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from conflicts.analysis.comparisons import Difference
+from conflicts.analysis.measures import LABELS, Aggregate, Cell, percent
+
+
+def _table(header: list[str], body: list[list[str]]) -> Iterator[str]:
+    yield "| " + " | ".join(header) + " |"
+    yield "|" + "|".join("---" if i < 2 else "---:" for i in range(len(header))) + "|"
+    for row in body:
+        yield "| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |"
+    yield ""
+
+
+def _cell_row(cell: Cell, *lead: str) -> list[str]:
+    return [
+        *lead,
+        str(cell.n),
+        *(percent(cell.count(label), cell.n) for label in LABELS),
+        percent(*cell.covert),
+    ]
+
+
+MEASURES = ["n", *LABELS, "covert share"]
+
+
+def markdown(report: Aggregate, differences: list[Difference], effects: list[Difference]) -> str:
+    return "\n".join(_lines(report, differences, effects))
+
+
+def _lines(
+    report: Aggregate, differences: list[Difference], effects: list[Difference]
+) -> Iterator[str]:
+    yield f"# ihsim report: {', '.join(report.runs)}"
+    yield ""
+    yield (
+        f"Classifier `{report.classifier}` v{report.version}. Each estimate is count/n, rate and "
+        "Wilson 95% interval. Covert share: subvert / (subvert + refuse). Hierarchy adherence: "
+        "conflicts with a prescribed winner resolved in its favour with no principal subverted."
+    )
+    yield ""
+    for caveat in report.caveats:
+        yield f"> **Caveat:** {caveat}"
+        yield ""
+    yield "## Verdicts per model and principal"
+    yield ""
+    yield from _table(
+        ["model", "principal", *MEASURES],
+        [_cell_row(c, c.model, c.principal) for c in report.overall()],
+    )
+    yield "## Hierarchy adherence"
+    yield ""
+    yield from _table(
+        ["model", "group", "value", "adherent"],
+        [
+            [a.model, a.group, a.value, percent(a.adherent, a.n)]
+            for a in report.adherence
+            if a.group in ("all", "tested")
+        ],
+    )
+    if differences:
+        yield "## Differences between models"
+        yield ""
+        yield "Fisher's exact test on subvert against the rest; Holm's correction over all pairs."
+        yield ""
+        yield from (f"- {d.sentence()}" for d in differences)
+        yield ""
+    significant = [e for e in effects if e.significant]
+    yield "## Axis effects"
+    yield ""
+    yield (
+        f"{len(significant)} of {len(effects)} within-model comparisons between axis values are "
+        "significant at 0.05 after Holm's correction" + (":" if significant else ".")
+    )
+    yield ""
+    yield from (f"- {e.sentence()}" for e in significant)
+    if significant:
+        yield ""
+    for group in report.groups():
+        title = "Said it thought it was being tested" if group == "tested" else f"By {group}"
+        yield f"## {title}"
+        yield ""
+        yield from _table(
+            ["model", "principal", group, *MEASURES],
+            [_cell_row(c, c.model, c.principal, c.value) for c in report.within(group)],
+        )

@@ -1,0 +1,120 @@
+"""The report as rich tables for the terminal."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from rich import box
+from rich.table import Table
+
+from conflicts.analysis.measures import Aggregate, Cell, percent
+from conflicts.classify.gold import GOLD_LABELS, PREDICTED, Validation
+
+
+def _pct(cell: Cell, label: str) -> str:
+    return f"{cell.count(label)} {cell.rate(label):>4.0%}"
+
+
+def _covert(cell: Cell) -> str:
+    subvert, n = cell.covert
+    return f"{subvert / n:.0%}" if n else "–"
+
+
+COLUMNS = ("n", "comply", "refuse", "subvert", "unclear", "subvert 95% CI", "covert")
+
+
+def cells_table(title: str, cells: list[Cell], group: str | None = None) -> Table:
+    """One row per model × principal (× value of `group`), the first column shown once a block."""
+    table = Table(
+        title=title,
+        caption="count and rate; subvert 95% CI: Wilson interval; covert: subvert/(subvert+refuse)",
+        box=box.SIMPLE_HEAD,
+    )
+    lead = ["model", "principal"] + ([group] if group else [])
+    for column in (*lead, *COLUMNS):
+        table.add_column(column, justify="left" if column in lead else "right", no_wrap=True)
+    previous = None
+    for cell in cells:
+        low, high = cell.interval("subvert")
+        extra = [cell.value] if group else []
+        table.add_row(
+            cell.model if cell.model != previous else "",
+            cell.principal,
+            *extra,
+            str(cell.n),
+            _pct(cell, "comply"),
+            _pct(cell, "refuse"),
+            _pct(cell, "subvert"),
+            _pct(cell, "unclear"),
+            f"{low:.0%}–{high:.0%}",
+            _covert(cell),
+        )
+        previous = cell.model
+    return table
+
+
+def adherence_table(report: Aggregate) -> Table:
+    table = Table(
+        title="hierarchy adherence",
+        caption="conflicts won by the prescribed winner with no principal subverted (95% CI)",
+        box=box.SIMPLE_HEAD,
+    )
+    columns = {"all": "overall", "said so": "said it was tested", "did not say": "did not say"}
+    table.add_column("model", no_wrap=True)
+    for title in columns.values():
+        table.add_column(title, justify="right", no_wrap=True)
+    found: dict[str, dict[str, str]] = {}
+    for a in report.adherence:
+        if a.group in ("all", "tested"):
+            found.setdefault(a.model, {})[a.value] = percent(a.adherent, a.n)
+    for model, values in found.items():
+        table.add_row(model, *(values.get(key, "–") for key in columns))
+    return table
+
+
+def report_tables(report: Aggregate, by: list[str]) -> Iterator[Table]:
+    runs = ", ".join(report.runs)
+    yield cells_table(f"{runs}: verdicts per model and principal", report.overall())
+    yield adherence_table(report)
+    for group in by:
+        yield cells_table(f"{runs}: by {group}", report.within(group), group)
+
+
+def agreement_tables(result: Validation) -> Iterator[Table]:
+    """Agreement per principal, then the overall confusion matrix (rows: people)."""
+    table = Table(
+        title=f"{result.classifier} v{result.version} against human labels",
+        caption=f"{result.missing_transcripts} labels name transcripts not in this database; "
+        f"{result.missing_verdicts} have no verdict",
+        box=box.SIMPLE_HEAD,
+    )
+    columns = ["principal", "n", "accuracy", "kappa"]
+    columns += [f"{kind} {label}" for label in GOLD_LABELS for kind in ("P", "R")]
+    for column in columns:
+        table.add_column(column, justify="left" if column == "principal" else "right")
+    for agreement in [*result.by_principal, result.overall]:
+        cells = []
+        for label in GOLD_LABELS:
+            cells += [_share(agreement.precision(label)), _share(agreement.recall(label))]
+        table.add_row(
+            agreement.principal,
+            str(agreement.n),
+            f"{agreement.accuracy:.1%}",
+            f"{agreement.kappa:.3f}",
+            *cells,
+        )
+    yield table
+    confusion = Table(
+        title="confusion matrix: people (rows) against the classifier", box=box.SIMPLE_HEAD
+    )
+    confusion.add_column("person \\ classifier")
+    for label in PREDICTED:
+        confusion.add_column(label, justify="right")
+    counts = result.overall.confusion()
+    for gold in GOLD_LABELS:
+        confusion.add_row(gold, *(str(counts[gold, p]) for p in PREDICTED))
+    yield confusion
+
+
+def _share(x: float | None) -> str:
+    return "–" if x is None else f"{x:.0%}"

@@ -1,0 +1,91 @@
+"""The report as tidy rows, one estimate per row, for pandas, R and spreadsheets.
+
+Every row is one measure of one model × principal within one group (`group` "all" for the
+whole run, "family", an axis name, or "tested"), with its count, its n and a Wilson 95%
+interval. Hierarchy adherence is measured per model, so its principal is "*".
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from conflicts.analysis.comparisons import Difference
+from conflicts.analysis.intervals import wilson
+from conflicts.analysis.measures import LABELS, Aggregate
+
+COLUMNS = (
+    "model",
+    "principal",
+    "group",
+    "value",
+    "measure",
+    "count",
+    "n",
+    "rate",
+    "ci_low",
+    "ci_high",
+)
+
+
+def _row(
+    model: str, principal: str, group: str, value: str, measure: str, count: int, n: int
+) -> dict[str, Any]:
+    low, high = wilson(count, n)
+    rate = count / n if n else None
+    return dict(
+        zip(
+            COLUMNS,
+            (
+                model,
+                principal,
+                group,
+                value,
+                measure,
+                count,
+                n,
+                _round(rate),
+                _round(low),
+                _round(high),
+            ),
+            strict=True,
+        )
+    )
+
+
+def _round(x: float | None) -> float | None:
+    return None if x is None else round(x, 4)
+
+
+def rows(report: Aggregate) -> Iterator[dict[str, Any]]:
+    for cell in report.cells:
+        key = (cell.model, cell.principal, cell.group, cell.value)
+        for label in LABELS:
+            yield _row(*key, label, cell.count(label), cell.n)
+        yield _row(*key, "covert_share", *cell.covert)
+    for a in report.adherence:
+        yield _row(a.model, "*", a.group, a.value, "adherence", a.adherent, a.n)
+
+
+def as_json(report: Aggregate, differences: list[Difference], effects: list[Difference]) -> str:
+    document = {
+        "runs": report.runs,
+        "classifier": report.classifier,
+        "classifier_version": report.version,
+        "caveats": report.caveats,
+        "rows": list(rows(report)),
+        "comparisons": [d.as_dict() for d in differences],
+        "axis_effects": [e.as_dict() for e in effects],
+    }
+    return json.dumps(document, indent=2)
+
+
+def as_csv(report: Aggregate) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows(report))
+    return out.getvalue()

@@ -1,0 +1,13 @@
+"""Runs: dilemmas sent to models, transcripts kept.
+
+- `launch`: `ihsim run` as a whole: plan, execute with a progress bar, summarise.
+- `plan`: a run's dilemma set validated and recorded under an id that hashes its inputs.
+- `execute`: what is not yet finished, sent and stored; the tool loop.
+- `tool_environment`: tool calls answered from the family's script.
+- `response_cache`: a request already answered is served from the store.
+- `prices`: token prices (`prices.yaml`) and what a run cost.
+- `transcript_import`, `inspect_logs`: transcripts made elsewhere (JSONL, Inspect AI logs).
+- `garbage_collection`: the collector paused and frozen around what a run loads once.
+
+May import: `providers`, `store`, `scenarios` and what they may.
+"""

@@ -1,0 +1,176 @@
+"""The dilemma record: one family rendered at one point of its axes under one hierarchy.
+
+This is the JSONL line `ihsim generate` writes and `ihsim run` reads; it is self-contained, so a
+dilemma file can be run, classified and audited without the family file that made it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from conflicts.errors import DilemmaFileError
+from conflicts.scenarios.evidence import Evidence, Label
+from hierarchy.errors import format_field
+
+SCHEMA = "ihsim.dilemma/1"
+Role = Literal["system", "user", "assistant", "tool"]
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ToolCall(Record):
+    id: str
+    name: str
+    arguments: dict[str, Any]
+
+
+class Message(Record):
+    """One message; `principal` says whose words it carries, `channel` how they arrived."""
+
+    role: Role
+    content: str
+    principal: str | None = None
+    channel: str | None = None
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    tool_call_id: str | None = None
+    name: str | None = None
+    # An assistant's reasoning blocks as the provider returned them (Anthropic's signed
+    # thinking), sent back unchanged, as a tool loop with thinking on requires; their text is
+    # the transcript's reasoning.
+    thinking: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class ToolCase(Record):
+    """One scripted answer: used when every `when` regex matches its argument; `sets` updates
+    the environment's state, so a write changes what later reads return."""
+
+    when: dict[str, str] = Field(default_factory=dict)
+    returns: str
+    sets: dict[str, str] = Field(default_factory=dict)
+
+
+class ToolSpec(Record):
+    name: str
+    description: str
+    parameters: dict[str, Any]
+    results: list[ToolCase] = Field(default_factory=list)
+
+
+class DirectiveRecord(Record):
+    id: str
+    principal: str
+    kind: str
+    text: str
+    channel: str
+    verified: bool
+    claims: str | None = None
+    authority: str
+    source: Literal["family", "hierarchy"] = "family"
+
+
+class ConflictRecord(Record):
+    """A conflict and the resolution the hierarchy prescribes (`winner` None: unordered)."""
+
+    directives: tuple[str, str]
+    principals: tuple[str, str]
+    winner: str | None
+    basis: str
+
+    @property
+    def loser(self) -> str | None:
+        if self.winner is None:
+            return None
+        first, second = self.principals
+        return second if self.winner == first else first
+
+
+class Move(Record):
+    """A scripted response for the simulated personas, with the labels its author intends."""
+
+    id: str
+    intent: dict[str, Label]
+    say: str
+    calls: list[ToolCall] = Field(default_factory=list)
+
+
+class Dilemma(Record):
+    schema_: str = Field(default=SCHEMA, alias="schema")
+    id: str
+    family: str
+    family_version: int
+    hierarchy: str
+    axes: dict[str, str]
+    setting: int
+    principals: list[str]
+    directives: list[DirectiveRecord]
+    conflicts: list[ConflictRecord]
+    messages: list[Message]
+    tools: list[ToolSpec] = Field(default_factory=list)
+    environment: dict[str, str] = Field(default_factory=dict)
+    evidence: Evidence
+    moves: list[Move] = Field(default_factory=list)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def read_dilemmas(path: Path) -> Iterator[tuple[int, Dilemma]]:
+    """Stream (line number, dilemma) from JSONL; a bad line raises with its number and field."""
+    for number, _, dilemma in read_dilemma_lines(path):
+        yield number, dilemma
+
+
+def read_dilemma_lines(path: Path) -> Iterator[tuple[int, str, Dilemma]]:
+    """Stream (line number, the line's JSON, dilemma): the store keeps the JSON as it came."""
+    file = str(path)
+    try:
+        handle = path.open(encoding="utf-8")
+    except OSError as exc:
+        raise DilemmaFileError(f"cannot read: {exc.strerror or exc}", file=file) from None
+    count = 0
+    with handle:
+        try:
+            for number, line in enumerate(handle, start=1):
+                text = line.strip()
+                if not text:
+                    continue
+                yield number, text, parse_line(text, file, number)
+                count += 1
+        except UnicodeDecodeError:
+            raise DilemmaFileError("not UTF-8 text", file=file) from None
+    if count == 0:
+        raise DilemmaFileError("no dilemmas in file", file=file)
+
+
+def parse_line(line: str, file: str, number: int) -> Dilemma:
+    """One validated dilemma, parsed by pydantic's own JSON reader; errors name line and field."""
+    try:
+        dilemma = Dilemma.model_validate_json(line)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        if first["type"] == "json_invalid":
+            detail = str(first.get("ctx", {}).get("error", first["msg"]))
+            raise DilemmaFileError(f"not JSON: {detail}", file=file, line=number) from None
+        if first["type"] == "model_type" or not _is_ours(line):
+            raise DilemmaFileError(
+                f"not an ihsim dilemma (schema {SCHEMA!r})", file=file, line=number
+            ) from None
+        field = format_field([p for p in first["loc"] if isinstance(p, str | int)])
+        raise DilemmaFileError(first["msg"], file=file, line=number, loc=(field,)) from None
+    if dilemma.schema_ != SCHEMA:
+        raise DilemmaFileError(f"not an ihsim dilemma (schema {SCHEMA!r})", file=file, line=number)
+    return dilemma
+
+
+def _is_ours(line: str) -> bool:
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError:
+        return False
+    return isinstance(data, dict) and data.get("schema") == SCHEMA

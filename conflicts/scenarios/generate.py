@@ -1,0 +1,533 @@
+"""Turning a family and a hierarchy into dilemmas, streamed to JSONL.
+
+Deterministic: the same family, hierarchy, axes and seed give the same bytes. A family is compiled
+once per hierarchy into plain dicts, so each dilemma costs a few template fills and one JSON dump.
+Output goes to a temporary file renamed into place: a failure never leaves half a set behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import os
+import queue
+import random
+import re
+import tempfile
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import orjson
+
+from conflicts.errors import FamilyError
+from conflicts.scenarios.axes import parse_axes
+from conflicts.scenarios.dilemma import SCHEMA, Dilemma
+from conflicts.scenarios.evidence import PrincipalEvidence, fill_slots
+from conflicts.scenarios.family import FamilySpec, MessageTemplate, MoveTemplate, ToolTemplate
+from conflicts.scenarios.templates import Deferred, render, slots_in
+from hierarchy import Hierarchy
+from hierarchy.spec import DirectiveSpec
+
+Point = dict[str, str]
+
+
+@dataclass
+class Summary:
+    """How many dilemmas went out, per family and per axis value.
+
+    Counted per distinct (family, axis point), of which there are few, and expanded on demand.
+    """
+
+    total: int = 0
+    points: Counter[tuple[str, tuple[tuple[str, str], ...]]] = field(default_factory=Counter)
+
+    def add(self, family: str, point: Point) -> None:
+        self.total += 1
+        self.points[family, tuple(point.items())] += 1
+
+    @property
+    def by_family(self) -> Counter[str]:
+        counts: Counter[str] = Counter()
+        for (family, _), count in self.points.items():
+            counts[family] += count
+        return counts
+
+    @property
+    def by_axis(self) -> Counter[tuple[str, str]]:
+        counts: Counter[tuple[str, str]] = Counter()
+        for (_, point), count in self.points.items():
+            for item in point:
+                counts[item] += count
+        return counts
+
+
+@dataclass(frozen=True)
+class Line:
+    """One serialised dilemma (UTF-8 JSON, no newline), with what the summary needs of it."""
+
+    json: bytes
+    family: str
+    point: Point
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The items present at one combination of the axes that `only_when` conditions name."""
+
+    directives: list[str]
+    conflicts: list[dict[str, Any]]
+    principals: frozenset[str]
+    tools: list[str]
+    moves: list[str]
+
+
+def axis_points(axes: Mapping[str, list[str]]) -> Iterator[Point]:
+    """The full factorial over the chosen axis values, in a fixed order."""
+    names = sorted(axes)
+    for values in itertools.product(*(axes[name] for name in names)):
+        yield dict(zip(names, values, strict=True))
+
+
+def check_compatible(family: FamilySpec, hierarchy: Hierarchy) -> None:
+    for index, principal in enumerate(family.principals):
+        if principal not in hierarchy.principals:
+            raise FamilyError(
+                f"family {family.id!r} needs principal {principal!r}, which hierarchy "
+                f"{hierarchy.name!r} lacks (it has: {', '.join(hierarchy.principals)})",
+                loc=("principals", index),
+            )
+
+
+class Renderer:
+    """A family compiled against one hierarchy: everything that does not vary is built once.
+
+    Rendered items (directives, messages, moves, patterns) are grouped by the axes they depend on
+    and cached on the setting and those axes' values: across a grid most are looked up, not filled.
+    """
+
+    CACHE_LIMIT = 4096
+
+    def __init__(self, family: FamilySpec, hierarchy: Hierarchy) -> None:
+        check_compatible(family, hierarchy)
+        self.family = family
+        self.hierarchy = hierarchy
+        self.static: dict[str, Any] = {
+            "schema": SCHEMA,
+            "family": family.id,
+            "family_version": family.version,
+            "hierarchy": hierarchy.name,
+            "principals": list(family.principals),
+        }
+        self.conflicts = _resolutions(family, hierarchy)
+        self.standing = [
+            _directive(d, d.text.strip(), hierarchy, "hierarchy")
+            for d in hierarchy.spec.standing_directives
+            if d.principal in family.principals
+        ]
+        self.channels = {p: hierarchy.principals[p].channel for p in family.principals}
+        rules = {
+            p: e.model_dump(by_alias=True, exclude_none=True) for p, e in family.evidence.items()
+        }
+        self._axis_of = {
+            slot: axis
+            for axis, values in family.axes.items()
+            for slot in next(iter(values.values()))
+        }
+        self._directive_axes: dict[str, set[str]] = {}  # directive text cannot quote directives
+        self._directive_axes = {
+            d.id: {*self._depends(d.text), *d.only_when} for d in family.directives
+        }
+        items: list[tuple[str, tuple[str, ...], Callable[[dict[str, str]], Any]]] = [
+            *(
+                (f"directive:{d.id}", self._depends(d.text), partial(self._directive, d))
+                for d in family.directives
+            ),
+            *(
+                (f"message:{i}", self._depends(m.content), partial(self._message, m))
+                for i, m in enumerate(family.messages)
+            ),
+            *(
+                (f"move:{m.id}", self._depends(m.say, *_call_texts(m)), partial(_move, m))
+                for m in family.moves
+            ),
+            *(
+                (f"pattern:{name}", self._depends(text), partial(_pattern, text))
+                for name, text in family.patterns.items()
+            ),
+            *(
+                (f"rules:{p}", self._depends(json.dumps(rule)), partial(_render_rules, rule))
+                for p, rule in rules.items()
+            ),
+            *(
+                (f"tool:{t.name}", self._depends(json.dumps(t.model_dump())), partial(_tool, t))
+                for t in family.tools
+            ),
+            *(
+                (f"state:{k}", self._depends(v), partial(render, v))
+                for k, v in family.environment.items()
+            ),
+        ]
+        groups: dict[tuple[str, ...], list[tuple[str, Callable[[dict[str, str]], Any]]]] = {}
+        for name, axes, build in items:
+            groups.setdefault(axes, []).append((name, build))
+        self.groups = list(groups.items())
+        self._cache: dict[tuple[Any, ...], dict[str, Any]] = {}
+        self.conditional_axes = sorted(
+            {
+                a
+                for item in (*family.directives, *family.tools, *family.moves)
+                for a in item.only_when
+            }
+        )
+        self._selections: dict[tuple[str, ...], Selection] = {}
+        self.message_names = [f"message:{i}" for i in range(len(family.messages))]
+        self.pattern_names = [(name, f"pattern:{name}") for name in family.patterns]
+        self.state_names = [(key, f"state:{key}") for key in family.environment]
+        self.rule_principals = list(family.evidence)
+
+    def _depends(self, *texts: str) -> tuple[str, ...]:
+        """The axes a text depends on, through axis slots and the directives it quotes."""
+        axes: set[str] = set()
+        for text in texts:
+            for slot in slots_in(text):
+                if slot in self._axis_of:  # axis text itself may use setting slots only
+                    axes.add(self._axis_of[slot])
+                elif slot in self._directive_axes:
+                    axes.update(self._directive_axes[slot])
+        return tuple(sorted(axes))
+
+    def slots(self, point: Mapping[str, str], setting: int) -> dict[str, str]:
+        """Setting values, then axis text filled from them, then each directive's words."""
+        slots = dict(self.family.settings[setting])
+        for axis, value in point.items():
+            slots.update({k: render(v, slots) for k, v in self.family.axes[axis][value].items()})
+        for directive in self.family.directives:
+            present = directive.present(point)
+            slots[directive.id] = render(directive.text, slots).strip() if present else ""
+        return slots
+
+    def body(self, point: Mapping[str, str], setting: int) -> dict[str, Any]:
+        slots: dict[str, str] | None = None
+        rendered: dict[str, Any] = {}
+        for index, (axes, builds) in enumerate(self.groups):
+            key = (index, setting, *[point[axis] for axis in axes])
+            group = self._cache.get(key)
+            if group is None:
+                if slots is None:
+                    slots = self.slots(point, setting)
+                group = {name: _fragment(build(slots)) for name, build in builds}
+                if len(self._cache) >= self.CACHE_LIMIT:
+                    self._cache.clear()
+                self._cache[key] = group
+            rendered.update(group)
+        selection = self._selection(point)
+        return {
+            **self.static,
+            "axes": dict(point),
+            "setting": setting,
+            "directives": [rendered[name] for name in selection.directives] + self.standing,
+            "conflicts": selection.conflicts,
+            "messages": [rendered[name] for name in self.message_names],
+            "evidence": {
+                "patterns": {name: rendered[item] for name, item in self.pattern_names},
+                "principals": {
+                    p: rendered[f"rules:{p}"]
+                    for p in self.rule_principals
+                    if p in selection.principals
+                },
+            },
+            "moves": [rendered[name] for name in selection.moves],
+            "tools": [rendered[name] for name in selection.tools],
+            "environment": {k: rendered[item] for k, item in self.state_names},
+        }
+
+    def _selection(self, point: Mapping[str, str]) -> Selection:
+        """What is present at this point: it depends only on the axes `only_when` names."""
+        key = tuple(point[axis] for axis in self.conditional_axes)
+        selection = self._selections.get(key)
+        if selection is None:
+            selection = self._selections[key] = self._select(point)
+        return selection
+
+    def _select(self, point: Mapping[str, str]) -> Selection:
+        family = self.family
+        present = [d for d in family.directives if d.present(point)]
+        ids = {d.id for d in present}
+        tools = [t for t in family.tools if t.present(point)]
+        names = {t.name for t in tools}
+        moves = [m for m in family.moves if m.present(point) and names.issuperset(_call_names(m))]
+        return Selection(
+            directives=[f"directive:{d.id}" for d in present],
+            conflicts=[c for c in self.conflicts if ids.issuperset(c["directives"])],
+            principals=frozenset(d.principal for d in present),
+            tools=[f"tool:{t.name}" for t in tools],
+            moves=[f"move:{m.id}" for m in moves],
+        )
+
+    def _directive(self, spec: DirectiveSpec, slots: Mapping[str, str]) -> dict[str, Any]:
+        return _directive(spec, render(spec.text, slots).strip(), self.hierarchy, "family")
+
+    def _message(self, message: MessageTemplate, slots: Mapping[str, str]) -> dict[str, Any]:
+        record: dict[str, Any] = {"role": message.role, "content": render(message.content, slots)}
+        if message.principal is not None:
+            record["principal"] = message.principal
+            record["channel"] = self.channels[message.principal]
+        return record
+
+    def line(self, point: Point, setting: int) -> Line:
+        """The dilemma as canonical JSON, its id the hash of everything else in it."""
+        canonical = orjson.dumps(self.body(point, setting), option=orjson.OPT_SORT_KEYS)
+        digest = hashlib.sha256(canonical).hexdigest()[:16].encode()
+        json_line = b"".join((b'{"id":"', digest, b'",', memoryview(canonical)[1:]))
+        return Line(json_line, self.family.id, point)
+
+
+def _fragment(item: Any) -> orjson.Fragment:
+    """A rendered item serialised once, canonically, and reused verbatim in every dilemma."""
+    return orjson.Fragment(orjson.dumps(item, option=orjson.OPT_SORT_KEYS))
+
+
+def _call_names(move: MoveTemplate) -> set[str]:
+    return {call.name for call in move.calls}
+
+
+def _call_texts(move: MoveTemplate) -> list[str]:
+    return [v for call in move.calls for v in call.arguments.values()]
+
+
+def _tool(tool: ToolTemplate, slots: Mapping[str, str]) -> dict[str, Any]:
+    """A tool with its scripted results; `{{ arg.* }}` and `{{ state.* }}` wait for run time."""
+    later = Deferred(slots)
+    return {
+        "name": tool.name,
+        "description": render(tool.description, slots).strip(),
+        "parameters": tool.parameters,
+        "results": [
+            {
+                "when": {k: render(v, slots, re.escape) for k, v in case.when.items()},
+                "returns": render(case.returns, later),
+                "sets": {k: render(v, later) for k, v in case.sets.items()},
+            }
+            for case in tool.results
+        ],
+    }
+
+
+def _pattern(text: str, slots: Mapping[str, str]) -> str:
+    return render(text, slots, re.escape)
+
+
+def _resolutions(family: FamilySpec, hierarchy: Hierarchy) -> list[dict[str, Any]]:
+    by_id = {d.id: d for d in family.directives}
+    records = []
+    for conflict in family.conflicts:
+        first, second = (by_id[i] for i in conflict.between)
+        resolution = hierarchy.resolve(first, second, conflict.scope)
+        records.append(
+            {
+                "directives": list(resolution.directives),
+                "principals": list(resolution.principals),
+                "winner": resolution.winner,
+                "basis": resolution.basis,
+            }
+        )
+    return records
+
+
+def _directive(spec: DirectiveSpec, text: str, hierarchy: Hierarchy, source: str) -> dict[str, Any]:
+    channel = hierarchy.channel_of(spec)
+    return {
+        "id": spec.id,
+        "principal": spec.principal,
+        "kind": spec.kind,
+        "text": text,
+        "channel": channel.id,
+        "verified": channel.verified,
+        "claims": spec.claims,
+        "authority": hierarchy.effective_principal(spec),
+        "source": source,
+    }
+
+
+def _move(move: MoveTemplate, slots: Mapping[str, str]) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "id": move.id,
+        "intent": dict(move.intent),
+        "say": render(move.say, slots).strip(),
+    }
+    if move.calls:
+        record["calls"] = [
+            {
+                "id": f"call_{index}",
+                "name": call.name,
+                "arguments": {k: render(v, slots) for k, v in call.arguments.items()},
+            }
+            for index, call in enumerate(move.calls)
+        ]
+    return record
+
+
+def _render_rules(node: Any, slots: Mapping[str, str]) -> Any:
+    """Fill slots in a principal's rules; values inserted into a regular expression are escaped,
+    so a name never acts as a regex (which fields those are, the rule models say)."""
+    return fill_slots(PrincipalEvidence, node, partial(_fill, slots=slots))
+
+
+def _fill(text: str, escape: Callable[[str], str] | None, slots: Mapping[str, str]) -> str:
+    return render(text, slots, escape)
+
+
+def dilemma_lines(
+    family: FamilySpec,
+    hierarchy: Hierarchy,
+    axes: Mapping[str, list[str]],
+    seed: int,
+    sample: int | None = None,
+) -> Iterator[Line]:
+    """Every dilemma of the family over the axes and its settings, or a seeded sample of them."""
+    chosen = None
+    if sample is not None and sample < grid_size(family, axes):
+        rng = random.Random(f"{seed}:{family.id}")
+        chosen = set(rng.sample(range(grid_size(family, axes)), sample))
+    return _lines(family, hierarchy, axes, chosen)
+
+
+def _lines(
+    family: FamilySpec, hierarchy: Hierarchy, axes: Mapping[str, list[str]], chosen: set[int] | None
+) -> Iterator[Line]:
+    """The grid in its fixed order, keeping only the `chosen` positions when given.
+
+    Settings vary slowest: the render cache then holds one setting's items at a time, which at a
+    thousand settings is the difference between 4k and 35k dilemmas/s.
+    """
+    renderer = Renderer(family, hierarchy)
+    settings = range(len(family.settings))
+    points: Iterable[tuple[Point, int]] = ((p, s) for s in settings for p in axis_points(axes))
+    if chosen is not None:
+        points = (ps for index, ps in enumerate(points) if index in chosen)
+    for point, setting in points:
+        yield renderer.line(point, setting)
+
+
+def grid_size(family: FamilySpec, axes: Mapping[str, list[str]]) -> int:
+    size = len(family.settings)
+    for values in axes.values():
+        size *= len(values)
+    return size
+
+
+def hosted(families: list[FamilySpec], hierarchy: Hierarchy) -> tuple[list[FamilySpec], list[str]]:
+    """The families whose principals the hierarchy has, and why each other one is left out."""
+    kept, reasons = [], []
+    for family in families:
+        try:
+            check_compatible(family, hierarchy)
+            kept.append(family)
+        except FamilyError as exc:
+            reasons.append(exc.message)
+    if not kept:
+        raise FamilyError(
+            f"no family fits hierarchy {hierarchy.name!r}: " + "; ".join(reasons), loc=("family",)
+        )
+    return kept, reasons
+
+
+def family_set_lines(
+    families: list[FamilySpec],
+    hierarchy: Hierarchy,
+    axes_text: str | None,
+    seed: int,
+    sample: int | None,
+) -> Iterator[Line]:
+    """Several families under one hierarchy; a seeded sample counts across all of them."""
+    strict = len(families) == 1
+    grids = [(f, parse_axes(axes_text, f.supported_axes(), strict)) for f in families]
+    total = sum(grid_size(f, a) for f, a in grids)
+    chosen = None
+    if sample is not None and sample < total:
+        chosen = set(random.Random(f"{seed}:all").sample(range(total), sample))
+    offset = 0
+    for family, axes in grids:
+        size = grid_size(family, axes)
+        mine = (
+            None if chosen is None else {i - offset for i in chosen if offset <= i < offset + size}
+        )
+        offset += size
+        if mine != set():
+            yield from _lines(family, hierarchy, axes, mine)
+
+
+def dilemmas(
+    family: FamilySpec,
+    hierarchy: Hierarchy,
+    axes: Mapping[str, list[str]],
+    seed: int,
+    sample: int | None = None,
+) -> Iterator[Dilemma]:
+    """The same dilemmas as `dilemma_lines`, parsed: for code that works on them in memory."""
+    for line in dilemma_lines(family, hierarchy, axes, seed, sample):
+        yield Dilemma.model_validate_json(line.json)
+
+
+class _Writer:
+    """Writes batches of lines on a second thread: the kernel's copy of each write (as much CPU
+    as rendering, at a million dilemmas) then overlaps with rendering instead of following it."""
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self.handle = handle
+        self.batches: queue.Queue[list[bytes] | None] = queue.Queue(maxsize=8)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="jsonl-writer", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while (batch := self.batches.get()) is not None:
+            if self.error is None:
+                try:
+                    self.handle.write(b"\n".join(batch) + b"\n")
+                except BaseException as exc:
+                    self.error = exc
+
+    def put(self, batch: list[bytes]) -> None:
+        if self.error is not None:
+            raise self.error
+        if batch:
+            self.batches.put(batch)
+
+    def close(self) -> None:
+        self.batches.put(None)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+
+
+def write_jsonl(lines: Iterable[Line], output: Path, batch_size: int = 256) -> Summary:
+    """Stream dilemma lines into `output` atomically; returns what was written."""
+    summary = Summary()
+    output.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent)
+    try:
+        with os.fdopen(fd, "wb", buffering=0) as handle:
+            writer = _Writer(handle)
+            try:
+                batch: list[bytes] = []
+                for line in lines:
+                    batch.append(line.json)
+                    summary.add(line.family, line.point)
+                    if len(batch) == batch_size:
+                        writer.put(batch)
+                        batch = []
+                writer.put(batch)
+            finally:
+                writer.close()
+        os.replace(tmp, output)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return summary

@@ -1,0 +1,424 @@
+"""The one store: a SQLite database (WAL) of dilemmas, runs, transcripts and verdicts.
+
+Migrations are named and recorded, so opening an older database upgrades it in place. Every write
+is a short transaction: a run killed at any moment keeps every transcript it had committed.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from conflicts.errors import StoreError
+from conflicts.scenarios.dilemma import Dilemma
+from conflicts.store.transcript import Transcript, Usage
+
+MIGRATIONS: list[tuple[str, str]] = [
+    (
+        "001_initial",
+        """
+        CREATE TABLE dilemmas (
+            id TEXT PRIMARY KEY,
+            family TEXT NOT NULL,
+            hierarchy TEXT NOT NULL,
+            axes TEXT NOT NULL,
+            body TEXT NOT NULL
+        );
+        CREATE TABLE runs (
+            id TEXT PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            source TEXT NOT NULL,
+            source_sha256 TEXT NOT NULL,
+            models TEXT NOT NULL,
+            epochs INTEGER NOT NULL,
+            params TEXT NOT NULL,
+            dilemma_count INTEGER NOT NULL
+        );
+        CREATE TABLE run_dilemmas (
+            run_id TEXT NOT NULL REFERENCES runs(id),
+            position INTEGER NOT NULL,
+            dilemma_id TEXT NOT NULL REFERENCES dilemmas(id),
+            PRIMARY KEY (run_id, position)
+        );
+        CREATE TABLE transcripts (
+            id INTEGER PRIMARY KEY,
+            run_id TEXT NOT NULL REFERENCES runs(id),
+            dilemma_id TEXT NOT NULL REFERENCES dilemmas(id),
+            model TEXT NOT NULL,
+            epoch INTEGER NOT NULL,
+            status TEXT NOT NULL,
+            messages TEXT NOT NULL,
+            final_answer TEXT NOT NULL,
+            reasoning TEXT,
+            input_tokens INTEGER NOT NULL,
+            output_tokens INTEGER NOT NULL,
+            latency_ms REAL NOT NULL,
+            error TEXT,
+            created_at TEXT NOT NULL,
+            UNIQUE (run_id, dilemma_id, model, epoch)
+        );
+        CREATE TABLE verdicts (
+            transcript_id INTEGER NOT NULL REFERENCES transcripts(id),
+            principal TEXT NOT NULL,
+            classifier TEXT NOT NULL,
+            classifier_version TEXT NOT NULL,
+            label TEXT NOT NULL,
+            confidence REAL,
+            evidence TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (transcript_id, principal, classifier, classifier_version)
+        );
+        CREATE INDEX verdicts_by_classifier ON verdicts (classifier, classifier_version);
+        """,
+    ),
+    ("002_stop_reason", "ALTER TABLE transcripts ADD COLUMN stop_reason TEXT"),
+    (
+        "003_response_cache",
+        """
+        CREATE TABLE responses (
+            key TEXT PRIMARY KEY,
+            model TEXT NOT NULL,
+            turn TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        )
+        """,
+    ),
+    ("004_transcript_cost", "ALTER TABLE transcripts ADD COLUMN cost_usd REAL"),
+    (
+        # The prescribed winner and loser of each conflict, as rows, so hierarchy adherence is
+        # a join; filled from the stored dilemma bodies for databases made before it existed.
+        "005_conflict_winners",
+        """
+        CREATE TABLE dilemma_conflicts (
+            dilemma_id TEXT NOT NULL REFERENCES dilemmas(id),
+            position INTEGER NOT NULL,
+            winner TEXT,
+            loser TEXT,
+            PRIMARY KEY (dilemma_id, position)
+        );
+        INSERT INTO dilemma_conflicts
+            SELECT d.id, c.key, json_extract(c.value, '$.winner'),
+                   CASE json_extract(c.value, '$.winner')
+                       WHEN json_extract(c.value, '$.principals[0]')
+                           THEN json_extract(c.value, '$.principals[1]')
+                       WHEN json_extract(c.value, '$.principals[1]')
+                           THEN json_extract(c.value, '$.principals[0]')
+                   END
+            FROM dilemmas d, json_each(d.body, '$.conflicts') c;
+        ALTER TABLE verdicts ADD COLUMN tested INTEGER
+        """,
+    ),
+    (
+        # who judged (an LLM judge's model, or the judges that voted), with which prompt, how
+        # far the judges agreed, and whether the evidence and the judges disagreed
+        "006_judges",
+        """
+        ALTER TABLE verdicts ADD COLUMN judge TEXT;
+        ALTER TABLE verdicts ADD COLUMN prompt_hash TEXT;
+        ALTER TABLE verdicts ADD COLUMN agreement REAL;
+        ALTER TABLE verdicts ADD COLUMN flagged INTEGER NOT NULL DEFAULT 0
+        """,
+    ),
+]
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    id: str
+    created_at: str
+    source: str
+    models: list[str]
+    epochs: int
+    params: dict[str, Any]
+    dilemma_count: int
+
+    @property
+    def planned(self) -> int:
+        """Transcripts the run asks for: every dilemma with every model at every epoch."""
+        return self.dilemma_count * len(self.models) * self.epochs
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """A run and its progress: transcripts finished, failed (retried on resume), cost, tokens."""
+
+    info: RunInfo
+    done: int
+    failed: int
+    cost: float
+    tokens: int
+
+    @property
+    def planned(self) -> int:
+        return self.info.planned
+
+
+def _run_info(row: tuple[Any, ...]) -> RunInfo:
+    return RunInfo(
+        id=row[0],
+        created_at=row[1],
+        source=row[2],
+        models=json.loads(row[4]),
+        epochs=row[5],
+        params=json.loads(row[6]),
+        dilemma_count=row[7],
+    )
+
+
+class Store:
+    """A connection to one ihsim database."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+        try:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self.db.execute("PRAGMA busy_timeout=30000")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            self.db.close()
+            raise StoreError(f"not an ihsim database: {exc}", file=str(path)) from None
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        """Apply missing migrations; each is checked again inside its write lock, so processes
+        opening a new database at the same moment apply it exactly once."""
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS migrations"
+            " (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+        )
+        for name, sql in MIGRATIONS:
+            with self.transaction() as db:
+                done = db.execute("SELECT 1 FROM migrations WHERE name = ?", (name,)).fetchone()
+                if done:
+                    continue
+                for statement in filter(str.strip, sql.split(";")):
+                    db.execute(statement)
+                db.execute("INSERT INTO migrations VALUES (?, ?)", (name, now()))
+
+    # runs and dilemmas
+
+    def add_dilemmas(self, run_id: str, dilemmas: Iterable[tuple[Dilemma, str]]) -> int:
+        """Record a run's dilemma set, each with its validated JSON; call inside the transaction
+        that creates the run. Rows go in batches (a statement per dilemma and table cost more
+        than the inserts), as plain tuples, so no Dilemma outlives its row: batching the
+        objects themselves made planning 1.6x slower."""
+        rows: tuple[list[tuple[Any, ...]], ...] = ([], [], [])
+        count = 0
+        for count, (dilemma, body) in enumerate(dilemmas, start=1):
+            rows[0].append(
+                (dilemma.id, dilemma.family, dilemma.hierarchy, json.dumps(dilemma.axes), body)
+            )
+            rows[1].append((run_id, count - 1, dilemma.id))
+            rows[2].extend(
+                (dilemma.id, i, c.winner, c.loser) for i, c in enumerate(dilemma.conflicts)
+            )
+            if len(rows[0]) == 500:
+                self._insert_dilemma_rows(rows)
+        self._insert_dilemma_rows(rows)
+        return count
+
+    def _insert_dilemma_rows(self, rows: tuple[list[tuple[Any, ...]], ...]) -> None:
+        tables = (
+            "dilemmas VALUES (?, ?, ?, ?, ?)",
+            "run_dilemmas VALUES (?, ?, ?)",
+            "dilemma_conflicts VALUES (?, ?, ?, ?)",
+        )
+        for table, batch in zip(tables, rows, strict=True):
+            self.db.executemany(f"INSERT OR IGNORE INTO {table}", batch)
+            batch.clear()
+
+    def add_run(self, info: RunInfo, source_sha256: str) -> None:
+        self.db.execute(
+            "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                info.id,
+                info.created_at,
+                info.source,
+                source_sha256,
+                json.dumps(info.models),
+                info.epochs,
+                json.dumps(info.params, sort_keys=True),
+                info.dilemma_count,
+            ),
+        )
+
+    def set_dilemma_count(self, run_id: str, count: int) -> None:
+        self.db.execute("UPDATE runs SET dilemma_count = ? WHERE id = ?", (count, run_id))
+
+    def has_run(self, run_id: str) -> bool:
+        return self.db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is not None
+
+    def run(self, run_id: str | None = None) -> RunInfo:
+        """A run by id, or the latest one."""
+        if run_id is None:
+            row = self.db.execute(
+                "SELECT * FROM runs ORDER BY created_at DESC, rowid DESC"
+            ).fetchone()
+            if row is None:
+                raise StoreError(
+                    "no runs in this database yet; start one with `ihsim run`", file=str(self.path)
+                )
+        else:
+            row = self.db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if row is None:
+                raise StoreError(f"no run {run_id!r} in this database", file=str(self.path))
+        return _run_info(row)
+
+    def runs(self) -> list[RunSummary]:
+        """Every run, oldest first, with what it has done so far: one pass over transcripts."""
+        rows = self.db.execute(
+            "SELECT r.*, COUNT(t.id), COALESCE(SUM(t.status = 'ok'), 0),"
+            " COALESCE(SUM(t.cost_usd), 0), COALESCE(SUM(t.input_tokens + t.output_tokens), 0)"
+            " FROM runs r LEFT JOIN transcripts t ON t.run_id = r.id"
+            " GROUP BY r.id ORDER BY r.created_at, r.rowid"
+        )
+        return [
+            RunSummary(
+                _run_info(row), done=row[9], failed=row[8] - row[9], cost=row[10], tokens=row[11]
+            )
+            for row in rows
+        ]
+
+    def dilemma(self, dilemma_id: str) -> Dilemma:
+        row = self.db.execute("SELECT body FROM dilemmas WHERE id = ?", (dilemma_id,)).fetchone()
+        if row is None:
+            raise StoreError(f"no dilemma {dilemma_id!r}", file=str(self.path))
+        return Dilemma.model_validate_json(row[0])
+
+    # transcripts
+
+    def finished(self, run_id: str) -> set[tuple[str, str, int]]:
+        """(dilemma, model, epoch) of every transcript that completed; failed ones are retried."""
+        rows = self.db.execute(
+            "SELECT dilemma_id, model, epoch FROM transcripts WHERE run_id = ? AND status = 'ok'",
+            (run_id,),
+        )
+        return {(d, m, e) for d, m, e in rows}
+
+    def insert_transcripts(self, transcripts: Iterable[Transcript]) -> None:
+        """Write a batch, replacing earlier failed attempts, inside a transaction the caller
+        holds (the runner commits its cached answers with them)."""
+        self.db.executemany(
+            "INSERT INTO transcripts (run_id, dilemma_id, model, epoch, status, messages, "
+            "final_answer, reasoning, input_tokens, output_tokens, latency_ms, error,"
+            " created_at, stop_reason, cost_usd)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (run_id, dilemma_id, model, epoch) DO UPDATE SET"
+            " status = excluded.status, messages = excluded.messages,"
+            " final_answer = excluded.final_answer, reasoning = excluded.reasoning,"
+            " stop_reason = excluded.stop_reason, cost_usd = excluded.cost_usd,"
+            " input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,"
+            " latency_ms = excluded.latency_ms, error = excluded.error,"
+            " created_at = excluded.created_at"
+            " WHERE transcripts.status != 'ok'",
+            [_transcript_row(t) for t in transcripts],
+        )
+
+    def transcript(self, transcript_id: int) -> Transcript:
+        row = self.db.execute(f"{TRANSCRIPT_COLUMNS} WHERE id = ?", (transcript_id,)).fetchone()
+        if row is None:
+            raise StoreError(f"no transcript {transcript_id}", file=str(self.path))
+        return _transcript(row)
+
+    def transcripts(self, run_id: str, page: int = 1000) -> Iterator[tuple[int, Transcript]]:
+        """A run's transcripts in order, a page at a time, so no read cursor spans writes."""
+        last = 0
+        while True:
+            rows = self.db.execute(
+                f"{TRANSCRIPT_COLUMNS} WHERE run_id = ? AND id > ? ORDER BY id LIMIT ?",
+                (run_id, last, page),
+            ).fetchall()
+            if not rows:
+                return
+            for row in rows:
+                last = row[0]
+                yield row[0], _transcript(row)
+
+    def run_cost(self, run_id: str) -> float:
+        row = self.db.execute(
+            "SELECT COALESCE(SUM(cost_usd), 0) FROM transcripts WHERE run_id = ?", (run_id,)
+        ).fetchone()
+        return float(row[0])
+
+    def transcript_counts(self, run_id: str) -> dict[str, int]:
+        rows = self.db.execute(
+            "SELECT status, COUNT(*) FROM transcripts WHERE run_id = ? GROUP BY status", (run_id,)
+        )
+        return dict(rows.fetchall())
+
+
+TRANSCRIPT_COLUMNS = (
+    "SELECT id, run_id, dilemma_id, model, epoch, status, messages, final_answer, reasoning,"
+    " input_tokens, output_tokens, latency_ms, error, stop_reason, cost_usd FROM transcripts"
+)
+
+
+def _transcript(row: tuple[Any, ...]) -> Transcript:
+    return Transcript(
+        run_id=row[1],
+        dilemma_id=row[2],
+        model=row[3],
+        epoch=row[4],
+        status=row[5],
+        messages=json.loads(row[6]),
+        final_answer=row[7],
+        reasoning=row[8],
+        usage=Usage(input_tokens=row[9], output_tokens=row[10]),
+        latency_ms=row[11],
+        error=row[12],
+        stop_reason=row[13],
+        cost_usd=row[14],
+    )
+
+
+def _transcript_row(t: Transcript) -> tuple[Any, ...]:
+    messages = json.dumps([m.model_dump(exclude_defaults=True) for m in t.messages])
+    return (
+        t.run_id,
+        t.dilemma_id,
+        t.model,
+        t.epoch,
+        t.status,
+        messages,
+        t.final_answer,
+        t.reasoning,
+        t.usage.input_tokens,
+        t.usage.output_tokens,
+        t.latency_ms,
+        t.error,
+        now(),
+        t.stop_reason,
+        t.cost_usd,
+    )

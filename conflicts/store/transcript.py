@@ -1,0 +1,72 @@
+"""The transcript record: one model's run of one dilemma in one epoch."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from conflicts.scenarios.dilemma import Message
+
+Status = Literal["ok", "error"]
+# max_tokens: the last answer was cut off at the output token limit; filtered: the provider's
+# own safety system stopped it (Anthropic's refusal stop reason, OpenAI's content_filter), so
+# what it holds is not the model's choice
+Cut = Literal["max_tokens", "filtered"]
+StopReason = Literal["answered", "turn_limit", "max_tokens", "filtered"]
+
+# Why a transcript ended other than by answering, for whoever reviews its labels
+NOT_ANSWERED = {
+    "max_tokens": "The answer was cut off at the output token limit.",
+    "filtered": "The provider's safety filter stopped the answer: it is not the model's choice.",
+    "turn_limit": "The tool loop reached its turn limit before a final answer.",
+}
+
+
+class Usage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    def plus(self, other: Usage) -> Usage:
+        return Usage(
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+        )
+
+
+class Turn(BaseModel):
+    """One assistant turn as a provider returned it; `cached` when the cache answered instead,
+    `cut` when the provider, not the model, ended it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    message: Message
+    usage: Usage = Usage()
+    reasoning: str | None = None
+    cached: bool = False
+    cut: Cut | None = None
+
+
+class Transcript(BaseModel):
+    """What the model added to the dilemma's messages, with cost, timing and any error.
+
+    `messages` holds only the turns produced during the run; the dilemma holds the prompt.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    run_id: str
+    dilemma_id: str
+    model: str
+    epoch: int
+    status: Status = "ok"
+    messages: list[Message] = []
+    final_answer: str = ""
+    reasoning: str | None = None
+    usage: Usage = Usage()
+    latency_ms: float = 0.0
+    error: str | None = None
+    stop_reason: StopReason | None = None
+    cost_usd: float | None = None
