@@ -23,7 +23,8 @@ from typing import Any
 
 import yaml
 
-from conflicts.classify.classifiers import classify_run, get_classifier
+from conflicts.classify.classifiers import classify_run
+from conflicts.classify.registry import get_classifier
 from conflicts.run.execute import execute
 from conflicts.run.plan import plan_run
 from conflicts.scenarios.axes import AXES

@@ -1,3 +1,3 @@
-from conflicts.cli import main
+from conflicts.cli.group import main
 
 main()

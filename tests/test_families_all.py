@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from conflicts.classify.classifiers import classify_run, evidence_classifier, get_classifier
+from conflicts.classify.classifiers import classify_run, evidence_classifier
+from conflicts.classify.registry import get_classifier
 from conflicts.classify.self_check import hierarchy_for
 from conflicts.run.execute import converse, execute
 from conflicts.run.plan import plan_run

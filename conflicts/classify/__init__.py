@@ -1,6 +1,9 @@
 """Classification: where a verdict is made.
 
-- `classifiers`: the classifier registry and the `evidence` classifier (the family's rules).
+- `registry`: every classifier, ihsim's own and a lab's (the `ihsim.classifiers` entry points),
+  with what each can do declared on it.
+- `classifiers`: ihsim's own: `evidence` (the family's rules), `judge` and `both`; a run
+  classified by the rules.
 - `rules`: the rule engine, where a family's evidence is evaluated against what a model did.
 - `refusal`, `awareness`: detectors for open refusals and for "I think this is a test".
 - `judge_prompt`: what an LLM judge reads and the structured answer it must give.

@@ -12,8 +12,9 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from conflicts.classify.awareness import said_tested
+from conflicts.classify.judge_prompt import VERSION as JUDGE_VERSION
+from conflicts.classify.registry import Classifier, classifier, register
 from conflicts.classify.rules import Call, Enactment, Finding, decide, enactment
-from conflicts.errors import ModelError
 from conflicts.scenarios.dilemma import Dilemma, Move
 from conflicts.scenarios.evidence import Label
 from conflicts.store.database import Store, now
@@ -32,33 +33,6 @@ class Verdict:
 ClassifyFn = Callable[[Dilemma, Transcript], list[Verdict]]
 
 
-@dataclass(frozen=True)
-class Classifier:
-    name: str
-    version: str
-    fn: ClassifyFn
-
-
-CLASSIFIERS: dict[str, Classifier] = {}
-
-
-def classifier(name: str, version: str) -> Callable[[ClassifyFn], ClassifyFn]:
-    def register(fn: ClassifyFn) -> ClassifyFn:
-        CLASSIFIERS[name] = Classifier(name, version, fn)
-        return fn
-
-    return register
-
-
-def get_classifier(name: str) -> Classifier:
-    if name not in CLASSIFIERS:
-        raise ModelError(
-            f"unknown classifier {name!r} (available: {', '.join(CLASSIFIERS)})",
-            loc=("classifier",),
-        )
-    return CLASSIFIERS[name]
-
-
 def apply_evidence(dilemma: Dilemma, act: Enactment) -> list[Verdict]:
     """Apply the dilemma's evidence to what the model said and did, principal by principal."""
     act = replace(act, patterns=dilemma.evidence.patterns, axes=dilemma.axes)
@@ -74,7 +48,12 @@ def apply_evidence(dilemma: Dilemma, act: Enactment) -> list[Verdict]:
     return verdicts
 
 
-@classifier("evidence", version="2")
+@classifier(
+    "evidence",
+    version="2",
+    aliases=("rules",),
+    summary="the family's evidence rules: deeds first, then words",
+)
 def evidence_classifier(dilemma: Dilemma, transcript: Transcript) -> list[Verdict]:
     """The family's declarative evidence rules: deeds first, then words; and whether the model
     said it thought it was being tested."""
@@ -147,6 +126,8 @@ def classify_run(
     store: Store, run_id: str, chosen: Classifier, batch: int = 500
 ) -> ClassifyOutcome:
     """Label every completed transcript of a run; re-running replaces this classifier's verdicts."""
+    if chosen.fn is None:
+        raise ValueError(f"{chosen.name} asks judges; it has no per-transcript function")
     dilemma = lru_cache(maxsize=4096)(store.dilemma)
     outcome = ClassifyOutcome()
     rows: list[StoredVerdict] = []
@@ -195,3 +176,19 @@ def save_verdicts(store: Store, rows: list[StoredVerdict]) -> int:
             )
         rows.clear()
     return count
+
+
+register(
+    Classifier(
+        "judge", JUDGE_VERSION, needs_judges=True, summary="the --judge models' vote per principal"
+    )
+)
+register(
+    Classifier(
+        "both",
+        JUDGE_VERSION,
+        needs_judges=True,
+        with_rules=True,
+        summary="the rules where decisive, the judges elsewhere; disagreements flagged",
+    )
+)

@@ -230,17 +230,26 @@ class ForcedJudge:
         return None if inner is None else {**inner, "judge": prompt_hash(), "tool": TOOL}
 
 
-def judge_provider(model: str, params: dict[str, object]) -> ForcedJudge:
+def check_judge(model: str, params: dict[str, object]) -> None:
+    """Raise the input error judging with `model` would meet (unknown name, missing key, a
+    provider that cannot judge) without building a client: what each provider can do is
+    declared on its registration."""
     from conflicts.errors import ModelError
-    from conflicts.providers.registry import make_provider
+    from conflicts.providers.registry import check_model, judging_prefixes, registration
 
-    inner = make_provider(model, params)
-    if not hasattr(inner, "forced"):
+    if not registration(model)[0].can_judge:
         raise ModelError(
-            f"{model} cannot judge: judges are anthropic/, openai/ or openai-compatible/ models",
+            f"{model} cannot judge: judges are {', '.join(judging_prefixes())} models",
             loc=("judge",),
         )
-    return ForcedJudge(inner)
+    check_model(model, params)
+
+
+def judge_provider(model: str, params: dict[str, object]) -> ForcedJudge:
+    from conflicts.providers.registry import make_provider
+
+    check_judge(model, params)
+    return ForcedJudge(make_provider(model, params))
 
 
 def record(verdict: JudgeVerdict) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from conflicts.classify.classifiers import StoredVerdict, get_classifier, save_verdicts
+from conflicts.classify.classifiers import StoredVerdict, save_verdicts
 from conflicts.classify.judge_prompt import (
     VERSION,
     judge_provider,
@@ -26,6 +26,7 @@ from conflicts.classify.judge_prompt import (
     record,
     verdicts_from,
 )
+from conflicts.classify.registry import get_classifier
 from conflicts.providers.registry import close_all
 from conflicts.providers.retry import DEFAULT_POLICY, AdaptiveLimit, RetryPolicy
 from conflicts.run.execute import asker

@@ -1,9 +1,18 @@
 """Model names to providers: `openai/`, `openai-compatible/`, `anthropic/` and `sim/` models, in
-a registry so more plug in the same way.
+a registry that a lab's own providers join through the same door.
 
 A provider answers one turn: given the conversation so far, the model's next assistant message
 (text and/or tool calls). The runner owns the tool loop. SDKs are imported lazily inside the
 factories that need them, so `ihsim --help` stays fast.
+
+A provider registers with `@provider(prefix, ...)`, declaring what it can do (`can_judge`: it
+can answer a forced tool call, as judges must) and which key variable it reads (`key_env`), so
+nothing is probed by building a client. A package of a lab's own names the module that
+registers its providers under the `ihsim.providers` entry point group; that module is imported
+the first time a model name's prefix is not one ihsim knows:
+
+    [project.entry-points."ihsim.providers"]
+    mylab = "mylab.ihsim_provider"
 """
 
 from __future__ import annotations
@@ -48,32 +57,62 @@ Check = Callable[[str, dict[str, object]], object]
 @dataclass(frozen=True)
 class Registration:
     """How to build a provider, how to check its name and keys without building it (None: by
-    building it), and the modules building it imports, which can load while a run is planned."""
+    building it), the modules building it imports, which can load while a run is planned, and
+    what it can do."""
 
     build: Factory
     check: Check | None = None
     loads: tuple[str, ...] = ()
+    can_judge: bool = False
+    key_env: str | None = None
 
 
+ENTRY_POINTS = "ihsim.providers"
 _REGISTRY: dict[str, Registration] = {}
+_PLUGINS_LOADED: list[bool] = []
 
 
 def provider(
-    prefix: str, check: Check | None = None, loads: tuple[str, ...] = ()
+    prefix: str,
+    check: Check | None = None,
+    loads: tuple[str, ...] = (),
+    can_judge: bool = False,
+    key_env: str | None = None,
 ) -> Callable[[Factory], Factory]:
     """Register a factory for model names `prefix/<name>`."""
 
     def register(factory: Factory) -> Factory:
-        _REGISTRY[prefix] = Registration(factory, check, loads)
+        _REGISTRY[prefix] = Registration(factory, check, loads, can_judge, key_env)
         return factory
 
     return register
 
 
-def _registration(model: str) -> tuple[Registration, str]:
+def _load_plugins() -> None:
+    """Import the modules the `ihsim.providers` entry points name, once: their `@provider`
+    registrations join ihsim's own."""
+    if _PLUGINS_LOADED:
+        return
+    _PLUGINS_LOADED.append(True)
+    from importlib.metadata import entry_points
+
+    for point in entry_points(group=ENTRY_POINTS):
+        try:
+            point.load()
+        except Exception as exc:  # a broken plugin is named, not a traceback
+            raise ModelError(
+                f"provider plugin {point.name!r} ({point.value}) failed to load: {exc}",
+                loc=("model",),
+            ) from exc
+
+
+def registration(model: str) -> tuple[Registration, str]:
+    """The registration for a model name's prefix, and the name after it."""
     prefix, sep, name = model.partition("/")
     if not sep or not name:
         raise ModelError(f"model {model!r} is not of the form PROVIDER/NAME", loc=("model",))
+    if prefix not in _REGISTRY:
+        _load_plugins()
     if prefix not in _REGISTRY:
         known = ", ".join(sorted(_REGISTRY))
         raise ModelError(
@@ -84,20 +123,20 @@ def _registration(model: str) -> tuple[Registration, str]:
 
 def make_provider(model: str, params: dict[str, object] | None = None) -> Provider:
     """The provider for a model name like `sim/deferential`; unknown names are input errors."""
-    registration, name = _registration(model)
-    return registration.build(name, params or {})
+    found, name = registration(model)
+    return found.build(name, params or {})
 
 
 def check_model(model: str, params: dict[str, object]) -> None:
     """Raise the input error `make_provider` would raise (unknown name, missing key or base
     URL), without importing an SDK or opening a client."""
-    registration, name = _registration(model)
-    (registration.check or registration.build)(name, params)
+    found, name = registration(model)
+    (found.check or found.build)(name, params)
 
 
 def sdk_modules(models: Iterable[str]) -> list[str]:
     """The modules these models' providers import when built, in order, each once."""
-    names = [m for model in models for m in _registration(model)[0].loads]
+    names = [m for model in models for m in registration(model)[0].loads]
     return list(dict.fromkeys(names))
 
 
@@ -230,14 +269,15 @@ def _openai_client(
 
 
 OPENAI_MODULES = ("openai", "conflicts.providers.openai_chat")
+OPENAI_KEY, ANTHROPIC_KEY = "OPENAI_API_KEY", "ANTHROPIC_API_KEY"
 ANTHROPIC_MODULES = ("anthropic", "conflicts.providers.anthropic_messages")
 
 
 def _openai_key(name: str, params: dict[str, object]) -> str:
-    return api_key(params, "OPENAI_API_KEY")
+    return api_key(params, OPENAI_KEY)
 
 
-@provider("openai", check=_openai_key, loads=OPENAI_MODULES)
+@provider("openai", check=_openai_key, loads=OPENAI_MODULES, can_judge=True, key_env=OPENAI_KEY)
 def _openai(name: str, params: dict[str, object]) -> Provider:
     # OpenAI's reasoning models refuse `max_tokens`; every chat model takes its successor.
     key = _openai_key(name, params)
@@ -250,20 +290,32 @@ def _compatible_key(name: str, params: dict[str, object]) -> str:
             f"openai-compatible/{name} needs --base-url, e.g. http://127.0.0.1:8000/v1",
             loc=("base_url",),
         )
-    return api_key(params, "OPENAI_API_KEY", required=False)
+    return api_key(params, OPENAI_KEY, required=False)
 
 
-@provider("openai-compatible", check=_compatible_key, loads=OPENAI_MODULES)
+@provider(
+    "openai-compatible",
+    check=_compatible_key,
+    loads=OPENAI_MODULES,
+    can_judge=True,
+    key_env=OPENAI_KEY,
+)
 def _openai_compatible(name: str, params: dict[str, object]) -> Provider:
     key = _compatible_key(name, params)
     return _openai_client(name, f"openai-compatible/{name}", params, key)
 
 
 def _anthropic_key(name: str, params: dict[str, object]) -> str:
-    return api_key(params, "ANTHROPIC_API_KEY")
+    return api_key(params, ANTHROPIC_KEY)
 
 
-@provider("anthropic", check=_anthropic_key, loads=ANTHROPIC_MODULES)
+@provider(
+    "anthropic",
+    check=_anthropic_key,
+    loads=ANTHROPIC_MODULES,
+    can_judge=True,
+    key_env=ANTHROPIC_KEY,
+)
 def _anthropic(name: str, params: dict[str, object]) -> Provider:
     import anthropic
 
@@ -273,3 +325,8 @@ def _anthropic(name: str, params: dict[str, object]) -> Provider:
     client = anthropic.AsyncAnthropic(**client_options(params, key, anthropic))
     request = {"max_tokens": 1024, **request_params(params, ("temperature", "max_tokens"))}
     return AnthropicProvider(f"anthropic/{name}", name, client, request, (key,))
+
+
+def judging_prefixes() -> list[str]:
+    """The prefixes of providers that declare they can judge."""
+    return sorted(f"{prefix}/" for prefix, r in _REGISTRY.items() if r.can_judge)

@@ -173,9 +173,7 @@ def _kind(annotation: Any) -> FieldKind:
 def field_kinds(model: type[BaseModel]) -> dict[str, FieldKind]:
     """Each field of a rule model, by the key a family writes, with its kind."""
     hints = typing.get_type_hints(model, include_extras=True)
-    return {
-        (info.alias or name): _kind(hints[name]) for name, info in model.model_fields.items()
-    }
+    return {(info.alias or name): _kind(hints[name]) for name, info in model.model_fields.items()}
 
 
 def fill_slots(

@@ -1,0 +1,288 @@
+"""`ihsim classify`, `ihsim label` and `ihsim validate`: verdicts made by rules and judges,
+labels from people, and how far the two agree."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from conflicts.cli.options import (
+    FloatOrNone,
+    api_key_env_option,
+    classifier_option,
+    db_option,
+    json_option,
+    max_connections_option,
+    max_tokens_option,
+    no_cache_option,
+    open_store,
+    output_option,
+    quiet_option,
+    seed_option,
+    temperature_option,
+    timeout_option,
+)
+from hierarchy.errors import InputError
+
+
+@click.command()
+@click.argument("run_id", required=False)
+@db_option
+@classifier_option(
+    stored=False,
+    help="rules (= evidence): the family's evidence; judge: LLM judges; both: the rules where "
+    "decisive, the judges elsewhere, disagreements flagged.",
+)
+@click.option(
+    "-j",
+    "--judge",
+    "judges",
+    multiple=True,
+    help="A judge model, e.g. anthropic/claude-sonnet-4-5 (repeatable: the judges vote).",
+)
+@click.option("--judge-base-url", help="Endpoint for openai-compatible/ judges.")
+@api_key_env_option("Read the judges' key from this variable.")
+@max_connections_option(8, "Requests in flight per judge.")
+@temperature_option(
+    FloatOrNone(),
+    0.0,
+    "The judges' temperature; `none` sends none (OpenAI's reasoning models take only their own).",
+)
+@max_tokens_option(1024, "Output token limit per judge answer.")
+@timeout_option("Seconds per judge request.")
+@no_cache_option("Ask the judges again even if answered before.")
+@quiet_option
+def classify(
+    run_id: str | None,
+    db: Path,
+    classifier_name: str,
+    judges: tuple[str, ...],
+    judge_base_url: str | None,
+    api_key_env: str | None,
+    max_connections: int,
+    temperature: float | None,
+    max_tokens: int,
+    timeout: float | None,
+    no_cache: bool,
+    quiet: bool,
+) -> None:
+    """Label each transcript of a run per principal: comply, refuse or subvert.
+
+    Stored transcripts are re-classified without re-running any model; each classifier's
+    verdicts replace its own earlier ones.
+
+    \b
+    Example:
+      ihsim classify            # the latest run, by the family's evidence rules
+      ihsim classify --classifier both -j anthropic/claude-sonnet-4-5 -j openai/gpt-4.1
+    """
+    from conflicts.classify.classifiers import classify_run
+    from conflicts.classify.registry import get_classifier
+
+    chosen = get_classifier(classifier_name)
+    if chosen.needs_judges and not judges:
+        raise InputError(
+            f"--classifier {chosen.name} needs at least one --judge MODEL", loc=("judge",)
+        )
+    if judges and not chosen.needs_judges:
+        raise InputError("--judge needs --classifier judge or both", loc=("judge",))
+    params: dict[str, object] = {"temperature": temperature, "max_tokens": max_tokens}
+    params.update(base_url=judge_base_url, api_key_env=api_key_env, timeout=timeout)
+    params = {k: v for k, v in params.items() if v is not None}
+    if judges:
+        from conflicts.classify.judge_prompt import check_judge
+
+        for judge in dict.fromkeys(judges):
+            check_judge(judge, params)  # names and keys checked before anything is written
+    with open_store(db) as store:
+        info = store.run(run_id)
+        offline = (
+            [chosen] if chosen.fn else [get_classifier("evidence")] if chosen.with_rules else []
+        )
+        for rules in offline:
+            outcome = classify_run(store, info.id, rules)
+            click.echo(
+                f"{info.id}: {outcome.verdicts} verdicts on {outcome.transcripts} transcripts "
+                f"({rules.name} v{rules.version}); {outcome.skipped_errors} failed transcripts "
+                "skipped",
+                err=True,
+            )
+        if not chosen.needs_judges:
+            return
+        failed = _judge(
+            store,
+            info.id,
+            list(dict.fromkeys(judges)),
+            params,
+            max_connections,
+            not no_cache,
+            quiet,
+            with_rules=chosen.with_rules,
+        )
+    if failed:
+        sys.exit(1)
+
+
+def _judge(
+    store: Any,
+    run_id: str,
+    judges: list[str],
+    params: dict[str, object],
+    max_connections: int,
+    use_cache: bool,
+    quiet: bool,
+    with_rules: bool,
+) -> int:
+    """Ask every judge, store their vote (and the rules-then-judges verdict); the number of
+    judge calls that failed after their retries."""
+    import asyncio
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from conflicts.classify.judge_prompt import VERSION, prompt_hash
+    from conflicts.classify.judges import combine, judge_run
+    from conflicts.providers.registry import sdk_modules
+    from conflicts.providers.tls import build_aside
+    from conflicts.run.garbage_collection import import_quietly
+
+    build_aside()
+    import_quietly(sdk_modules(judges))
+
+    total = store.transcript_counts(run_id).get("ok", 0) * len(judges)
+    console = Console(stderr=True)
+    with Progress(
+        "[bold]judging",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=quiet or not console.is_terminal,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("judging", total=total)
+        asked = asyncio.run(
+            judge_run(
+                store,
+                run_id,
+                judges,
+                params,
+                max_connections,
+                use_cache,
+                on_done=lambda: progress.advance(task),
+            )
+        )
+    combined = combine(store, run_id, judges, with_rules)
+    panel = ", ".join(judges)
+    click.echo(
+        f"{run_id}: {asked.verdicts} verdicts from {len(judges)} judge(s) ({panel}; judge "
+        f"v{VERSION}, prompt {prompt_hash()}); {asked.unreadable} unreadable answers kept as "
+        f"unclear; {len(asked.failed)} judge calls failed",
+        err=True,
+    )
+    if with_rules:
+        click.echo(
+            f"{run_id}: {combined.flagged} transcripts where the evidence rules and the judges "
+            "disagree, flagged (review them with `ihsim label`)",
+            err=True,
+        )
+    for transcript_id, judge, error in asked.failed[:20]:
+        click.echo(f"failed: transcript {transcript_id} judge {judge}: {error}", err=True)
+    return len(asked.failed)
+
+
+def _latest(store: Any, classifier: str) -> str:
+    from conflicts.analysis.measures import latest_version
+
+    version = latest_version(store, classifier)
+    if version is None:
+        raise InputError(
+            f"no verdicts from {classifier!r}; run `ihsim classify` first", file=str(store.path)
+        )
+    return version
+
+
+@click.command("validate")
+@click.argument("gold_file", type=click.Path(dir_okay=False, path_type=Path))
+@db_option
+@classifier_option(stored=True, help="Whose verdicts to compare; one judge's as judge:MODEL.")
+@json_option("Print the agreement as JSON.")
+def validate_command(gold_file: Path, db: Path, classifier_name: str, as_json: bool) -> None:
+    """Compare a classifier's verdicts with human labels (ihsim.gold/1 JSONL, as `ihsim label`
+    writes): accuracy, precision and recall per label, Cohen's kappa and the confusion matrix,
+    per principal and overall.
+
+    \b
+    Example:
+      ihsim validate results/gold.jsonl --classifier both
+    """
+    from conflicts.classify.gold import read_gold, validate
+
+    gold = read_gold(gold_file)
+    with open_store(db) as store:
+        version = _latest(store, classifier_name)
+        result = validate(store, gold, classifier_name, version)
+    if not result.overall.n:
+        raise InputError(
+            f"none of the {len(gold)} gold labels has a {classifier_name!r} verdict in this "
+            f"database ({result.missing_transcripts} transcripts not found)",
+            file=str(gold_file),
+        )
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), indent=2))
+        return
+    from rich.console import Console
+
+    from conflicts.formats.terminal import agreement_tables
+
+    console = Console() if Console().is_terminal else Console(width=120)
+    for table in agreement_tables(result):
+        console.print(table)
+
+
+@click.command("label")
+@click.argument("run_id", required=False)
+@output_option("The gold file to append to.", default=Path("results") / "gold.jsonl")
+@db_option
+@classifier_option(
+    stored=True, help="Whose verdicts to show and order by (both: disagreements first)."
+)
+@click.option("--labeller", help="Your name or initials, kept with each label.")
+@click.option("-n", "--limit", type=click.IntRange(min=1), help="Stop after this many transcripts.")
+@seed_option("Order of the rest.")
+def label_command(
+    run_id: str | None,
+    output: Path,
+    db: Path,
+    classifier_name: str,
+    labeller: str | None,
+    limit: int | None,
+    seed: int,
+) -> None:
+    """Review transcripts in the terminal and write gold labels: disagreements between the rules
+    and the judges first, then unclear verdicts, then the rest. Stop any time (q); running it
+    again skips what is already labelled.
+
+    \b
+    Example:
+      ihsim label --classifier both --labeller ana -o results/gold.jsonl
+    """
+    from rich.console import Console
+
+    from conflicts.classify.review import queue, review
+
+    with open_store(db) as store:
+        info = store.run(run_id)
+        version = _latest(store, classifier_name)
+        cases = queue(store, info.id, classifier_name, version, seed)
+        console = Console(highlight=False)
+
+        def ask(prompt: str) -> str:
+            return str(click.prompt(prompt, default="", show_default=False))
+
+        written = review(store, cases, output, ask, console, labeller, limit)
+    click.echo(f"{written} labels written to {output}", err=True)

@@ -1,0 +1,242 @@
+"""The option vocabulary every command shares: one spelling, one short flag, one meaning.
+
+Each option a second command takes is a bundle here, so `-c` is `--max-connections` wherever it
+appears and `-f` is always `--family`. Spellings that drifted before keep working as hidden
+aliases (`ALIASES`), so nobody's scripts break; `tests/test_cli_vocabulary.py` checks both.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from hierarchy.errors import InputError
+
+F = TypeVar("F", bound=Callable[..., Any])
+Decorator = Callable[[F], F]
+DEFAULT_DB = Path("results") / "ihsim.db"
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+# old spelling -> (command, the option it now spells), kept out of the help
+ALIASES: dict[str, tuple[str, str]] = {
+    "--connections": ("classify", "--max-connections"),
+    "-f": ("report, export", "--format (now -F; -f is --family)"),
+}
+
+
+class IhsimGroup(click.Group):
+    """Turns input errors anywhere below into one line and exit code 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except InputError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(2)
+
+
+def hidden_alias(*decls: str, to: str, **attrs: Any) -> Decorator[Any]:
+    """An old spelling of the option whose parameter is `to`: it still works, and is not shown."""
+    dest = f"alias_of_{to}"
+
+    def decorate(fn: F) -> F:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            value = kwargs.pop(dest)
+            if value is not None:
+                kwargs[to] = value
+            return fn(*args, **kwargs)
+
+        return click.option(*decls, dest, hidden=True, default=None, **attrs)(wrapper)  # type: ignore[return-value]
+
+    return decorate
+
+
+def db_option(fn: F) -> F:
+    return click.option(
+        "--db",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=DEFAULT_DB,
+        envvar="IHSIM_DB",
+        show_default=True,
+        help="The SQLite store (env: IHSIM_DB).",
+    )(fn)
+
+
+def output_option(
+    help: str = "Write here instead of standard output.",
+    required: bool = False,
+    default: Path | None = None,
+) -> Decorator[Any]:
+    return click.option(
+        "-o",
+        "--output",
+        type=click.Path(dir_okay=False, path_type=Path),
+        required=required,
+        default=default,
+        show_default=default is not None,
+        help=help,
+    )
+
+
+def format_option(
+    choices: tuple[str, ...], default: str | None, help: str | None = None
+) -> Decorator[Any]:
+    return click.option(
+        "-F",
+        "--format",
+        "fmt",
+        type=click.Choice(choices),
+        default=default,
+        show_default=default is not None,
+        help=help,
+    )
+
+
+def json_option(help: str) -> Decorator[Any]:
+    return click.option("--json", "as_json", is_flag=True, help=help)
+
+
+def quiet_option(fn: F) -> F:
+    return click.option("-q", "--quiet", is_flag=True, help="No progress bar.")(fn)
+
+
+def seed_option(help: str | None = None) -> Decorator[Any]:
+    return click.option("-s", "--seed", type=int, default=0, show_default=True, help=help)
+
+
+def family_option(help: str) -> Decorator[Any]:
+    return click.option("-f", "--family", "family_name", required=True, help=help)
+
+
+def hierarchy_option(
+    default: str | None = "model-spec", help: str = "Preset name or YAML file."
+) -> Decorator[Any]:
+    return click.option(
+        "-H",
+        "--hierarchy",
+        "hierarchy_name",
+        default=default,
+        show_default=default is not None,
+        help=help,
+    )
+
+
+def models_option(help: str) -> Decorator[Any]:
+    return click.option("-m", "--model", "models", multiple=True, help=help)
+
+
+def max_connections_option(default: int, help: str) -> Decorator[Any]:
+    def decorate(fn: F) -> F:
+        fn = hidden_alias("--connections", to="max_connections", type=click.IntRange(min=1))(fn)
+        return click.option(
+            "-c",
+            "--max-connections",
+            type=click.IntRange(min=1),
+            default=default,
+            show_default=True,
+            help=help,
+        )(fn)
+
+    return decorate
+
+
+def temperature_option(
+    type: click.ParamType | type[float], default: float | None, help: str
+) -> Decorator[Any]:
+    return click.option(
+        "-t",
+        "--temperature",
+        type=type,
+        default=default,
+        show_default=default is not None,
+        help=help,
+    )
+
+
+def max_tokens_option(default: int | None, help: str) -> Decorator[Any]:
+    return click.option(
+        "--max-tokens",
+        type=click.IntRange(min=1),
+        default=default,
+        show_default=default is not None,
+        help=help,
+    )
+
+
+def timeout_option(help: str) -> Decorator[Any]:
+    return click.option("--timeout", type=click.FloatRange(min=0.1), default=None, help=help)
+
+
+def api_key_env_option(help: str) -> Decorator[Any]:
+    return click.option("--api-key-env", default=None, help=help)
+
+
+def no_cache_option(help: str) -> Decorator[Any]:
+    return click.option("--no-cache", is_flag=True, help=help)
+
+
+class ClassifierName(click.ParamType):
+    """A classifier's name, the choices read from the classifier registry (so one a lab
+    registers from its own package is offered too). Commands that read stored verdicts also
+    take one judge's verdicts, `judge:MODEL`, and names no longer registered."""
+
+    name = "classifier"
+
+    def __init__(self, stored: bool) -> None:
+        self.stored = stored
+
+    def names(self) -> list[str]:
+        from conflicts.classify.registry import classifier_names
+
+        return classifier_names(aliases=not self.stored)
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return "[" + "|".join([*self.names(), *(["judge:MODEL"] if self.stored else [])]) + "]"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if value is None or self.stored or value in self.names():
+            return value
+        self.fail(f"{value!r} is not one of {', '.join(self.names())}", param, ctx)
+
+
+def classifier_option(
+    stored: bool, default: str | None = "evidence", help: str | None = None
+) -> Decorator[Any]:
+    return click.option(
+        "--classifier",
+        "classifier_name",
+        type=ClassifierName(stored),
+        default=default,
+        show_default=default is not None,
+        help=help,
+    )
+
+
+class FloatOrNone(click.ParamType):
+    """A number, or `none` for an option whose field is then left out of the request."""
+
+    name = "float|none"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if value is None or isinstance(value, float):
+            return value
+        if str(value).strip().lower() == "none":
+            return None
+        try:
+            return float(value)
+        except ValueError:
+            self.fail(f"{value!r} is neither a number nor 'none'", param, ctx)
+
+
+def open_store(db: Path, must_exist: bool = True) -> Any:
+    from conflicts.errors import StoreError
+    from conflicts.store.database import Store
+
+    if must_exist and not db.exists():
+        raise StoreError("no such database; start with `ihsim run`", file=str(db))
+    return Store(db)

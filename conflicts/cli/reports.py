@@ -1,0 +1,258 @@
+"""`ihsim report`, `ihsim compare` and `ihsim export`: the measurements, the tests between
+them, and the store's rows for analysis elsewhere."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from conflicts.cli.options import (
+    classifier_option,
+    db_option,
+    format_option,
+    hidden_alias,
+    json_option,
+    models_option,
+    open_store,
+    output_option,
+)
+from hierarchy.errors import InputError
+
+FORMATS = ("table", "md", "csv", "json", "html")
+EXPORTS = ("jsonl", "csv", "parquet")
+
+
+def _gather(db: Path, run_ids: tuple[str, ...], classifier_name: str) -> tuple[Any, Any]:
+    """The store and the aggregate over these runs (the latest run when none is named)."""
+    from conflicts.analysis.measures import aggregate, caveats
+
+    store = open_store(db)
+    try:
+        infos = _selected_runs(store, run_ids)
+        found = aggregate(store, [info.id for info in infos], classifier_name)
+        found.caveats = caveats(store, infos)
+        for warning in found.caveats:
+            click.echo(f"warning: {warning}", err=True)
+        return store, found
+    except BaseException:
+        store.close()
+        raise
+
+
+def _selected_runs(store: Any, run_ids: tuple[str, ...]) -> list[Any]:
+    """The runs named, each once, or the latest run when none is."""
+    unique = list(dict.fromkeys(run_ids))
+    return [store.run(r) for r in unique] if unique else [store.run(None)]
+
+
+def _check_groups(report: Any, wanted: tuple[str, ...], option: str) -> list[str]:
+    known = report.groups()
+    if "all" in wanted:
+        return [g for g in known if option != "axis" or g != "family"]
+    for group in wanted:
+        if group not in known:
+            raise InputError(
+                f"no breakdown {group!r} in these verdicts (known: {', '.join(known)}, all)",
+                loc=(option,),
+            )
+    return list(wanted)
+
+
+@click.command()
+@click.argument("run_ids", nargs=-1)
+@db_option
+@classifier_option(stored=True, help="Whose verdicts to report; one judge's as judge:MODEL.")
+@format_option(FORMATS, "table")
+@hidden_alias("-f", to="fmt", type=click.Choice(FORMATS))
+@output_option()
+@click.option(
+    "--by",
+    multiple=True,
+    help="Also break the table down by `family`, an axis, `tested`, `run` (runs pooled), or "
+    "`all` (table, md).",
+)
+@click.option(
+    "--samples",
+    type=click.IntRange(min=0),
+    default=5,
+    show_default=True,
+    help="Transcripts per label per cell in the HTML drill-down.",
+)
+@json_option("Same as --format json.")
+def report(
+    run_ids: tuple[str, ...],
+    db: Path,
+    classifier_name: str,
+    fmt: str,
+    output: Path | None,
+    by: tuple[str, ...],
+    samples: int,
+    as_json: bool,
+) -> None:
+    """Compare models: comply / refuse / subvert per principal with 95% intervals, covert
+    share, hierarchy adherence, breakdowns by family, axis and test awareness.
+
+    \b
+    Example:
+      ihsim report                                   # the latest run, in the terminal
+      ihsim report run-1a2b run-3c4d -f html -o results/report.html
+      ihsim report -f csv > verdicts.csv             # tidy rows for pandas
+      ihsim report --by surveillance --by tested
+    """
+    from conflicts.analysis.comparisons import axis_effects, compare
+
+    fmt = "json" if as_json else fmt
+    store, found = _gather(db, run_ids, classifier_name)
+    with store:
+        groups = _check_groups(found, by, "by")
+        differences = compare(found.cells)
+        effects = axis_effects(found.cells)
+        if fmt == "table":
+            _print_tables(found, groups, output)
+            return
+        if fmt == "md":
+            from conflicts.formats.markdown import markdown
+
+            text = markdown(found, differences, effects)
+        elif fmt == "csv":
+            from conflicts.formats.tidy import as_csv
+
+            text = as_csv(found)
+        elif fmt == "json":
+            from conflicts.formats.tidy import as_json as to_json
+
+            text = to_json(found, differences, effects)
+        else:
+            from conflicts.analysis.drilldown import samples as drill
+            from conflicts.formats.html import html_report
+
+            shown = drill(store, found.runs, found.classifier, found.version, samples)
+            text = html_report(found, differences, effects, shown)
+    _emit(text, output)
+
+
+def _print_tables(found: Any, groups: list[str], output: Path | None) -> None:
+    from rich.console import Console
+
+    from conflicts.atomic import atomic_file
+    from conflicts.formats.terminal import report_tables
+
+    if output is not None:
+        with atomic_file(output) as handle:
+            console = Console(file=handle, width=140, force_terminal=False)
+            for table in report_tables(found, groups):
+                console.print(table)
+        click.echo(f"wrote {output}", err=True)
+        return
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=140)
+    for table in report_tables(found, groups):
+        console.print(table)
+
+
+def _emit(text: str, output: Path | None) -> None:
+    from conflicts.atomic import atomic_file
+
+    if output is None:
+        click.echo(text)
+        return
+    with atomic_file(output) as handle:
+        handle.write(text if text.endswith("\n") else text + "\n")
+    click.echo(f"wrote {output}", err=True)
+
+
+@click.command("export")
+@click.argument("run_ids", nargs=-1)
+@click.option("--verdicts", is_flag=True, help="One row per verdict, not per transcript.")
+@format_option(EXPORTS, None, "Default: the output's suffix, or jsonl.")
+@hidden_alias("-f", to="fmt", type=click.Choice(EXPORTS))
+@output_option()
+@classifier_option(stored=True, default=None, help="With --verdicts: only this classifier's.")
+@db_option
+def export_command(
+    run_ids: tuple[str, ...],
+    verdicts: bool,
+    fmt: str | None,
+    output: Path | None,
+    classifier_name: str | None,
+    db: Path,
+) -> None:
+    """Export transcripts or verdicts row by row, with each dilemma's family and axes, for
+    pandas, R or DuckDB (the latest run when none is named).
+
+    \b
+    Example:
+      ihsim export -o results/transcripts.parquet
+      ihsim export run-1a2b run-3c4d --verdicts -o results/verdicts.csv
+      ihsim export --verdicts --classifier evidence | head -3
+    """
+    from conflicts.errors import ArgumentError
+    from conflicts.formats.export import export, export_format
+
+    if classifier_name is not None and not verdicts:
+        raise ArgumentError("--classifier picks verdicts: add --verdicts", loc=("classifier",))
+    chosen = export_format(output, fmt)
+    with open_store(db) as store:
+        runs = [info.id for info in _selected_runs(store, run_ids)]
+        count = export(store.db, runs, verdicts, chosen, output, classifier_name, sys.stdout)
+    if output is not None:
+        what = "verdicts" if verdicts else "transcripts"
+        click.echo(f"wrote {count} {what} to {output}", err=True)
+
+
+@click.command("compare")
+@click.argument("run_ids", nargs=-1)
+@models_option("Only these models (repeatable).")
+@click.option(
+    "--axis",
+    "axis_names",
+    multiple=True,
+    help="Within each model, compare the values of this axis (or `tested`, `run` when runs are "
+    "pooled, or `all`).",
+)
+@db_option
+@classifier_option(stored=True, help="Whose verdicts to compare; one judge's as judge:MODEL.")
+@json_option("Tidy JSON rows instead of sentences.")
+def compare_command(
+    run_ids: tuple[str, ...],
+    models: tuple[str, ...],
+    axis_names: tuple[str, ...],
+    db: Path,
+    classifier_name: str,
+    as_json: bool,
+) -> None:
+    """Compare subversion rates between models, per principal, or with --axis between the values
+    of an axis within each model; Fisher's exact test, Holm's correction over all comparisons.
+
+    \b
+    Example:
+      ihsim compare                      # the latest run
+      ihsim compare run-1a2b run-3c4d -m sim/schemer -m sim/deferential --json
+      ihsim compare --axis surveillance --axis cue_strength
+    """
+    from conflicts.analysis.comparisons import axis_effects, compare
+
+    store, found = _gather(db, run_ids, classifier_name)
+    with store:
+        chosen = list(models) or None
+        if axis_names:
+            differences = axis_effects(
+                found.cells, _check_groups(found, axis_names, "axis"), chosen
+            )
+        else:
+            differences = compare(found.cells, chosen)
+    if as_json:
+        click.echo(json.dumps([d.as_dict() for d in differences], indent=2))
+        return
+    if not differences:
+        what = "values of that axis" if axis_names else "models"
+        raise InputError(
+            f"fewer than two {what} to compare", loc=("axis" if axis_names else "model",)
+        )
+    for difference in differences:
+        click.echo(difference.sentence())

@@ -1,0 +1,362 @@
+"""`ihsim run`, `ihsim runs` and `ihsim import`: transcripts made, listed, or brought in."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from conflicts.cli.options import (
+    api_key_env_option,
+    db_option,
+    family_option,
+    hierarchy_option,
+    json_option,
+    max_connections_option,
+    max_tokens_option,
+    models_option,
+    no_cache_option,
+    open_store,
+    quiet_option,
+    seed_option,
+    temperature_option,
+    timeout_option,
+)
+from hierarchy.errors import InputError
+
+if TYPE_CHECKING:
+    from conflicts.store.database import RunSummary
+
+
+@click.command()
+@click.argument("dilemma_file", type=click.Path(dir_okay=False, path_type=Path), required=False)
+@models_option("Model to run, e.g. sim/deferential (repeatable).")
+@click.option(
+    "--resume",
+    "resume",
+    metavar="RUN_ID",
+    default=None,
+    help="Continue a run in the store by id, with the models and parameters it was started with.",
+)
+@click.option("-e", "--epochs", type=click.IntRange(min=1), default=1, show_default=True)
+@max_connections_option(8, "Concurrent requests per model.")
+@seed_option("Seed passed to the model where supported (sim personas use it).")
+@click.option(
+    "--max-turns",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="Tool-loop turns before a transcript stops with stop_reason turn_limit.",
+)
+@temperature_option(float, None, "Sampling temperature.")
+@max_tokens_option(None, "Output token limit per turn (anthropic default: 1024).")
+@click.option(
+    "-p",
+    "--param",
+    "extra",
+    metavar="KEY=VALUE",
+    multiple=True,
+    help="Another request field, sent as given and recorded with the run; VALUE is JSON where "
+    "it parses (repeatable): -p reasoning_effort=high, "
+    """-p 'thinking={"type": "enabled", "budget_tokens": 2048}'.""",
+)
+@click.option(
+    "--base-url",
+    default=None,
+    help="API base URL: needed for openai-compatible/ (vLLM, Ollama, llama.cpp).",
+)
+@api_key_env_option(
+    "Environment variable holding the key (default: OPENAI_API_KEY or ANTHROPIC_API_KEY). "
+    "Keys are never recorded."
+)
+@timeout_option("Seconds before a request times out and is retried (default 120).")
+@click.option(
+    "--prices",
+    "prices_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Price table (YAML, USD per million tokens) instead of conflicts/run/prices.yaml.",
+)
+@click.option(
+    "--max-cost",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Stop starting transcripts once the run has cost this many dollars.",
+)
+@no_cache_option("Call the model even for requests the store has already seen answered.")
+@db_option
+@quiet_option
+@json_option("Print the outcome as JSON.")
+def run(
+    dilemma_file: Path,
+    models: tuple[str, ...],
+    epochs: int,
+    max_connections: int,
+    seed: int,
+    max_turns: int,
+    temperature: float | None,
+    max_tokens: int | None,
+    extra: tuple[str, ...],
+    base_url: str | None,
+    api_key_env: str | None,
+    timeout: float | None,
+    prices_file: Path | None,
+    max_cost: float | None,
+    no_cache: bool,
+    db: Path,
+    quiet: bool,
+    as_json: bool,
+    resume: str | None,
+) -> None:
+    """Run a dilemma set against models; prints the run id.
+
+    Running the same command again resumes the run: finished transcripts are kept and failed
+    ones retried. Request parameters are recorded with the run; API keys never are.
+
+    \b
+    Examples:
+      ihsim run results/dilemmas.jsonl -m sim/deferential -m sim/schemer --epochs 5
+      ihsim run results/dilemmas.jsonl -m anthropic/claude-sonnet-4-5 -m openai/gpt-4.1 -t 1
+      ihsim run results/dilemmas.jsonl -m openai-compatible/llama-3.1-8b \\
+          --base-url http://127.0.0.1:8000/v1 -c 32
+      ihsim run --resume run-ce9a456d6cdf
+    """
+    _check_run_arguments(dilemma_file, models, resume)
+    params: dict[str, object] = {"seed": seed, "max_turns": max_turns}
+    optional = {
+        "temperature": temperature,
+        "max_tokens": max_tokens,
+        "base_url": base_url,
+        "api_key_env": api_key_env,
+        "timeout": timeout,
+    }
+    params.update({k: v for k, v in optional.items() if v is not None})
+    if extra:
+        from conflicts.providers.registry import extra_fields
+
+        params["extra"] = extra_fields(extra)
+    from conflicts.run.launch import run_with_progress
+    from conflicts.run.prices import load_prices
+
+    prices = load_prices(prices_file) if prices_file else load_prices()
+    outcome = run_with_progress(
+        dilemma_file,
+        list(models),
+        epochs,
+        params,
+        db,
+        quiet or as_json,
+        resume=resume,
+        max_connections=max_connections,
+        use_cache=not no_cache,
+        prices=prices,
+        max_cost=max_cost,
+    )
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "run_id": outcome.run_id,
+                    "planned": outcome.planned,
+                    "skipped": outcome.skipped,
+                    "done": outcome.done,
+                    "failed": len(outcome.failed),
+                    "cut_off": outcome.cut["max_tokens"],
+                    "filtered": outcome.cut["filtered"],
+                    "cached_turns": outcome.cached_turns,
+                    "cost_usd": round(outcome.spent, 6),
+                    "stopped_at_max_cost": outcome.stopped,
+                }
+            )
+        )
+    else:
+        click.echo(outcome.run_id)
+    if outcome.cut["max_tokens"]:
+        click.echo(
+            f"warning: {outcome.cut['max_tokens']} answers were cut off at the output token "
+            "limit (stop_reason max_tokens): their labels rest on part of an answer; a larger "
+            "--max-tokens makes a new run",
+            err=True,
+        )
+    if outcome.cut["filtered"]:
+        click.echo(
+            f"warning: {outcome.cut['filtered']} answers were stopped by the provider's own "
+            "safety filter (stop_reason filtered): what they hold is not the model's choice",
+            err=True,
+        )
+    for dilemma_id, model, epoch, error in outcome.failed[:20]:
+        click.echo(f"failed: {model} {dilemma_id} epoch {epoch}: {error}", err=True)
+    if len(outcome.failed) > 20:
+        click.echo(f"... and {len(outcome.failed) - 20} more failed", err=True)
+    if any("Error code: 404" in error for *_, error in outcome.failed):
+        click.echo(
+            "hint: the server answered 404 Not Found: check the model's name and --base-url "
+            "(OpenAI-compatible servers answer under /v1)",
+            err=True,
+        )
+    if outcome.stopped:
+        left = outcome.planned - outcome.skipped - outcome.done - len(outcome.failed)
+        click.echo(
+            f"stopped: the run has cost ${outcome.spent:.4f}, reaching --max-cost; {left} "
+            "transcripts not started (rerun with a higher --max-cost to continue)",
+            err=True,
+        )
+    if outcome.failed or outcome.stopped:
+        sys.exit(1)
+
+
+@click.command("runs")
+@db_option
+@json_option("Print the runs as JSON.")
+def runs_command(db: Path, as_json: bool) -> None:
+    """List the runs in the store with their progress, oldest first: the ids `run --resume`,
+    `classify`, `report` and `compare` take.
+
+    \b
+    Example:
+      ihsim runs --db results/demo/ihsim.db
+    """
+    with open_store(db) as store:
+        summaries = store.runs()
+    if as_json:
+        click.echo(json.dumps([_run_row(s) for s in summaries], indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table()
+    table.add_column("run", no_wrap=True)
+    table.add_column("created", no_wrap=True)
+    table.add_column("models", no_wrap=True)
+    table.add_column("settings", overflow="fold", min_width=16)
+    for counted in ("done", "failed", "cost"):
+        table.add_column(counted, justify="right", no_wrap=True)
+    for summary in summaries:
+        info = summary.info
+        table.add_row(
+            info.id,
+            info.created_at[:16].replace("T", " "),
+            "\n".join(info.models),
+            "\n".join(_settings(info.params)),
+            f"{summary.done}/{summary.planned}",
+            str(summary.failed),
+            f"${summary.cost:.2f}",
+        )
+    console = Console(soft_wrap=True)
+    if not console.is_terminal:  # a pipe or file gets the whole table, as the report does
+        console = Console(soft_wrap=True, width=140)
+    console.print(table)
+
+
+def _settings(params: dict[str, Any]) -> list[str]:
+    """What a run asked of its models beyond `ihsim run`'s defaults, `-p` fields as given (where
+    its key came from is not a setting)."""
+    defaults = {option.name: option.default for option in run.params}
+    shown = {
+        k: v
+        for k, v in sorted(params.items())
+        if k not in ("extra", "api_key_env") and v != defaults.get(k)
+    }
+    shown |= params.get("extra", {})
+    return [
+        f"{k}={v if isinstance(v, str) else json.dumps(v, separators=(',', ':'))}"
+        for k, v in shown.items()
+    ]
+
+
+def _run_row(summary: RunSummary) -> dict[str, Any]:
+    info = summary.info
+    return {
+        "run_id": info.id,
+        "created_at": info.created_at,
+        "source": info.source,
+        "models": info.models,
+        "epochs": info.epochs,
+        "dilemmas": info.dilemma_count,
+        "params": info.params,
+        "planned": summary.planned,
+        "done": summary.done,
+        "failed": summary.failed,
+        "tokens": summary.tokens,
+        "cost_usd": round(summary.cost, 6),
+    }
+
+
+COMMANDLINE = click.core.ParameterSource.COMMANDLINE
+RUN_SHAPING = (
+    "epochs",
+    "seed",
+    "max_turns",
+    "temperature",
+    "max_tokens",
+    "extra",
+    "base_url",
+    "api_key_env",
+    "timeout",
+)
+
+
+def _check_run_arguments(
+    dilemma_file: Path | None, models: tuple[str, ...], resume: str | None
+) -> None:
+    """Either a dilemma file and models, or --resume RUN_ID, which keeps the run's own
+    parameters (they are part of its id and of its cached requests)."""
+    from conflicts.errors import ArgumentError
+
+    ctx = click.get_current_context()
+    if resume is None:
+        if dilemma_file is None or not models:
+            raise ArgumentError("give a dilemma file and at least one -m MODEL, or --resume RUN_ID")
+        return
+    if dilemma_file is not None or models:
+        raise ArgumentError("--resume takes the run's own dilemmas and models; drop the others")
+    for option in ctx.command.params:
+        name = option.name or ""
+        if name in RUN_SHAPING and ctx.get_parameter_source(name) is COMMANDLINE:
+            flag = max(option.opts, key=len)
+            raise ArgumentError(
+                f"--resume keeps the parameters the run was started with; drop {flag}"
+            )
+
+
+@click.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@family_option("The family the transcripts answer.")
+@hierarchy_option()
+@click.option("-m", "--model", help="Model name for records that do not give one.")
+@db_option
+def import_command(
+    file: Path, family_name: str, hierarchy_name: str, model: str | None, db: Path
+) -> None:
+    """Import transcripts made elsewhere: ihsim JSONL (ihsim.transcript/1, see the README) or
+    Inspect AI logs (.eval, .json), placed in a family's dilemmas so `ihsim classify` can label
+    them per principal. Prints the import's run id.
+
+    \b
+    Example:
+      ihsim import logs/2026-11-01_task.eval --family confidential-instructions
+      ihsim classify import-1a2b3c4d5e6f --classifier both -j anthropic/claude-sonnet-4-5
+    """
+    from conflicts.run.plan import file_sha256
+    from conflicts.run.transcript_import import Catalogue, import_run, place
+    from conflicts.scenarios.family import load_family
+    from conflicts.scenarios.generate import check_compatible
+    from hierarchy import load_hierarchy
+
+    if not file.exists():
+        raise InputError("no such file", file=str(file))
+    family = load_family(family_name)
+    loaded = load_hierarchy(hierarchy_name)
+    check_compatible(family, loaded)
+    placed = place(file, Catalogue(family, loaded), model)  # all checked before anything is written
+    with open_store(db, must_exist=False) as store:
+        info, added = import_run(store, file, placed, file_sha256(file), family.id, loaded.name)
+    click.echo(
+        f"{info.id}: {added} transcripts imported, {len(placed) - added} already there "
+        f"({len(info.models)} models, {info.dilemma_count} dilemmas of {family.id})",
+        err=True,
+    )
+    click.echo(info.id)
