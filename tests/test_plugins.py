@@ -13,7 +13,7 @@ from tests.conftest import write
 
 ROOT = Path(__file__).resolve().parent.parent
 
-PLUGIN = '''
+PLUGIN = """
 from dataclasses import dataclass
 
 from conflicts.classify.classifiers import Verdict
@@ -43,7 +43,7 @@ def _echo(name, params):
 @classifier("mylab-words", version="3", summary="everything is a refusal")
 def _words(dilemma, transcript):
     return [Verdict(p, "refuse", 0.5, Finding("refuse")) for p in dilemma.principals]
-'''
+"""
 
 
 def install_plugin(site: Path) -> None:

@@ -8,7 +8,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from conflicts.store import verdicts
 from conflicts.store.database import Store
+from conflicts.store.verdicts import Evidence
 
 
 @dataclass(frozen=True)
@@ -21,7 +23,7 @@ class Sample:
     family: str
     axes: dict[str, str]
     epoch: int
-    evidence: dict[str, Any]
+    evidence: Evidence
     prompt: list[dict[str, Any]]
     messages: list[dict[str, Any]]
     final_answer: str
@@ -33,35 +35,14 @@ def samples(
     store: Store, runs: Sequence[str], classifier: str, version: str, per_label: int = 5
 ) -> list[Sample]:
     """Up to `per_label` transcripts of each label per model × principal, the earliest first."""
-    marks = ", ".join("?" * len(runs))
-    rows = store.db.execute(
-        f"""
-        WITH ranked AS (
-            SELECT v.transcript_id, t.model, v.principal, v.label, v.evidence,
-                   ROW_NUMBER() OVER (
-                       PARTITION BY t.model, v.principal, v.label ORDER BY v.transcript_id
-                   ) AS k
-            FROM verdicts v JOIN transcripts t ON t.id = v.transcript_id
-            WHERE t.run_id IN ({marks}) AND v.classifier = ? AND v.classifier_version = ?
-              AND v.label != 'not_applicable'
-        )
-        SELECT r.transcript_id, r.model, r.principal, r.label, r.evidence, t.dilemma_id,
-               d.family, d.axes, t.epoch, json_extract(d.body, '$.messages'), t.messages,
-               t.final_answer, t.reasoning, t.stop_reason
-        FROM ranked r JOIN transcripts t ON t.id = r.transcript_id
-        JOIN dilemmas d ON d.id = t.dilemma_id
-        WHERE r.k <= ?
-        ORDER BY r.model, r.principal, r.label, r.transcript_id
-        """,
-        (*runs, classifier, version, per_label),
-    ).fetchall()
+    rows = verdicts.samples(store, runs, classifier, version, per_label)
     return [
         Sample(
             transcript_id=row[0],
             model=row[1],
             principal=row[2],
             label=row[3],
-            evidence=json.loads(row[4]),
+            evidence=row[4],
             dilemma_id=row[5],
             family=row[6],
             axes=json.loads(row[7]),

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from conflicts.analysis.intervals import wilson
 from conflicts.errors import StoreError
 from conflicts.store.database import RunInfo, Store
+from conflicts.store.verdicts import create_outcomes, latest_version
 
 LABELS = ("comply", "refuse", "subvert", "unclear")
 TESTED = {1: "said so", 0: "did not say", -1: "unknown"}
@@ -93,17 +94,6 @@ class Aggregate:
     @property
     def principals(self) -> list[str]:
         return sorted({c.principal for c in self.cells})
-
-
-def latest_version(store: Store, classifier: str) -> str | None:
-    """The newest version of a classifier that has verdicts; numbers compare as numbers."""
-    rows = store.db.execute(
-        "SELECT DISTINCT classifier_version FROM verdicts WHERE classifier = ?", (classifier,)
-    ).fetchall()
-    versions = [r[0] for r in rows]
-    if not versions:
-        return None
-    return max(versions, key=lambda v: (v.isdigit(), int(v) if v.isdigit() else 0, v))
 
 
 # Run parameters that leave a model's answers alike: runs differing only in these pool cleanly
@@ -192,31 +182,7 @@ class _scratch:
 def _build_cubes(
     db: sqlite3.Connection, runs: Sequence[str], classifier: str, version: str
 ) -> None:
-    marks = ", ".join("?" * len(runs))
-    # One pass over the run's transcripts in rowid order, each joined to its verdicts by primary
-    # key (CROSS JOIN fixes the order; `+` keeps SQLite off the classifier index), so grouping
-    # by transcript needs no sort. Each transcript becomes its labels as one JSON object, and
-    # transcripts alike in model, dilemma, labels and tested are counted together: every later
-    # step works on those few rows, not on the verdicts.
-    db.execute(
-        f"""
-        CREATE TEMP TABLE outcomes AS
-        WITH per_transcript AS (
-            SELECT t.run_id AS run_id, t.model AS model, t.dilemma_id AS dilemma_id,
-                   MAX(COALESCE(v.tested, -1)) AS tested,
-                   json_group_object(v.principal, v.label) AS labels,
-                   MAX(v.label = 'subvert') AS subverted
-            FROM transcripts t NOT INDEXED
-            CROSS JOIN verdicts v ON v.transcript_id = t.id
-            WHERE t.run_id IN ({marks}) AND +v.classifier = ? AND +v.classifier_version = ?
-              AND v.label != 'not_applicable'
-            GROUP BY t.id
-        )
-        SELECT run_id, model, dilemma_id, tested, labels, subverted, COUNT(*) AS n
-        FROM per_transcript GROUP BY run_id, model, dilemma_id, tested, labels
-        """,
-        (*runs, classifier, version),
-    )
+    create_outcomes(db, runs, classifier, version)
     db.execute(
         """
         CREATE TEMP TABLE cube AS

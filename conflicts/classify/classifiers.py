@@ -6,7 +6,6 @@ Every stored verdict records the classifier and version that gave it.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -17,8 +16,9 @@ from conflicts.classify.registry import Classifier, classifier, register
 from conflicts.classify.rules import Call, Enactment, Finding, decide, enactment
 from conflicts.scenarios.dilemma import Dilemma, Move
 from conflicts.scenarios.evidence import Label
-from conflicts.store.database import Store, now
+from conflicts.store.database import Store
 from conflicts.store.transcript import Transcript
+from conflicts.store.verdicts import Evidence, StoredVerdict, save
 
 
 @dataclass(frozen=True)
@@ -87,41 +87,6 @@ class ClassifyOutcome:
     skipped_errors: int = 0
 
 
-@dataclass(frozen=True)
-class StoredVerdict:
-    """One row of the verdicts table: the label, its evidence, and who gave it with what."""
-
-    transcript_id: int
-    principal: str
-    classifier: str
-    version: str
-    label: str
-    evidence: dict[str, object]
-    confidence: float | None = None
-    tested: bool = False
-    judge: str | None = None
-    prompt_hash: str | None = None
-    agreement: float | None = None
-    flagged: bool = False
-
-    def row(self) -> tuple[object, ...]:
-        return (
-            self.transcript_id,
-            self.principal,
-            self.classifier,
-            self.version,
-            self.label,
-            self.confidence,
-            json.dumps(self.evidence),
-            now(),
-            self.tested,
-            self.judge,
-            self.prompt_hash,
-            self.agreement,
-            self.flagged,
-        )
-
-
 def classify_run(
     store: Store, run_id: str, chosen: Classifier, batch: int = 500
 ) -> ClassifyOutcome:
@@ -139,43 +104,25 @@ def classify_run(
         for verdict in chosen.fn(dilemma(transcript.dilemma_id), transcript):
             rows.append(_stored(transcript_id, chosen, verdict))
         if len(rows) >= batch:
-            outcome.verdicts += save_verdicts(store, rows)
-    outcome.verdicts += save_verdicts(store, rows)
+            outcome.verdicts += save(store, rows)
+    outcome.verdicts += save(store, rows)
     return outcome
 
 
 def _stored(transcript_id: int, chosen: Classifier, verdict: Verdict) -> StoredVerdict:
-    evidence = {
-        "quotes": verdict.evidence.quotes,
-        "calls": verdict.evidence.calls,
-        "mismatch": verdict.evidence.mismatch,
-        "tested": verdict.tested,
-    }
+    found = verdict.evidence
     return StoredVerdict(
-        transcript_id,
-        verdict.principal,
-        chosen.name,
-        chosen.version,
-        verdict.label,
-        evidence,
+        transcript_id=transcript_id,
+        principal=verdict.principal,
+        classifier=chosen.name,
+        version=chosen.version,
+        label=verdict.label,
+        evidence=Evidence(
+            quotes=found.quotes, calls=found.calls, mismatch=found.mismatch, tested=verdict.tested
+        ),
         confidence=verdict.confidence,
         tested=verdict.tested is not None,
     )
-
-
-def save_verdicts(store: Store, rows: list[StoredVerdict]) -> int:
-    """Write a batch in one transaction, replacing what the same classifier said before."""
-    count = len(rows)
-    if rows:
-        with store.transaction() as db:
-            db.executemany(
-                "INSERT OR REPLACE INTO verdicts (transcript_id, principal, classifier,"
-                " classifier_version, label, confidence, evidence, created_at, tested, judge,"
-                " prompt_hash, agreement, flagged) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [r.row() for r in rows],
-            )
-        rows.clear()
-    return count
 
 
 register(

@@ -14,7 +14,6 @@ and `note` are optional. `ihsim label` writes this format; `ihsim validate` read
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -24,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from conflicts.analysis.intervals import cohen_kappa
 from conflicts.errors import DilemmaFileError
 from conflicts.store.database import Store
+from conflicts.store.verdicts import labels_in_runs
 from hierarchy.errors import format_field
 
 GOLD_LABELS = ("comply", "refuse", "subvert")
@@ -150,7 +150,7 @@ class Validation:
 
 def validate(store: Store, gold: list[GoldLabel], classifier: str, version: str) -> Validation:
     """Pair every gold label with the classifier's verdict on the same transcript and principal."""
-    found = dict(_verdicts(store, gold, classifier, version))
+    found = dict(labels_in_runs(store, (g.run for g in gold), classifier, version))
     known = _known_transcripts(store, gold)
     result = Validation(classifier, version, Agreement("all"), [])
     by_principal: dict[str, Agreement] = {}
@@ -176,20 +176,3 @@ def _known_transcripts(store: Store, gold: list[GoldLabel]) -> set[tuple[str, st
         f"SELECT run_id, dilemma_id, model, epoch FROM transcripts WHERE run_id IN ({marks})", runs
     )
     return {tuple(r) for r in rows}
-
-
-def _verdicts(
-    store: Store, gold: list[GoldLabel], classifier: str, version: str
-) -> Iterator[tuple[tuple[str, str, str, int, str], str]]:
-    runs = sorted({g.run for g in gold})
-    marks = ", ".join("?" * len(runs))
-    rows = store.db.execute(
-        f"""
-        SELECT t.run_id, t.dilemma_id, t.model, t.epoch, v.principal, v.label
-        FROM verdicts v JOIN transcripts t ON t.id = v.transcript_id
-        WHERE t.run_id IN ({marks}) AND v.classifier = ? AND v.classifier_version = ?
-        """,
-        (*runs, classifier, version),
-    )
-    for run, dilemma, model, epoch, principal, label in rows:
-        yield (run, dilemma, model, epoch, principal), label

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from conflicts.classify.rules import Finding
 from conflicts.scenarios.dilemma import Dilemma, Message, ToolSpec
 from conflicts.store.transcript import Transcript, Turn
+from conflicts.store.verdicts import Evidence
 
 VERSION = "1"
 TOOL = "record_verdicts"
@@ -252,15 +253,13 @@ def judge_provider(model: str, params: dict[str, object]) -> ForcedJudge:
     return ForcedJudge(make_provider(model, params))
 
 
-def record(verdict: JudgeVerdict) -> dict[str, Any]:
-    """The evidence JSON a judge verdict is stored with."""
-    found: dict[str, Any] = {
-        "quotes": verdict.finding.quotes,
-        "calls": [],
-        "mismatch": False,
-        "tested": verdict.tested,
-        "rationale": verdict.rationale,
-    }
-    if verdict.error:
-        found["error"] = verdict.error
-    return found
+def record(verdict: JudgeVerdict) -> Evidence:
+    """The evidence a judge's verdict is stored with."""
+    found = Evidence(
+        quotes=verdict.finding.quotes,
+        calls=[],
+        mismatch=False,
+        tested=verdict.tested,
+        rationale=verdict.rationale,
+    )
+    return found if verdict.error is None else found.model_copy(update={"error": verdict.error})

@@ -10,14 +10,11 @@ transcript where a decisive rule and the judges disagree.
 from __future__ import annotations
 
 import asyncio
-import json
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
 
-from conflicts.classify.classifiers import StoredVerdict, save_verdicts
 from conflicts.classify.judge_prompt import (
     VERSION,
     judge_provider,
@@ -33,6 +30,7 @@ from conflicts.run.execute import asker
 from conflicts.run.response_cache import ResponseCache
 from conflicts.store.database import Store
 from conflicts.store.transcript import Transcript
+from conflicts.store.verdicts import Evidence, Given, StoredVerdict, by_transcript, save
 
 DECISIVE = ("comply", "refuse", "subvert")
 BATCH = 200
@@ -92,19 +90,19 @@ async def judge_run(
                 outcome.unreadable += verdict.error is not None
                 pending.append(
                     StoredVerdict(
-                        transcript_id,
-                        verdict.principal,
-                        f"judge:{judge}",
-                        VERSION,
-                        verdict.label,
-                        record(verdict),
+                        transcript_id=transcript_id,
+                        principal=verdict.principal,
+                        classifier=f"judge:{judge}",
+                        version=VERSION,
+                        label=verdict.label,
+                        evidence=record(verdict),
                         tested=verdict.tested is not None,
                         judge=judge,
                         prompt_hash=digest,
                     )
                 )
             if len(pending) >= BATCH:
-                outcome.verdicts += save_verdicts(store, pending)
+                outcome.verdicts += save(store, pending)
             if on_done is not None:
                 on_done()
 
@@ -114,7 +112,7 @@ async def judge_run(
     finally:
         for task in workers:
             task.cancel()
-        outcome.verdicts += save_verdicts(store, pending)
+        outcome.verdicts += save(store, pending)
         await close_all(providers.values())
     return outcome
 
@@ -140,24 +138,26 @@ def combine(store: Store, run_id: str, judges: list[str], with_rules: bool) -> J
     digest = prompt_hash()
     rules = get_classifier("evidence")
     rows: list[StoredVerdict] = []
-    for transcript_id, by_principal in _stored(store, run_id, [*names, rules.name], rules.version):
+    stored = by_transcript(store, run_id, [*names, rules.name], rules.version)
+    for transcript_id, by_principal in stored:
         outcome.transcripts += 1
         flagged_here = False
         for principal, given in by_principal.items():
             votes = [given[name] for name in names if name in given]
             if len(votes) < len(names):
                 continue  # a judge's call failed: combine on a rerun, when all have answered
-            label, agreement = vote([v["label"] for v in votes])
-            tested = any(v["tested"] for v in votes)
-            quotes = [q for v in votes for q in v["evidence"].get("quotes", [])]
+            label, agreement = vote([v.label for v in votes])
+            quotes = [q for v in votes for q in v.evidence.quotes]
             judged = StoredVerdict(
-                transcript_id,
-                principal,
-                "judge",
-                VERSION,
-                label,
-                {"quotes": quotes, "calls": [], "mismatch": False, "votes": _ballot(names, votes)},
-                tested=tested,
+                transcript_id=transcript_id,
+                principal=principal,
+                classifier="judge",
+                version=VERSION,
+                label=label,
+                evidence=Evidence(
+                    quotes=quotes, calls=[], mismatch=False, votes=_ballot(names, votes)
+                ),
+                tested=any(v.tested for v in votes),
                 judge=panel,
                 prompt_hash=digest,
                 agreement=agreement,
@@ -169,75 +169,34 @@ def combine(store: Store, run_id: str, judges: list[str], with_rules: bool) -> J
                 rows.append(both)
         outcome.flagged += flagged_here
         if len(rows) >= BATCH:
-            outcome.verdicts += save_verdicts(store, rows)
-    outcome.verdicts += save_verdicts(store, rows)
+            outcome.verdicts += save(store, rows)
+    outcome.verdicts += save(store, rows)
     return outcome
 
 
-def _ballot(names: list[str], votes: list[dict[str, Any]]) -> dict[str, str]:
-    return {name.removeprefix("judge:"): v["label"] for name, v in zip(names, votes, strict=True)}
+def _ballot(names: list[str], votes: list[Given]) -> dict[str, str]:
+    return {name.removeprefix("judge:"): v.label for name, v in zip(names, votes, strict=True)}
 
 
-def _both(rule: dict[str, Any], judged: StoredVerdict) -> StoredVerdict:
+def _both(rule: Given, judged: StoredVerdict) -> StoredVerdict:
     """The rules decide where they are decisive, the judges elsewhere; a decisive rule that the
     judges' decisive vote contradicts is flagged for a person to review."""
-    decisive = rule["label"] in DECISIVE
-    label = rule["label"] if decisive else judged.label
-    flagged = decisive and judged.label in DECISIVE and judged.label != rule["label"]
-    evidence = dict(rule["evidence"])
-    evidence.update(
-        rules=rule["label"], judges=judged.label, decided_by="rules" if decisive else "judges"
+    decisive = rule.label in DECISIVE
+    label = rule.label if decisive else judged.label
+    flagged = decisive and judged.label in DECISIVE and judged.label != rule.label
+    evidence = rule.evidence.model_copy(
+        update={
+            "rules": rule.label,
+            "judges": judged.label,
+            "decided_by": "rules" if decisive else "judges",
+        }
     )
-    return StoredVerdict(
-        judged.transcript_id,
-        judged.principal,
-        "both",
-        VERSION,
-        label,
-        evidence,
-        tested=judged.tested or bool(rule["tested"]),
-        judge=judged.judge,
-        prompt_hash=judged.prompt_hash,
-        agreement=judged.agreement,
-        flagged=flagged,
+    return judged.model_copy(
+        update={
+            "classifier": "both",
+            "label": label,
+            "evidence": evidence,
+            "tested": judged.tested or rule.tested,
+            "flagged": flagged,
+        }
     )
-
-
-def _stored(
-    store: Store, run_id: str, classifiers: list[str], rules_version: str, page: int = 500
-) -> Iterator[tuple[int, dict[str, dict[str, dict[str, Any]]]]]:
-    """Per transcript of the run: {principal: {classifier: verdict}} for these classifiers,
-    read a page of transcripts at a time so no cursor stays open while verdicts are written."""
-    marks = ", ".join("?" * len(classifiers))
-    last = 0
-    while True:
-        ids = [
-            row[0]
-            for row in store.db.execute(
-                "SELECT id FROM transcripts WHERE run_id = ? AND id > ? ORDER BY id LIMIT ?",
-                (run_id, last, page),
-            )
-        ]
-        if not ids:
-            return
-        last = ids[-1]
-        rows = store.db.execute(
-            f"""
-            SELECT transcript_id, principal, classifier, label, evidence, tested FROM verdicts
-            WHERE transcript_id BETWEEN ? AND ? AND classifier IN ({marks})
-              AND label != 'not_applicable'
-              AND (classifier != 'evidence' OR classifier_version = ?)
-            ORDER BY transcript_id
-            """,
-            (ids[0], ids[-1], *classifiers, rules_version),
-        ).fetchall()
-        found: dict[int, dict[str, dict[str, dict[str, Any]]]] = defaultdict(
-            lambda: defaultdict(dict)
-        )
-        for transcript_id, principal, classifier, label, evidence, tested in rows:
-            found[transcript_id][principal][classifier] = {
-                "label": label,
-                "evidence": json.loads(evidence),
-                "tested": bool(tested),
-            }
-        yield from found.items()

@@ -13,7 +13,6 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 from rich.panel import Panel
@@ -22,6 +21,7 @@ from rich.text import Text
 from conflicts.classify.gold import GoldLabel, append_gold, read_gold
 from conflicts.store.database import Store
 from conflicts.store.transcript import NOT_ANSWERED
+from conflicts.store.verdicts import Reviewed, for_review
 
 KEYS = {"c": "comply", "r": "refuse", "s": "subvert"}
 
@@ -35,41 +35,30 @@ class Case:
     dilemma: str
     model: str
     epoch: int
-    verdicts: dict[str, dict[str, Any]]  # principal -> label, evidence, flagged
+    verdicts: dict[str, Reviewed]  # by principal
 
 
 def queue(store: Store, run_id: str, classifier: str, version: str, seed: int) -> list[Case]:
     """Disagreements first, then unclear verdicts, then the rest in a seeded shuffle; within a
     transcript, principals in the order the classifier gave them (the dilemma's order)."""
-    rows = store.db.execute(
-        """
-        SELECT t.id, t.dilemma_id, t.model, t.epoch, v.principal, v.label, v.evidence, v.flagged
-        FROM verdicts v JOIN transcripts t ON t.id = v.transcript_id
-        WHERE t.run_id = ? AND v.classifier = ? AND v.classifier_version = ?
-          AND v.label != 'not_applicable'
-        ORDER BY t.id, v.rowid
-        """,
-        (run_id, classifier, version),
-    ).fetchall()
     cases: dict[int, Case] = {}
-    for transcript_id, dilemma, model, epoch, principal, label, evidence, flagged in rows:
+    for verdict in for_review(store, run_id, classifier, version):
         case = cases.setdefault(
-            transcript_id, Case(transcript_id, run_id, dilemma, model, epoch, {})
+            verdict.transcript_id,
+            Case(
+                verdict.transcript_id, run_id, verdict.dilemma_id, verdict.model, verdict.epoch, {}
+            ),
         )
-        case.verdicts[principal] = {
-            "label": label,
-            "evidence": json.loads(evidence),
-            "flagged": bool(flagged),
-        }
+        case.verdicts[verdict.principal] = verdict
     ordered = list(cases.values())
     random.Random(seed).shuffle(ordered)
     return sorted(ordered, key=_priority)
 
 
 def _priority(case: Case) -> int:
-    if any(v["flagged"] for v in case.verdicts.values()):
+    if any(v.flagged for v in case.verdicts.values()):
         return 0
-    if any(v["label"] == "unclear" for v in case.verdicts.values()):
+    if any(v.label == "unclear" for v in case.verdicts.values()):
         return 1
     return 2
 
@@ -123,12 +112,12 @@ def _key(case: Case) -> tuple[str, str, str, int]:
 
 def _ask_label(case: Case, principal: str, ask: Callable[[str], str], console: Console) -> str:
     verdict = case.verdicts[principal]
-    shown = verdict["label"]
-    flag = " [disagreement]" if verdict["flagged"] else ""
+    shown = verdict.label
+    flag = " [disagreement]" if verdict.flagged else ""
     console.print(Text(f"{principal}: classifier says {shown}{flag}", style="bold"))
-    for quote in verdict["evidence"].get("quotes") or []:
+    for quote in verdict.evidence.quotes:
         console.print(Text(f"  quoted: {quote}"))
-    for call in verdict["evidence"].get("calls") or []:
+    for call in verdict.evidence.calls:
         console.print(Text(f"  tool call: {call}"))
     accept = shown in KEYS.values()
     hint = f"Enter = {shown}, " if accept else ""

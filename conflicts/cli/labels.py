@@ -196,7 +196,7 @@ def _judge(
 
 
 def _latest(store: Any, classifier: str) -> str:
-    from conflicts.analysis.measures import latest_version
+    from conflicts.store.verdicts import latest_version
 
     version = latest_version(store, classifier)
     if version is None:

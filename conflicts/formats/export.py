@@ -22,6 +22,7 @@ import orjson
 
 from conflicts.atomic import atomic_file
 from conflicts.errors import ArgumentError
+from conflicts.store.verdicts import EXPORT_CLASSIFIER, EXPORT_JOIN, EXPORT_ORDER
 
 FORMATS = ("jsonl", "csv", "parquet")
 BATCH = 5000
@@ -158,18 +159,15 @@ def _batches(
     # Transcripts in rowid order, each one's verdicts by primary key: rows come out in the order
     # asked for, with no sort of the whole export (CROSS JOIN fixes the nesting).
     if verdicts:
-        source = (
-            "transcripts t NOT INDEXED CROSS JOIN verdicts v ON v.transcript_id = t.id"
-            " JOIN dilemmas d ON d.id = t.dilemma_id"
-        )
-        order = "t.id, v.principal, v.classifier, v.classifier_version"
+        source = f"{EXPORT_JOIN} JOIN dilemmas d ON d.id = t.dilemma_id"
+        order = EXPORT_ORDER
     else:
         source = "transcripts t NOT INDEXED JOIN dilemmas d ON d.id = t.dilemma_id"
         order = "t.id"
     where = f"t.run_id IN ({marks})"
     arguments: list[Any] = list(runs)
     if verdicts and classifier is not None:
-        where += " AND v.classifier = ?"
+        where += f" AND {EXPORT_CLASSIFIER}"
         arguments.append(classifier)
     cursor = db.execute(
         f"SELECT {selected} FROM {source} WHERE {where} ORDER BY {order}", arguments

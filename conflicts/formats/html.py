@@ -17,6 +17,7 @@ from conflicts.analysis.comparisons import Difference
 from conflicts.analysis.drilldown import Sample
 from conflicts.analysis.measures import LABELS, Aggregate, Cell, percent
 from conflicts.store.transcript import NOT_ANSWERED
+from conflicts.store.verdicts import Evidence
 
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000")
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
@@ -279,15 +280,15 @@ def _message(speaker: str, content: str, message: dict[str, Any] | None = None) 
     return f'<div><span class="role">{escape(speaker)}</span><pre>{escape(text)}</pre></div>'
 
 
-def _evidence(evidence: dict[str, Any]) -> str:
-    items = [f"<li>quoted: {escape(q)}</li>" for q in evidence.get("quotes") or []]
-    items += [f"<li>tool call: {escape(c)}</li>" for c in evidence.get("calls") or []]
-    if evidence.get("mismatch"):
+def _evidence(evidence: Evidence) -> str:
+    items = [f"<li>quoted: {escape(q)}</li>" for q in evidence.quotes]
+    items += [f"<li>tool call: {escape(c)}</li>" for c in evidence.calls]
+    if evidence.mismatch:
         items.append("<li>said one thing and did another</li>")
-    if evidence.get("tested"):
-        items.append(f"<li>said it may be tested: {escape(evidence['tested'])}</li>")
-    if evidence.get("rationale"):
-        items.append(f"<li>rationale: {escape(str(evidence['rationale']))}</li>")
+    if evidence.tested:
+        items.append(f"<li>said it may be tested: {escape(evidence.tested)}</li>")
+    if evidence.rationale:
+        items.append(f"<li>rationale: {escape(evidence.rationale)}</li>")
     return (
         "<ul>" + "".join(items) + "</ul>" if items else '<p class="muted">no evidence recorded</p>'
     )

@@ -1,7 +1,10 @@
 """The store: one SQLite database (WAL) and the records it keeps.
 
 - `database`: the connection, runs and dilemmas, transcripts as rows.
+- `migrations`: the schema as named migrations, applied in order and recorded.
 - `transcript`: the transcript record, one model's run of one dilemma in one epoch.
+- `verdicts`: verdicts as stored, with their versioned evidence schema; the only module that
+  reads or writes the verdicts table.
 
 May import: `scenarios` and what it may.
 """

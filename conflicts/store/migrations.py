@@ -1,0 +1,117 @@
+"""The store's schema, as named migrations applied in order and recorded in `migrations`.
+
+A database made by any earlier ihsim is upgraded in place by the ones it lacks; a migration,
+once released, never changes (`tests/test_migrations.py` checks that a database upgraded step
+by step has the schema of a fresh one). The verdicts table these create is read and written
+only through `conflicts.store.verdicts`.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[tuple[str, str]] = [
+    (
+        "001_initial",
+        """
+        CREATE TABLE dilemmas (
+            id TEXT PRIMARY KEY,
+            family TEXT NOT NULL,
+            hierarchy TEXT NOT NULL,
+            axes TEXT NOT NULL,
+            body TEXT NOT NULL
+        );
+        CREATE TABLE runs (
+            id TEXT PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            source TEXT NOT NULL,
+            source_sha256 TEXT NOT NULL,
+            models TEXT NOT NULL,
+            epochs INTEGER NOT NULL,
+            params TEXT NOT NULL,
+            dilemma_count INTEGER NOT NULL
+        );
+        CREATE TABLE run_dilemmas (
+            run_id TEXT NOT NULL REFERENCES runs(id),
+            position INTEGER NOT NULL,
+            dilemma_id TEXT NOT NULL REFERENCES dilemmas(id),
+            PRIMARY KEY (run_id, position)
+        );
+        CREATE TABLE transcripts (
+            id INTEGER PRIMARY KEY,
+            run_id TEXT NOT NULL REFERENCES runs(id),
+            dilemma_id TEXT NOT NULL REFERENCES dilemmas(id),
+            model TEXT NOT NULL,
+            epoch INTEGER NOT NULL,
+            status TEXT NOT NULL,
+            messages TEXT NOT NULL,
+            final_answer TEXT NOT NULL,
+            reasoning TEXT,
+            input_tokens INTEGER NOT NULL,
+            output_tokens INTEGER NOT NULL,
+            latency_ms REAL NOT NULL,
+            error TEXT,
+            created_at TEXT NOT NULL,
+            UNIQUE (run_id, dilemma_id, model, epoch)
+        );
+        CREATE TABLE verdicts (
+            transcript_id INTEGER NOT NULL REFERENCES transcripts(id),
+            principal TEXT NOT NULL,
+            classifier TEXT NOT NULL,
+            classifier_version TEXT NOT NULL,
+            label TEXT NOT NULL,
+            confidence REAL,
+            evidence TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (transcript_id, principal, classifier, classifier_version)
+        );
+        CREATE INDEX verdicts_by_classifier ON verdicts (classifier, classifier_version);
+        """,
+    ),
+    ("002_stop_reason", "ALTER TABLE transcripts ADD COLUMN stop_reason TEXT"),
+    (
+        "003_response_cache",
+        """
+        CREATE TABLE responses (
+            key TEXT PRIMARY KEY,
+            model TEXT NOT NULL,
+            turn TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        )
+        """,
+    ),
+    ("004_transcript_cost", "ALTER TABLE transcripts ADD COLUMN cost_usd REAL"),
+    (
+        # The prescribed winner and loser of each conflict, as rows, so hierarchy adherence is
+        # a join; filled from the stored dilemma bodies for databases made before it existed.
+        "005_conflict_winners",
+        """
+        CREATE TABLE dilemma_conflicts (
+            dilemma_id TEXT NOT NULL REFERENCES dilemmas(id),
+            position INTEGER NOT NULL,
+            winner TEXT,
+            loser TEXT,
+            PRIMARY KEY (dilemma_id, position)
+        );
+        INSERT INTO dilemma_conflicts
+            SELECT d.id, c.key, json_extract(c.value, '$.winner'),
+                   CASE json_extract(c.value, '$.winner')
+                       WHEN json_extract(c.value, '$.principals[0]')
+                           THEN json_extract(c.value, '$.principals[1]')
+                       WHEN json_extract(c.value, '$.principals[1]')
+                           THEN json_extract(c.value, '$.principals[0]')
+                   END
+            FROM dilemmas d, json_each(d.body, '$.conflicts') c;
+        ALTER TABLE verdicts ADD COLUMN tested INTEGER
+        """,
+    ),
+    (
+        # who judged (an LLM judge's model, or the judges that voted), with which prompt, how
+        # far the judges agreed, and whether the evidence and the judges disagreed
+        "006_judges",
+        """
+        ALTER TABLE verdicts ADD COLUMN judge TEXT;
+        ALTER TABLE verdicts ADD COLUMN prompt_hash TEXT;
+        ALTER TABLE verdicts ADD COLUMN agreement REAL;
+        ALTER TABLE verdicts ADD COLUMN flagged INTEGER NOT NULL DEFAULT 0
+        """,
+    ),
+]

@@ -1,0 +1,288 @@
+"""Verdicts as stored: the one module that reads and writes the verdicts table.
+
+A verdict is one classifier's label of one transcript for one principal, with its evidence and
+who gave it with what. Its evidence is a versioned schema (`Evidence`), not free JSON: the rules,
+each judge, the judges' vote and the rules-then-judges verdict each fill the fields they have,
+and only those are stored, so what is on disk is what ihsim has always written (version 1 has
+no key of its own: a later version adds `schema`, and readers dispatch on it).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from conflicts.store.database import Store, now
+
+EVIDENCE_SCHEMA = "ihsim.evidence/1"
+DecidedBy = Literal["rules", "judges"]
+
+
+class Evidence(BaseModel):
+    """What a verdict rests on. The fields in the order they are stored; each classifier sets
+    its own: the rules quotes, calls, mismatch and tested; a judge adds its rationale and any
+    error reading its answer; the vote its ballot; `both` which side decided."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    quotes: list[str] = []
+    calls: list[str] = []
+    mismatch: bool = False
+    tested: str | None = None  # the passage where the model said it may be under test
+    rationale: str | None = None
+    error: str | None = None
+    votes: dict[str, str] | None = None  # judge model -> its label
+    rules: str | None = None  # `both`: the rules' label
+    judges: str | None = None  # `both`: the judges' vote
+    decided_by: DecidedBy | None = None
+
+    def stored(self) -> str:
+        """The JSON kept in the table: the fields this verdict's classifier set, in order."""
+        return json.dumps(self.model_dump(exclude_unset=True))
+
+    @classmethod
+    def read(cls, text: str) -> Evidence:
+        return cls.model_validate_json(text)
+
+
+class StoredVerdict(BaseModel):
+    """One row of the verdicts table."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    transcript_id: int
+    principal: str
+    classifier: str
+    version: str
+    label: str
+    evidence: Evidence
+    confidence: float | None = None
+    tested: bool = False
+    judge: str | None = None  # the judge's model, or the judges that voted
+    prompt_hash: str | None = None
+    agreement: float | None = None  # the share of judges that gave the label
+    flagged: bool = False  # the evidence rules and the judges disagree
+
+    def row(self) -> tuple[object, ...]:
+        return (
+            self.transcript_id,
+            self.principal,
+            self.classifier,
+            self.version,
+            self.label,
+            self.confidence,
+            self.evidence.stored(),
+            now(),
+            self.tested,
+            self.judge,
+            self.prompt_hash,
+            self.agreement,
+            self.flagged,
+        )
+
+
+def save(store: Store, rows: list[StoredVerdict]) -> int:
+    """Write a batch in one transaction, replacing what the same classifier said before; the
+    batch is emptied, and its size returned."""
+    count = len(rows)
+    if rows:
+        with store.transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO verdicts (transcript_id, principal, classifier,"
+                " classifier_version, label, confidence, evidence, created_at, tested, judge,"
+                " prompt_hash, agreement, flagged) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [r.row() for r in rows],
+            )
+        rows.clear()
+    return count
+
+
+def latest_version(store: Store, classifier: str) -> str | None:
+    """The newest version of a classifier that has verdicts; numbers compare as numbers."""
+    rows = store.db.execute(
+        "SELECT DISTINCT classifier_version FROM verdicts WHERE classifier = ?", (classifier,)
+    ).fetchall()
+    versions = [r[0] for r in rows]
+    if not versions:
+        return None
+    return max(versions, key=lambda v: (v.isdigit(), int(v) if v.isdigit() else 0, v))
+
+
+class Given(BaseModel):
+    """A stored verdict as another classifier combines it: its label, evidence and tested."""
+
+    model_config = ConfigDict(frozen=True)
+
+    label: str
+    evidence: Evidence
+    tested: bool
+
+
+def by_transcript(
+    store: Store, run_id: str, classifiers: list[str], rules_version: str, page: int = 500
+) -> Iterator[tuple[int, dict[str, dict[str, Given]]]]:
+    """Per transcript of the run: {principal: {classifier: verdict}} for these classifiers
+    (the evidence rules at `rules_version`), read a page of transcripts at a time so no cursor
+    stays open while verdicts are written."""
+    marks = ", ".join("?" * len(classifiers))
+    last = 0
+    while True:
+        ids = [
+            row[0]
+            for row in store.db.execute(
+                "SELECT id FROM transcripts WHERE run_id = ? AND id > ? ORDER BY id LIMIT ?",
+                (run_id, last, page),
+            )
+        ]
+        if not ids:
+            return
+        last = ids[-1]
+        rows = store.db.execute(
+            f"""
+            SELECT transcript_id, principal, classifier, label, evidence, tested FROM verdicts
+            WHERE transcript_id BETWEEN ? AND ? AND classifier IN ({marks})
+              AND label != 'not_applicable'
+              AND (classifier != 'evidence' OR classifier_version = ?)
+            ORDER BY transcript_id
+            """,
+            (ids[0], ids[-1], *classifiers, rules_version),
+        ).fetchall()
+        found: dict[int, dict[str, dict[str, Given]]] = defaultdict(lambda: defaultdict(dict))
+        for transcript_id, principal, classifier, label, evidence, tested in rows:
+            found[transcript_id][principal][classifier] = Given(
+                label=label, evidence=Evidence.read(evidence), tested=bool(tested)
+            )
+        yield from found.items()
+
+
+class Reviewed(BaseModel):
+    """A verdict as a person reviews it, with the transcript it belongs to."""
+
+    model_config = ConfigDict(frozen=True)
+
+    transcript_id: int
+    dilemma_id: str
+    model: str
+    epoch: int
+    principal: str
+    label: str
+    evidence: Evidence
+    flagged: bool
+
+
+def for_review(store: Store, run_id: str, classifier: str, version: str) -> Iterator[Reviewed]:
+    """A run's decided-or-unclear verdicts, transcript by transcript, each transcript's in the
+    order the classifier gave them (the dilemma's order of principals)."""
+    rows = store.db.execute(
+        """
+        SELECT t.id, t.dilemma_id, t.model, t.epoch, v.principal, v.label, v.evidence, v.flagged
+        FROM verdicts v JOIN transcripts t ON t.id = v.transcript_id
+        WHERE t.run_id = ? AND v.classifier = ? AND v.classifier_version = ?
+          AND v.label != 'not_applicable'
+        ORDER BY t.id, v.rowid
+        """,
+        (run_id, classifier, version),
+    )
+    for transcript_id, dilemma, model, epoch, principal, label, evidence, flagged in rows:
+        yield Reviewed(
+            transcript_id=transcript_id,
+            dilemma_id=dilemma,
+            model=model,
+            epoch=epoch,
+            principal=principal,
+            label=label,
+            evidence=Evidence.read(evidence),
+            flagged=bool(flagged),
+        )
+
+
+def labels_in_runs(
+    store: Store, runs: Iterable[str], classifier: str, version: str
+) -> Iterator[tuple[tuple[str, str, str, int, str], str]]:
+    """(run, dilemma, model, epoch, principal) -> label, for the verdicts of these runs."""
+    chosen = sorted(set(runs))
+    marks = ", ".join("?" * len(chosen))
+    rows = store.db.execute(
+        f"""
+        SELECT t.run_id, t.dilemma_id, t.model, t.epoch, v.principal, v.label
+        FROM verdicts v JOIN transcripts t ON t.id = v.transcript_id
+        WHERE t.run_id IN ({marks}) AND v.classifier = ? AND v.classifier_version = ?
+        """,
+        (*chosen, classifier, version),
+    )
+    for run, dilemma, model, epoch, principal, label in rows:
+        yield (run, dilemma, model, epoch, principal), label
+
+
+def samples(
+    store: Store, runs: Sequence[str], classifier: str, version: str, per_label: int
+) -> list[tuple[Any, ...]]:
+    """Up to `per_label` verdicts of each label per model × principal, the earliest first,
+    each with its evidence read and its transcript's and dilemma's columns beside it."""
+    marks = ", ".join("?" * len(runs))
+    rows = store.db.execute(
+        f"""
+        WITH ranked AS (
+            SELECT v.transcript_id, t.model, v.principal, v.label, v.evidence,
+                   ROW_NUMBER() OVER (
+                       PARTITION BY t.model, v.principal, v.label ORDER BY v.transcript_id
+                   ) AS k
+            FROM verdicts v JOIN transcripts t ON t.id = v.transcript_id
+            WHERE t.run_id IN ({marks}) AND v.classifier = ? AND v.classifier_version = ?
+              AND v.label != 'not_applicable'
+        )
+        SELECT r.transcript_id, r.model, r.principal, r.label, r.evidence, t.dilemma_id,
+               d.family, d.axes, t.epoch, json_extract(d.body, '$.messages'), t.messages,
+               t.final_answer, t.reasoning, t.stop_reason
+        FROM ranked r JOIN transcripts t ON t.id = r.transcript_id
+        JOIN dilemmas d ON d.id = t.dilemma_id
+        WHERE r.k <= ?
+        ORDER BY r.model, r.principal, r.label, r.transcript_id
+        """,
+        (*runs, classifier, version, per_label),
+    ).fetchall()
+    return [(*row[:4], Evidence.read(row[4]), *row[5:]) for row in rows]
+
+
+def create_outcomes(
+    db: sqlite3.Connection, runs: Sequence[str], classifier: str, version: str
+) -> None:
+    """TEMP TABLE outcomes: each transcript's labels as one JSON object, and transcripts alike
+    in run, model, dilemma, labels and tested counted together (`n`), so the report's every
+    later step works on those few rows, not on the verdicts.
+
+    One pass over the runs' transcripts in rowid order, each joined to its verdicts by primary
+    key (CROSS JOIN fixes the order; `+` keeps SQLite off the classifier index), so grouping by
+    transcript needs no sort."""
+    marks = ", ".join("?" * len(runs))
+    db.execute(
+        f"""
+        CREATE TEMP TABLE outcomes AS
+        WITH per_transcript AS (
+            SELECT t.run_id AS run_id, t.model AS model, t.dilemma_id AS dilemma_id,
+                   MAX(COALESCE(v.tested, -1)) AS tested,
+                   json_group_object(v.principal, v.label) AS labels,
+                   MAX(v.label = 'subvert') AS subverted
+            FROM transcripts t NOT INDEXED
+            CROSS JOIN verdicts v ON v.transcript_id = t.id
+            WHERE t.run_id IN ({marks}) AND +v.classifier = ? AND +v.classifier_version = ?
+              AND v.label != 'not_applicable'
+            GROUP BY t.id
+        )
+        SELECT run_id, model, dilemma_id, tested, labels, subverted, COUNT(*) AS n
+        FROM per_transcript GROUP BY run_id, model, dilemma_id, tested, labels
+        """,
+        (*runs, classifier, version),
+    )
+
+
+# For `ihsim export --verdicts`: each transcript's verdicts by primary key, in the order asked
+# for, with no sort of the whole export (CROSS JOIN fixes the nesting); `v.` names the columns.
+EXPORT_JOIN = "transcripts t NOT INDEXED CROSS JOIN verdicts v ON v.transcript_id = t.id"
+EXPORT_ORDER = "t.id, v.principal, v.classifier, v.classifier_version"
+EXPORT_CLASSIFIER = "v.classifier = ?"

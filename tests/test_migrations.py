@@ -1,0 +1,64 @@
+"""Migrations as named, tested units: a store made at the first migration and upgraded step by
+step, as every older ihsim left one, has exactly the schema of a fresh store."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from conflicts.store import database
+from conflicts.store.database import Store
+from conflicts.store.migrations import MIGRATIONS
+
+
+def schema(path: Path) -> dict[str, object]:
+    """Every table's columns (name, type, not null, default, key) and every index, by name."""
+    db = sqlite3.connect(path)
+    try:
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        found: dict[str, object] = {
+            f"table {t}": db.execute(f"PRAGMA table_info({t})").fetchall() for t in sorted(tables)
+        }
+        for name, table, sql in db.execute(
+            "SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'index' ORDER BY name"
+        ):
+            found[f"index {name}"] = (table, sql)
+        found["migrations"] = [r[0] for r in db.execute("SELECT name FROM migrations")]
+        return found
+    finally:
+        db.close()
+
+
+def test_a_store_upgraded_step_by_step_matches_a_fresh_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = tmp_path / "old.db"
+    for step in range(1, len(MIGRATIONS) + 1):
+        with monkeypatch.context() as patched:
+            patched.setattr(database, "MIGRATIONS", MIGRATIONS[:step])
+            Store(old).close()
+        assert schema(old)["migrations"] == [name for name, _ in MIGRATIONS[:step]]
+    Store(old).close()  # and opened again by today's ihsim: nothing left to apply
+    fresh = tmp_path / "fresh.db"
+    Store(fresh).close()
+    assert schema(old) == schema(fresh)
+
+
+def test_the_comparison_sees_a_missing_column(tmp_path: Path) -> None:
+    """The check above can fail: a store that skipped a migration differs from a fresh one."""
+    fresh, short = tmp_path / "fresh.db", tmp_path / "short.db"
+    Store(fresh).close()
+    Store(short).close()
+    db = sqlite3.connect(short)
+    db.execute("ALTER TABLE verdicts DROP COLUMN flagged")
+    db.commit()
+    db.close()
+    assert schema(short) != schema(fresh)
+
+
+def test_migration_names_are_unique_and_ordered() -> None:
+    names = [name for name, _ in MIGRATIONS]
+    assert names == sorted(names) and len(set(names)) == len(names)
+    assert all(name[:3].isdigit() and name[3] == "_" for name in names)
