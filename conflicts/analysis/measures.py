@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from conflicts.analysis.intervals import wilson
 from conflicts.errors import StoreError
 from conflicts.store.database import RunInfo, Store
+from conflicts.store.run_settings import POOLABLE
 from conflicts.store.verdicts import create_outcomes, latest_version
 
 LABELS = ("comply", "refuse", "subvert", "unclear")
@@ -94,11 +95,6 @@ class Aggregate:
     @property
     def principals(self) -> list[str]:
         return sorted({c.principal for c in self.cells})
-
-
-# Run parameters that leave a model's answers alike: runs differing only in these pool cleanly
-# (more seeds are more samples).
-POOLABLE = frozenset({"seed", "timeout", "api_key_env"})
 
 
 def caveats(store: Store, infos: Sequence[RunInfo]) -> list[str]:

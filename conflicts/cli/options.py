@@ -105,8 +105,8 @@ def quiet_option(fn: F) -> F:
     return click.option("-q", "--quiet", is_flag=True, help="No progress bar.")(fn)
 
 
-def seed_option(help: str | None = None) -> Decorator[Any]:
-    return click.option("-s", "--seed", type=int, default=0, show_default=True, help=help)
+def seed_option(help: str | None = None, default: int = 0) -> Decorator[Any]:
+    return click.option("-s", "--seed", type=int, default=default, show_default=True, help=help)
 
 
 def family_option(help: str) -> Decorator[Any]:

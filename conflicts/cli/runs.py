@@ -25,6 +25,7 @@ from conflicts.cli.options import (
     temperature_option,
     timeout_option,
 )
+from conflicts.store import run_defaults as defaults
 from hierarchy.errors import InputError
 
 if TYPE_CHECKING:
@@ -43,16 +44,18 @@ if TYPE_CHECKING:
 )
 @click.option("-e", "--epochs", type=click.IntRange(min=1), default=1, show_default=True)
 @max_connections_option(8, "Concurrent requests per model.")
-@seed_option("Seed passed to the model where supported (sim personas use it).")
+@seed_option("Seed passed to the model where supported (sim personas use it).", defaults.SEED)
 @click.option(
     "--max-turns",
     type=click.IntRange(min=1),
-    default=10,
+    default=defaults.MAX_TURNS,
     show_default=True,
     help="Tool-loop turns before a transcript stops with stop_reason turn_limit.",
 )
 @temperature_option(float, None, "Sampling temperature.")
-@max_tokens_option(None, "Output token limit per turn (anthropic default: 1024).")
+@max_tokens_option(
+    None, f"Output token limit per turn (anthropic default: {defaults.ANTHROPIC_MAX_TOKENS})."
+)
 @click.option(
     "-p",
     "--param",
@@ -72,7 +75,9 @@ if TYPE_CHECKING:
     "Environment variable holding the key (default: OPENAI_API_KEY or ANTHROPIC_API_KEY). "
     "Keys are never recorded."
 )
-@timeout_option("Seconds before a request times out and is retried (default 120).")
+@timeout_option(
+    f"Seconds before a request times out and is retried (default {defaults.TIMEOUT:g})."
+)
 @click.option(
     "--prices",
     "prices_file",
@@ -125,19 +130,19 @@ def run(
       ihsim run --resume run-ce9a456d6cdf
     """
     _check_run_arguments(dilemma_file, models, resume)
-    params: dict[str, object] = {"seed": seed, "max_turns": max_turns}
-    optional = {
-        "temperature": temperature,
-        "max_tokens": max_tokens,
-        "base_url": base_url,
-        "api_key_env": api_key_env,
-        "timeout": timeout,
-    }
-    params.update({k: v for k, v in optional.items() if v is not None})
-    if extra:
-        from conflicts.providers.registry import extra_fields
+    from conflicts.providers.registry import extra_fields
+    from conflicts.store.run_settings import RunSettings
 
-        params["extra"] = extra_fields(extra)
+    settings = RunSettings(
+        seed=seed,
+        max_turns=max_turns,
+        temperature=temperature,
+        max_tokens=max_tokens,
+        base_url=base_url,
+        api_key_env=api_key_env,
+        timeout=timeout,
+        extra=extra_fields(extra) if extra else None,
+    )
     from conflicts.run.launch import run_with_progress
     from conflicts.run.prices import load_prices
 
@@ -146,7 +151,7 @@ def run(
         dilemma_file,
         list(models),
         epochs,
-        params,
+        settings.params(),
         db,
         quiet or as_json,
         resume=resume,
@@ -252,19 +257,10 @@ def runs_command(db: Path, as_json: bool) -> None:
 
 
 def _settings(params: dict[str, Any]) -> list[str]:
-    """What a run asked of its models beyond `ihsim run`'s defaults, `-p` fields as given (where
-    its key came from is not a setting)."""
-    defaults = {option.name: option.default for option in run.params}
-    shown = {
-        k: v
-        for k, v in sorted(params.items())
-        if k not in ("extra", "api_key_env") and v != defaults.get(k)
-    }
-    shown |= params.get("extra", {})
-    return [
-        f"{k}={v if isinstance(v, str) else json.dumps(v, separators=(',', ':'))}"
-        for k, v in shown.items()
-    ]
+    """What a run asked of its models beyond the defaults, `-p` fields as given."""
+    from conflicts.store.run_settings import settings_of
+
+    return settings_of(params).shown()
 
 
 def _run_row(summary: RunSummary) -> dict[str, Any]:
@@ -286,17 +282,6 @@ def _run_row(summary: RunSummary) -> dict[str, Any]:
 
 
 COMMANDLINE = click.core.ParameterSource.COMMANDLINE
-RUN_SHAPING = (
-    "epochs",
-    "seed",
-    "max_turns",
-    "temperature",
-    "max_tokens",
-    "extra",
-    "base_url",
-    "api_key_env",
-    "timeout",
-)
 
 
 def _check_run_arguments(
@@ -305,6 +290,7 @@ def _check_run_arguments(
     """Either a dilemma file and models, or --resume RUN_ID, which keeps the run's own
     parameters (they are part of its id and of its cached requests)."""
     from conflicts.errors import ArgumentError
+    from conflicts.store.run_settings import RESUME_FIXED
 
     ctx = click.get_current_context()
     if resume is None:
@@ -315,7 +301,7 @@ def _check_run_arguments(
         raise ArgumentError("--resume takes the run's own dilemmas and models; drop the others")
     for option in ctx.command.params:
         name = option.name or ""
-        if name in RUN_SHAPING and ctx.get_parameter_source(name) is COMMANDLINE:
+        if name in RESUME_FIXED and ctx.get_parameter_source(name) is COMMANDLINE:
             flag = max(option.opts, key=len)
             raise ArgumentError(
                 f"--resume keeps the parameters the run was started with; drop {flag}"

@@ -27,6 +27,9 @@ from typing import Any, Protocol
 from conflicts.errors import ArgumentError, ModelError
 from conflicts.providers.tls import shared_context
 from conflicts.scenarios.dilemma import Dilemma, Message
+from conflicts.store.run_defaults import ANTHROPIC_MAX_TOKENS
+from conflicts.store.run_defaults import TIMEOUT as DEFAULT_TIMEOUT
+from conflicts.store.run_settings import REQUEST_FIELDS, RunSettings
 from conflicts.store.transcript import Turn
 
 
@@ -183,8 +186,8 @@ def _simulated(name: str, params: dict[str, object]) -> Provider:
     )
 
 
-REQUEST_PARAMS = ("temperature", "max_tokens", "seed")
-DEFAULT_TIMEOUT = 120.0
+# the run's settings an OpenAI-style request carries, in the settings' own order
+REQUEST_PARAMS = tuple(name for name in RunSettings.model_fields if name in REQUEST_FIELDS)
 
 
 def api_key(params: dict[str, object], default_env: str, required: bool = True) -> str:
@@ -207,7 +210,7 @@ def request_params(params: dict[str, object], supported: tuple[str, ...]) -> dic
 
 # What ihsim writes into every request itself, and what its own options set.
 _WRITTEN = frozenset({"model", "messages", "system", "tools", "tool_choice", "stream", "n"})
-_OPTIONS = {"temperature": "--temperature", "max_tokens": "--max-tokens", "seed": "--seed"}
+_OPTIONS = {name: "--" + name.replace("_", "-") for name in REQUEST_FIELDS}
 
 
 def extra_fields(pairs: Iterable[str]) -> dict[str, Any]:
@@ -323,7 +326,8 @@ def _anthropic(name: str, params: dict[str, object]) -> Provider:
 
     key = _anthropic_key(name, params)
     client = anthropic.AsyncAnthropic(**client_options(params, key, anthropic))
-    request = {"max_tokens": 1024, **request_params(params, ("temperature", "max_tokens"))}
+    limits = request_params(params, ("temperature", "max_tokens"))  # the API takes no seed
+    request = {"max_tokens": ANTHROPIC_MAX_TOKENS, **limits}
     return AnthropicProvider(f"anthropic/{name}", name, client, request, (key,))
 
 

@@ -11,7 +11,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 from conflicts.providers.registry import Provider, close_all, make_provider
 from conflicts.providers.retry import DEFAULT_POLICY, AdaptiveLimit, RetryPolicy, call_with_retries
@@ -20,11 +20,12 @@ from conflicts.run.response_cache import ResponseCache, request_key
 from conflicts.run.tool_environment import Environment
 from conflicts.scenarios.dilemma import Dilemma, Message
 from conflicts.store.database import RunInfo, Store
+from conflicts.store.run_defaults import MAX_TURNS
+from conflicts.store.run_settings import RunSettings, settings_of
 from conflicts.store.transcript import Cut, StopReason, Transcript, Turn, Usage
 
 Job = tuple[Dilemma, str, int]
 ANSWERED: Literal["answered"] = "answered"  # wakes the writer to commit a new cached answer
-DEFAULT_MAX_TURNS = 10
 PAGE = 500
 
 
@@ -149,7 +150,7 @@ class Session:
     """What every transcript of one execution shares."""
 
     run_id: str
-    max_turns: int = DEFAULT_MAX_TURNS
+    max_turns: int = MAX_TURNS
     policy: RetryPolicy = DEFAULT_POLICY
     cache: ResponseCache | None = None
     prices: PriceTable | None = None
@@ -215,7 +216,7 @@ async def execute(
     cache = ResponseCache(store, read=use_cache)
     session = Session(
         run_id=run.id,
-        max_turns=int(run.params.get("max_turns", DEFAULT_MAX_TURNS)),
+        max_turns=_max_turns(run.params),
         policy=policy,
         cache=cache,
         prices=prices,
@@ -277,3 +278,9 @@ async def execute(
             await close_all(providers.values())
     outcome.cached_turns = cache.hits
     return outcome
+
+
+def _max_turns(params: dict[str, Any]) -> int:
+    """The run's turn limit; an imported run asked no model anything and has none of its own."""
+    settings = settings_of(params)
+    return settings.max_turns if isinstance(settings, RunSettings) else MAX_TURNS

@@ -39,6 +39,7 @@ from conflicts.scenarios.dilemma import Dilemma, Message, ToolCall
 from conflicts.scenarios.family import FamilySpec
 from conflicts.scenarios.generate import Line, dilemma_lines
 from conflicts.store.database import RunInfo, Store, now
+from conflicts.store.run_settings import ImportedSettings
 from conflicts.store.transcript import StopReason, Transcript
 from hierarchy.errors import format_field
 
@@ -271,11 +272,9 @@ def import_run(
         source=str(path),
         models=sorted({p.transcript.model for p in placed}),
         epochs=max(p.transcript.epoch for p in placed) + 1,
-        params={
-            "imported": path.suffix.lstrip(".") or "jsonl",
-            "family": family,
-            "hierarchy": hierarchy,
-        },
+        params=ImportedSettings(
+            imported=path.suffix.lstrip(".") or "jsonl", family=family, hierarchy=hierarchy
+        ).params(),
         dilemma_count=len({p.dilemma.id for p in placed}),
     )
     before = store.transcript_counts(run_id).get("ok", 0) if store.has_run(run_id) else 0
