@@ -4,6 +4,7 @@ Each area is a subpackage of one kind of thing; an area imports only from the ar
 before it (and from `hierarchy`, the pure domain, which imports nothing of `conflicts`):
 
     errors, atomic  the input errors every area raises; files that appear whole or not at all
+    plugins         the entry points through which a lab's package joins the registries
     scenarios       families, axes, templates, generation, the evidence vocabulary, dilemmas
     store           the database, its migrations, transcripts and verdicts as stored
     providers       model names to providers: the SDK providers, the personas, retries, TLS

@@ -6,8 +6,9 @@ Researchers write hierarchies and families by hand; an error must point at the l
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -119,3 +120,35 @@ def load_model(path: Path, model: type[M], error: type[E], build: Callable[[M], 
         return build(spec)
     except InputError as exc:
         raise locate(exc, file, lines) from None
+
+
+@dataclass(frozen=True)
+class NamedFiles(Generic[T]):
+    """Data files of one kind (hierarchy presets, scenario families): the built-in ones by name,
+    from a folder of `NAME.yaml`, loaded once; any other YAML file by its path."""
+
+    folder: Path
+    load_file: Callable[[Path], T]
+    error: type[InputError]
+    kind: str  # what the names name, for the error: "hierarchy", "family"
+    not_builtin: str  # how the error says it is none of the built-ins: "not a preset"
+    _loaded: dict[str, T] = field(default_factory=dict, compare=False, repr=False)
+
+    def names(self) -> list[str]:
+        return sorted(p.stem for p in self.folder.glob("*.yaml"))
+
+    def load(self, name_or_path: str) -> T:
+        """A built-in by name, or a YAML file by path (a slash, a .yaml/.yml suffix, or a file
+        that exists)."""
+        if name_or_path in self.names():
+            if name_or_path not in self._loaded:
+                self._loaded[name_or_path] = self.load_file(self.folder / f"{name_or_path}.yaml")
+            return self._loaded[name_or_path]
+        path = Path(name_or_path)
+        if path.suffix in {".yaml", ".yml"} or "/" in name_or_path or path.exists():
+            return self.load_file(path)
+        raise self.error(
+            f"unknown {self.kind} {name_or_path!r}: {self.not_builtin} "
+            f"({', '.join(self.names())}) and not a .yaml file",
+            loc=(self.kind,),
+        )

@@ -90,3 +90,19 @@ def test_without_the_plugin_its_names_are_unknown(tmp_path: Path) -> None:
     assert made.returncode == 0
     ran = ihsim(tmp_path, "run", "d.jsonl", "-m", "mylab/echo", "-q")
     assert ran.returncode == 2 and "unknown provider 'mylab'" in ran.stderr
+
+
+def test_a_broken_plugin_is_one_named_error_not_a_traceback(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    write(site / "broken_ihsim.py", "raise ImportError('needs torch')\n")
+    info = site / "broken_ihsim-0.1.dist-info"
+    write(info / "METADATA", "Metadata-Version: 2.1\nName: broken-ihsim\nVersion: 0.1\n")
+    write(info / "entry_points.txt", "[ihsim.providers]\nbroken = broken_ihsim\n")
+    assert (
+        ihsim(site, "generate", "-f", "confidential-instructions", "-o", "d.jsonl").returncode == 0
+    )
+    ran = ihsim(site, "run", "d.jsonl", "-m", "broken/x", "-q")
+    assert ran.returncode == 2 and "Traceback" not in ran.stderr
+    assert ran.stderr.strip() == (
+        "error: model: provider plugin 'broken' (broken_ihsim) failed to load: needs torch"
+    )

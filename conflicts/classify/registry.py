@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from conflicts.errors import ModelError
+from conflicts.plugins import load_entry_points
 
 if TYPE_CHECKING:
     from conflicts.classify.classifiers import ClassifyFn
@@ -80,16 +81,7 @@ def _load() -> None:
     _REGISTRY.loaded = True
     for module in BUILT_IN:
         importlib.import_module(module)
-    from importlib.metadata import entry_points
-
-    for point in entry_points(group=ENTRY_POINTS):
-        try:
-            point.load()
-        except Exception as exc:  # a broken plugin is named, not a traceback
-            raise ModelError(
-                f"classifier plugin {point.name!r} ({point.value}) failed to load: {exc}",
-                loc=("classifier",),
-            ) from exc
+    load_entry_points(ENTRY_POINTS, "classifier", "classifier")
 
 
 def get_classifier(name: str) -> Classifier:

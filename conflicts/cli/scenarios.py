@@ -166,15 +166,9 @@ def families_validate(file: Path, hierarchy_name: str | None) -> None:
 @click.option(
     "-a",
     "--axes",
-    default=None,
     help="Axis values to cross, e.g. 'framing=*,cue_strength=subtle' (default: all).",
 )
-@click.option(
-    "--sample",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Keep a seeded random sample of N dilemmas.",
-)
+@click.option("--sample", type=click.IntRange(min=1), help="Keep a seeded sample of N dilemmas.")
 @seed_option()
 @output_option("The dilemma file to write (JSONL).", required=True)
 def generate(

@@ -25,6 +25,7 @@ from types import ModuleType
 from typing import Any, Protocol
 
 from conflicts.errors import ArgumentError, ModelError
+from conflicts.plugins import load_entry_points
 from conflicts.providers.tls import shared_context
 from conflicts.scenarios.dilemma import Dilemma, Message
 from conflicts.store.run_defaults import ANTHROPIC_MAX_TOKENS
@@ -97,16 +98,7 @@ def _load_plugins() -> None:
     if _PLUGINS_LOADED:
         return
     _PLUGINS_LOADED.append(True)
-    from importlib.metadata import entry_points
-
-    for point in entry_points(group=ENTRY_POINTS):
-        try:
-            point.load()
-        except Exception as exc:  # a broken plugin is named, not a traceback
-            raise ModelError(
-                f"provider plugin {point.name!r} ({point.value}) failed to load: {exc}",
-                loc=("model",),
-            ) from exc
+    load_entry_points(ENTRY_POINTS, "provider", "model")
 
 
 def registration(model: str) -> tuple[Registration, str]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from functools import cache
 from pathlib import Path
 
 from pydantic import Field
@@ -26,7 +25,7 @@ from conflicts.scenarios.evidence import (
 )
 from conflicts.scenarios.templates import render, slots_in
 from hierarchy.errors import Location
-from hierarchy.source import load_model
+from hierarchy.source import NamedFiles, load_model
 from hierarchy.spec import ID_PATTERN, DirectiveSpec, Strict
 
 FAMILY_DIR = Path(__file__).parent / "families"
@@ -107,32 +106,14 @@ class FamilySpec(Strict):
         return {axis: tuple(values) for axis, values in self.axes.items()}
 
 
-def family_names() -> list[str]:
-    return sorted(p.stem for p in FAMILY_DIR.glob("*.yaml"))
-
-
 def load_family_file(path: Path) -> FamilySpec:
     """Load a family and check it; errors name the file, line and field."""
     return load_model(path, FamilySpec, FamilyError, _checked)
 
 
-@cache
-def _builtin(name: str) -> FamilySpec:
-    return load_family_file(FAMILY_DIR / f"{name}.yaml")
-
-
-def load_family(name_or_path: str) -> FamilySpec:
-    """A built-in family by name, or a YAML file by path."""
-    if name_or_path in family_names():
-        return _builtin(name_or_path)
-    path = Path(name_or_path)
-    if path.suffix in {".yaml", ".yml"} or "/" in name_or_path or path.exists():
-        return load_family_file(path)
-    raise FamilyError(
-        f"unknown family {name_or_path!r}: not built in ({', '.join(family_names())}) "
-        "and not a .yaml file",
-        loc=("family",),
-    )
+# a built-in family by name, or a YAML file by path
+BUILT_IN = NamedFiles(FAMILY_DIR, load_family_file, FamilyError, "family", "not built in")
+family_names, load_family = BUILT_IN.names, BUILT_IN.load
 
 
 def _checked(spec: FamilySpec) -> FamilySpec:
