@@ -56,3 +56,18 @@ def test_readme_report_is_what_the_demo_prints(ihsim: Invoke) -> None:
     quoted = [line for line in compared if line.startswith("end_user: sim/schemer")]
     assert quoted and quoted[0].split(" than ")[0] + " than" in readme
     assert any(line in readme for line in compared)
+
+
+def test_every_path_the_readme_names_exists() -> None:
+    """The map of where things are, and every file the README points at, stays true."""
+    root = README.parent
+    text = README.read_text()
+    named = set(re.findall(r"`((?:conflicts|hierarchy|tests|bench)/[\w/.*-]*)`", text))
+    assert len(named) > 10
+    for path in named:
+        assert list(root.glob(path)), f"the README names {path}, which does not exist"
+    rows = re.findall(r"^\| `(conflicts/\w+/)` \|[^|]+\| ([^|]+) \|$", text, re.MULTILINE)
+    assert len(rows) == 8
+    for area, files in rows:
+        for name in re.findall(r"`([\w.]+\.py)`", files):
+            assert (root / area / name).exists(), f"{area}{name}"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from conflicts.store.verdicts import Evidence
+from conflicts.store.verdicts import VerdictEvidence
 
 ROOT = Path(__file__).resolve().parent.parent
 OWNERS = {"conflicts/store/verdicts.py", "conflicts/store/migrations.py"}
@@ -48,11 +48,11 @@ LEGACY = {
 @pytest.mark.parametrize("shape", LEGACY)
 def test_stored_evidence_reads_and_writes_back_byte_for_byte(shape: str) -> None:
     text = json.dumps(LEGACY[shape])
-    assert Evidence.read(text).stored() == text
+    assert VerdictEvidence.read(text).stored() == text
 
 
 def test_evidence_outside_the_schema_is_refused() -> None:
     with pytest.raises(ValidationError):
-        Evidence.read(json.dumps({"quotes": [], "confidence": 2}))
+        VerdictEvidence.read(json.dumps({"quotes": [], "confidence": 2}))
     with pytest.raises(ValidationError):
-        Evidence(decided_by="coin")  # type: ignore[arg-type]
+        VerdictEvidence(decided_by="coin")  # type: ignore[arg-type]

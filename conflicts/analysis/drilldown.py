@@ -10,7 +10,7 @@ from typing import Any
 
 from conflicts.store import verdicts
 from conflicts.store.database import Store
-from conflicts.store.verdicts import Evidence
+from conflicts.store.verdicts import VerdictEvidence
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ class Sample:
     family: str
     axes: dict[str, str]
     epoch: int
-    evidence: Evidence
+    evidence: VerdictEvidence
     prompt: list[dict[str, Any]]
     messages: list[dict[str, Any]]
     final_answer: str

@@ -18,7 +18,7 @@ from conflicts.scenarios.dilemma import Dilemma, Move
 from conflicts.scenarios.evidence import Label
 from conflicts.store.database import Store
 from conflicts.store.transcript import Transcript
-from conflicts.store.verdicts import Evidence, StoredVerdict, save
+from conflicts.store.verdicts import StoredVerdict, VerdictEvidence, save
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,7 @@ def _stored(transcript_id: int, chosen: Classifier, verdict: Verdict) -> StoredV
         classifier=chosen.name,
         version=chosen.version,
         label=verdict.label,
-        evidence=Evidence(
+        evidence=VerdictEvidence(
             quotes=found.quotes, calls=found.calls, mismatch=found.mismatch, tested=verdict.tested
         ),
         confidence=verdict.confidence,

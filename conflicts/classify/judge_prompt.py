@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from conflicts.classify.rules import Finding
 from conflicts.scenarios.dilemma import Dilemma, Message, ToolSpec
 from conflicts.store.transcript import Transcript, Turn
-from conflicts.store.verdicts import Evidence
+from conflicts.store.verdicts import VerdictEvidence
 
 VERSION = "1"
 TOOL = "record_verdicts"
@@ -253,9 +253,9 @@ def judge_provider(model: str, params: dict[str, object]) -> ForcedJudge:
     return ForcedJudge(make_provider(model, params))
 
 
-def record(verdict: JudgeVerdict) -> Evidence:
+def record(verdict: JudgeVerdict) -> VerdictEvidence:
     """The evidence a judge's verdict is stored with."""
-    found = Evidence(
+    found = VerdictEvidence(
         quotes=verdict.finding.quotes,
         calls=[],
         mismatch=False,

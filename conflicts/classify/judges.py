@@ -30,7 +30,7 @@ from conflicts.run.execute import asker
 from conflicts.run.response_cache import ResponseCache
 from conflicts.store.database import Store
 from conflicts.store.transcript import Transcript
-from conflicts.store.verdicts import Evidence, Given, StoredVerdict, by_transcript, save
+from conflicts.store.verdicts import Given, StoredVerdict, VerdictEvidence, by_transcript, save
 
 DECISIVE = ("comply", "refuse", "subvert")
 BATCH = 200
@@ -154,7 +154,7 @@ def combine(store: Store, run_id: str, judges: list[str], with_rules: bool) -> J
                 classifier="judge",
                 version=VERSION,
                 label=label,
-                evidence=Evidence(
+                evidence=VerdictEvidence(
                     quotes=quotes, calls=[], mismatch=False, votes=_ballot(names, votes)
                 ),
                 tested=any(v.tested for v in votes),

@@ -17,7 +17,7 @@ from conflicts.analysis.comparisons import Difference
 from conflicts.analysis.drilldown import Sample
 from conflicts.analysis.measures import LABELS, Aggregate, Cell, percent
 from conflicts.store.transcript import NOT_ANSWERED
-from conflicts.store.verdicts import Evidence
+from conflicts.store.verdicts import VerdictEvidence
 
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000")
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
@@ -280,7 +280,7 @@ def _message(speaker: str, content: str, message: dict[str, Any] | None = None) 
     return f'<div><span class="role">{escape(speaker)}</span><pre>{escape(text)}</pre></div>'
 
 
-def _evidence(evidence: Evidence) -> str:
+def _evidence(evidence: VerdictEvidence) -> str:
     items = [f"<li>quoted: {escape(q)}</li>" for q in evidence.quotes]
     items += [f"<li>tool call: {escape(c)}</li>" for c in evidence.calls]
     if evidence.mismatch:

@@ -1,7 +1,7 @@
 """Verdicts as stored: the one module that reads and writes the verdicts table.
 
 A verdict is one classifier's label of one transcript for one principal, with its evidence and
-who gave it with what. Its evidence is a versioned schema (`Evidence`), not free JSON: the rules,
+who gave it with what. Its evidence is a versioned schema (`VerdictEvidence`), not free JSON: the rules,
 each judge, the judges' vote and the rules-then-judges verdict each fill the fields they have,
 and only those are stored, so what is on disk is what ihsim has always written (version 1 has
 no key of its own: a later version adds `schema`, and readers dispatch on it).
@@ -23,7 +23,7 @@ EVIDENCE_SCHEMA = "ihsim.evidence/1"
 DecidedBy = Literal["rules", "judges"]
 
 
-class Evidence(BaseModel):
+class VerdictEvidence(BaseModel):
     """What a verdict rests on. The fields in the order they are stored; each classifier sets
     its own: the rules quotes, calls, mismatch and tested; a judge adds its rationale and any
     error reading its answer; the vote its ballot; `both` which side decided."""
@@ -46,7 +46,7 @@ class Evidence(BaseModel):
         return json.dumps(self.model_dump(exclude_unset=True))
 
     @classmethod
-    def read(cls, text: str) -> Evidence:
+    def read(cls, text: str) -> VerdictEvidence:
         return cls.model_validate_json(text)
 
 
@@ -60,7 +60,7 @@ class StoredVerdict(BaseModel):
     classifier: str
     version: str
     label: str
-    evidence: Evidence
+    evidence: VerdictEvidence
     confidence: float | None = None
     tested: bool = False
     judge: str | None = None  # the judge's model, or the judges that voted
@@ -119,7 +119,7 @@ class Given(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     label: str
-    evidence: Evidence
+    evidence: VerdictEvidence
     tested: bool
 
 
@@ -155,7 +155,7 @@ def by_transcript(
         found: dict[int, dict[str, dict[str, Given]]] = defaultdict(lambda: defaultdict(dict))
         for transcript_id, principal, classifier, label, evidence, tested in rows:
             found[transcript_id][principal][classifier] = Given(
-                label=label, evidence=Evidence.read(evidence), tested=bool(tested)
+                label=label, evidence=VerdictEvidence.read(evidence), tested=bool(tested)
             )
         yield from found.items()
 
@@ -171,7 +171,7 @@ class Reviewed(BaseModel):
     epoch: int
     principal: str
     label: str
-    evidence: Evidence
+    evidence: VerdictEvidence
     flagged: bool
 
 
@@ -196,7 +196,7 @@ def for_review(store: Store, run_id: str, classifier: str, version: str) -> Iter
             epoch=epoch,
             principal=principal,
             label=label,
-            evidence=Evidence.read(evidence),
+            evidence=VerdictEvidence.read(evidence),
             flagged=bool(flagged),
         )
 
@@ -246,7 +246,7 @@ def samples(
         """,
         (*runs, classifier, version, per_label),
     ).fetchall()
-    return [(*row[:4], Evidence.read(row[4]), *row[5:]) for row in rows]
+    return [(*row[:4], VerdictEvidence.read(row[4]), *row[5:]) for row in rows]
 
 
 def create_outcomes(
