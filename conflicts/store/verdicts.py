@@ -1,10 +1,10 @@
 """Verdicts as stored: the one module that reads and writes the verdicts table.
 
 A verdict is one classifier's label of one transcript for one principal, with its evidence and
-who gave it with what. Its evidence is a versioned schema (`VerdictEvidence`), not free JSON: the rules,
-each judge, the judges' vote and the rules-then-judges verdict each fill the fields they have,
-and only those are stored, so what is on disk is what ihsim has always written (version 1 has
-no key of its own: a later version adds `schema`, and readers dispatch on it).
+who gave it with what. Its evidence is a versioned schema (`VerdictEvidence`), not free JSON:
+the rules, each judge, the judges' vote and the rules-then-judges verdict each fill the fields
+they have, and only those are stored, so what is on disk is what ihsim has always written
+(version 1 has no key of its own: a later version adds `schema`, and readers dispatch on it).
 """
 
 from __future__ import annotations
