@@ -32,11 +32,7 @@ from hierarchy.errors import InputError
 @click.command()
 @click.argument("run_id", required=False)
 @db_option
-@classifier_option(
-    stored=False,
-    help="rules (= evidence): the family's evidence; judge: LLM judges; both: the rules where "
-    "decisive, the judges elsewhere, disagreements flagged.",
-)
+@classifier_option(stored=False, help="judge and both need --judge models.")
 @click.option(
     "-j",
     "--judge",

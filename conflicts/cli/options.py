@@ -204,12 +204,32 @@ class ClassifierName(click.ParamType):
         self.fail(f"{value!r} is not one of {', '.join(self.names())}", param, ctx)
 
 
+class ClassifierOption(click.Option):
+    """`--classifier` whose help, where it runs classifiers, lists each registered one with
+    what it does (its `summary`), read from the registry when the help is shown."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        record = super().get_help_record(ctx)
+        if record is None or not isinstance(self.type, ClassifierName) or self.type.stored:
+            return record
+        from conflicts.classify.registry import get_classifier
+
+        described = []
+        for name in self.type.names():
+            chosen = get_classifier(name)
+            if chosen.name == name:
+                also = "".join(f" (= {alias})" for alias in chosen.aliases)
+                described.append(f"{name}{also}: {chosen.summary or 'no summary'}")
+        return record[0], "; ".join(described) + ". " + record[1]
+
+
 def classifier_option(
     stored: bool, default: str | None = "evidence", help: str | None = None
 ) -> Decorator[Any]:
     return click.option(
         "--classifier",
         "classifier_name",
+        cls=ClassifierOption,
         type=ClassifierName(stored),
         default=default,
         show_default=default is not None,
