@@ -227,3 +227,26 @@ def test_bad_judge_options_are_one_line_errors(
     assert result.exit_code == 2 and message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert verdicts("evidence") == []  # nothing was written
+
+
+def test_judges_are_checked_by_what_their_provider_declares_without_a_client(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Checking a judge reads its provider's declared abilities and key; no SDK client is built
+    (and thrown away) to find out."""
+    import openai
+
+    from conflicts.classify.judge_prompt import check_judge
+    from conflicts.errors import ModelError
+
+    def no_client(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a client was built to check a judge")
+
+    monkeypatch.setattr(openai, "AsyncOpenAI", no_client)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    check_judge("openai/gpt-4.1", {})
+    with pytest.raises(ModelError, match="sim/schemer cannot judge: judges are anthropic/"):
+        check_judge("sim/schemer", {})
+    monkeypatch.delenv("OPENAI_API_KEY")
+    with pytest.raises(ModelError, match="no API key: set OPENAI_API_KEY"):
+        check_judge("openai/gpt-4.1", {})
