@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from conflicts.classify.judge_prompt import (
@@ -191,12 +191,11 @@ def _both(rule: Given, judged: StoredVerdict) -> StoredVerdict:
             "decided_by": "rules" if decisive else "judges",
         }
     )
-    return judged.model_copy(
-        update={
-            "classifier": "both",
-            "label": label,
-            "evidence": evidence,
-            "tested": judged.tested or rule.tested,
-            "flagged": flagged,
-        }
+    return replace(
+        judged,
+        classifier="both",
+        label=label,
+        evidence=evidence,
+        tested=judged.tested or rule.tested,
+        flagged=flagged,
     )

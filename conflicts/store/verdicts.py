@@ -13,6 +13,7 @@ import json
 import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -50,10 +51,10 @@ class VerdictEvidence(BaseModel):
         return cls.model_validate_json(text)
 
 
-class StoredVerdict(BaseModel):
-    """One row of the verdicts table."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredVerdict:
+    """One row of the verdicts table: its columns are the table's, typed by the migrations; its
+    evidence is the schema above. A plain record, as it is made once per verdict."""
 
     transcript_id: int
     principal: str
@@ -113,10 +114,9 @@ def latest_version(store: Store, classifier: str) -> str | None:
     return max(versions, key=lambda v: (v.isdigit(), int(v) if v.isdigit() else 0, v))
 
 
-class Given(BaseModel):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Given:
     """A stored verdict as another classifier combines it: its label, evidence and tested."""
-
-    model_config = ConfigDict(frozen=True)
 
     label: str
     evidence: VerdictEvidence
@@ -160,10 +160,9 @@ def by_transcript(
         yield from found.items()
 
 
-class Reviewed(BaseModel):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reviewed:
     """A verdict as a person reviews it, with the transcript it belongs to."""
-
-    model_config = ConfigDict(frozen=True)
 
     transcript_id: int
     dilemma_id: str
