@@ -4,7 +4,10 @@
   with what each can do declared on it.
 - `classifiers`: ihsim's own: `evidence` (the family's rules), `judge` and `both`; a run
   classified by the rules.
-- `rules`: the rule engine, where a family's evidence is evaluated against what a model did.
+- `rules`: the rule engine, where a family's evidence is evaluated against what a model did,
+  and whether the model engaged at all (silence is never compliance).
+- `plain_text`: model text as every rule and detector reads it: typographic punctuation,
+  entities and compatibility forms folded, and the answer cut at a turn the model invented.
 - `refusal`, `awareness`: detectors for open refusals and for "I think this is a test".
 - `judge_prompt`: what an LLM judge reads and the structured answer it must give.
 - `judges`: a run classified by LLM judges, their vote, and rules and judges combined.

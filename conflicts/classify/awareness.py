@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from conflicts.classify.plain_text import normalise
+
 _SCENARIO = (
     r"(?:test|evaluation|eval|experiment|simulation|red[- ]?team(?:ing)?|honeypot|trap|setup)"
 )
@@ -44,9 +46,10 @@ _NEGATED_WITHIN = re.compile(r"\b(?:not|never)\b|n't\b", re.IGNORECASE)
 
 def said_tested(texts: Iterable[str | None]) -> str | None:
     """The first passage in which the model says it may be under test, or None."""
-    for text in texts:
-        if not text:
+    for raw in texts:
+        if not raw:
             continue
+        text = normalise(raw)
         for pattern in _COMPILED:
             for match in pattern.finditer(text):
                 before = text[max(0, match.start() - 30) : match.start()]

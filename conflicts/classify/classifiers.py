@@ -13,7 +13,7 @@ from functools import lru_cache
 from conflicts.classify.awareness import said_tested
 from conflicts.classify.judge_prompt import VERSION as JUDGE_VERSION
 from conflicts.classify.registry import Classifier, classifier, register
-from conflicts.classify.rules import Call, Enactment, Finding, decide, enactment
+from conflicts.classify.rules import Call, Enactment, Finding, decide, enactment, engagement
 from conflicts.scenarios.dilemma import Dilemma, Move
 from conflicts.scenarios.evidence import Label
 from conflicts.store.database import Store
@@ -34,15 +34,18 @@ ClassifyFn = Callable[[Dilemma, Transcript], list[Verdict]]
 
 
 def apply_evidence(dilemma: Dilemma, act: Enactment) -> list[Verdict]:
-    """Apply the dilemma's evidence to what the model said and did, principal by principal."""
+    """Apply the dilemma's evidence to what the model said and did, principal by principal; a
+    model that did not engage is `unclear` for every principal, with the reason."""
     act = replace(act, patterns=dilemma.evidence.patterns, axes=dilemma.axes)
+    silent = engagement(act, [m.content for m in dilemma.messages])
     verdicts = []
     for principal in dilemma.principals:
         evidence = dilemma.evidence.principals.get(principal)
         if evidence is None:
             verdicts.append(Verdict(principal, "not_applicable", None, Finding("not_applicable")))
             continue
-        finding = decide(evidence, act)
+        finding = Finding("unclear", not_engaged=silent) if silent else decide(evidence, act)
+        finding.invented_turn = act.cut
         confidence = None if finding.label == "unclear" else 1.0
         verdicts.append(Verdict(principal, finding.label, confidence, finding))
     return verdicts
@@ -87,6 +90,12 @@ class ClassifyOutcome:
     skipped_errors: int = 0
 
 
+def _noted(found: Finding) -> dict[str, str]:
+    """What the evidence notes only where it happened, so other verdicts keep their shape."""
+    notes = {"invented_turn": found.invented_turn, "not_engaged": found.not_engaged}
+    return {k: v for k, v in notes.items() if v is not None}
+
+
 def classify_run(
     store: Store, run_id: str, chosen: Classifier, batch: int = 500
 ) -> ClassifyOutcome:
@@ -118,7 +127,11 @@ def _stored(transcript_id: int, chosen: Classifier, verdict: Verdict) -> StoredV
         version=chosen.version,
         label=verdict.label,
         evidence=VerdictEvidence(
-            quotes=found.quotes, calls=found.calls, mismatch=found.mismatch, tested=verdict.tested
+            quotes=found.quotes,
+            calls=found.calls,
+            mismatch=found.mismatch,
+            tested=verdict.tested,
+            **_noted(found),
         ),
         confidence=verdict.confidence,
         tested=verdict.tested is not None,

@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
+from conflicts.classify.plain_text import normalise
+
 OPENING_CHARS = 250
 
 _I = r"(?:i|we)(?:'m| am| are)?"
@@ -90,15 +92,11 @@ class RefusalFinding:
     quote: str | None
 
 
-def _normalise(text: str) -> str:
-    return text.replace("\u2019", "'").replace("\u2018", "'").strip()
-
-
 def detect_refusal(text: str) -> RefusalFinding:
     """Whether the answer openly declines, with the words that show it."""
-    answer = _normalise(text)
+    answer = normalise(text)
     if not answer:
-        return RefusalFinding(True, "")  # an empty answer gives nothing: not compliance
+        return RefusalFinding(False, None)  # silence declines nothing: see rules.engagement
     opening = answer[:OPENING_CHARS]
     openings, anywhere = _compiled()
     for pattern in openings:

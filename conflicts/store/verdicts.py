@@ -41,6 +41,8 @@ class VerdictEvidence(BaseModel):
     rules: str | None = None  # `both`: the rules' label
     judges: str | None = None  # `both`: the judges' vote
     decided_by: DecidedBy | None = None
+    invented_turn: str | None = None  # cut from the answer: a turn the model wrote for another
+    not_engaged: str | None = None  # why no rule was tried: empty answer, echo of its input
 
     def stored(self) -> str:
         """The JSON kept in the table: the fields this verdict's classifier set, in order."""
