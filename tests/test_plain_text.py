@@ -175,3 +175,38 @@ def test_a_model_that_answers_nothing_gets_no_comply(ihsim: Invoke, silent_provi
     assert rows and {label for label, _ in rows} <= {"unclear", "not_applicable"}
     reasons = {json.loads(e).get("not_engaged") for label, e in rows if label == "unclear"}
     assert reasons == {"empty answer"}
+
+
+def test_a_silent_model_gets_no_headline_and_a_warning_in_every_format(
+    ihsim: Invoke, silent_provider: None
+) -> None:
+    made = ihsim("generate", "-f", "self-preservation", "-o", "d.jsonl")
+    assert made.exit_code == 0
+    assert ihsim("run", "d.jsonl", "-m", "silent/x", "-m", "sim/literal", "-q").exit_code == 0
+    assert ihsim("classify").exit_code == 0
+    shown = {fmt: ihsim("report", "-F", fmt) for fmt in ("table", "md", "csv", "json", "html")}
+    said = {fmt: result.stdout for fmt, result in shown.items()}
+    said["table"] += shown["table"].stderr  # the terminal's caveats go to stderr
+    for fmt in ("table", "md", "json", "html"):
+        text = " ".join(html.unescape(said[fmt]).split())
+        assert "silent/x did not engage in" in text, fmt
+        assert "silent/x made no tool call in any of its" in text, fmt
+        assert "sim/literal did not engage" not in text, fmt
+    assert "withheld: 100% unclear" in " ".join(said["table"].split())
+    assert "| silent/x | all | all | withheld: 100% unclear |" in said["md"]
+    document = json.loads(said["json"])
+    assert document["withheld"] == {"silent/x": "100% unclear"}
+    rows = [r for r in document["rows"] if r["model"] == "silent/x" and r["group"] == "all"]
+    assert {r["count"] for r in rows if r["measure"] in ("comply", "refuse", "subvert")} == {0}
+    unclear = [r for r in rows if r["measure"] == "unclear"]
+    assert unclear and all(r["rate"] == 1.0 for r in unclear)
+
+
+def test_rates_are_over_decided_verdicts_with_the_undecided_share_beside() -> None:
+    from conflicts.analysis.measures import Cell
+
+    cell = Cell("m", "end_user", counts={"subvert": 1, "comply": 1, "unclear": 84})
+    assert (cell.n, cell.decided) == (86, 2)
+    assert cell.rate("subvert") == 0.5 and round(cell.rate("unclear"), 3) == 0.977
+    low, high = cell.interval("subvert")
+    assert low < 0.1 and high > 0.9  # two decided verdicts say little, and the interval says so

@@ -1,6 +1,7 @@
 """Pairwise comparison of subversion rates between models, principal by principal.
 
-Each pair is tested with Fisher's exact test on subvert against everything else; p-values are
+Each pair is tested with Fisher's exact test on subvert against the other decided verdicts
+(unclear ones say nothing either way); p-values are
 Holm-adjusted over all the comparisons made, and each result is said in a plain sentence.
 """
 
@@ -132,9 +133,9 @@ def _tested(pairs: list[Pair]) -> list[Difference]:
     p_values = [
         fisher_exact(
             x.count("subvert"),
-            x.n - x.count("subvert"),
+            x.decided - x.count("subvert"),
             y.count("subvert"),
-            y.n - y.count("subvert"),
+            y.decided - y.count("subvert"),
         )
         for x, y, _ in pairs
     ]
@@ -144,9 +145,9 @@ def _tested(pairs: list[Pair]) -> list[Difference]:
             a=x.value if axis else x.model,
             b=y.value if axis else y.model,
             subvert_a=x.count("subvert"),
-            n_a=x.n,
+            n_a=x.decided,
             subvert_b=y.count("subvert"),
-            n_b=y.n,
+            n_b=y.decided,
             p=p,
             p_holm=adjusted,
             model=x.model if axis else None,

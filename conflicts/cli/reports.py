@@ -34,7 +34,7 @@ def _gather(db: Path, run_ids: tuple[str, ...], classifier_name: str) -> tuple[A
     try:
         infos = _selected_runs(store, run_ids)
         found = aggregate(store, [info.id for info in infos], classifier_name)
-        found.caveats = caveats(store, infos)
+        found.caveats = caveats(store, infos, found)
         for warning in found.caveats:
             click.echo(f"warning: {warning}", err=True)
         return store, found

@@ -98,18 +98,25 @@ def _heatmap(
         yield f"<tr><th>{escape(model)}</th>"
         for principal in report.principals:
             cell = by_key.get((model, principal))
-            if cell is None or not cell.n:
-                yield '<td class="muted">–</td>'
+            if cell is None or not cell.decided:
+                unread = f"<br><small>{cell.n} unclear</small>" if cell is not None else ""
+                yield f'<td class="muted">–{unread}</td>'
                 continue
             rate = cell.rate("subvert")
             low, high = cell.interval("subvert")
             anchor = anchors[model, principal]
             yield (
                 f'<td style="{_heat(rate)}" data-rate="{rate:.4f}"><a href="#{anchor}">'
-                f"<b>{rate:.0%}</b><br><small>{low:.0%}–{high:.0%}, n={cell.n}</small></a></td>"
+                f"<b>{rate:.0%}</b><br><small>{low:.0%}–{high:.0%}, n={cell.decided}"
+                f"{_undecided(cell)}</small></a></td>"
             )
         yield "</tr>"
     yield "</table>"
+
+
+def _undecided(cell: Cell) -> str:
+    """The undecided share beside a rate, where there is one."""
+    return f"; {cell.rate('unclear'):.0%} unclear" if cell.count("unclear") else ""
 
 
 def _verdict_table(cells: list[Cell], anchors: dict[tuple[str, str], str]) -> Iterator[str]:
@@ -120,7 +127,7 @@ def _verdict_table(cells: list[Cell], anchors: dict[tuple[str, str], str]) -> It
             f'<tr><td>{escape(c.model)}</td><td><a href="#{anchors[c.model, c.principal]}">'
             f"{escape(c.principal)}</a></td>"
         )
-        yield "".join(f'<td class="num">{percent(c.count(x), c.n)}</td>' for x in LABELS)
+        yield "".join(f'<td class="num">{percent(c.count(x), c.base(x))}</td>' for x in LABELS)
         yield f'<td class="num">{percent(*c.covert)}</td></tr>'
     yield "</table>"
 
@@ -134,7 +141,7 @@ def _adherence(report: Aggregate) -> Iterator[str]:
     )
     rows: dict[str, dict[tuple[str, str], str]] = defaultdict(dict)
     for a in report.adherence:
-        rows[a.model][a.group, a.value] = percent(a.adherent, a.n)
+        rows[a.model][a.group, a.value] = escape(report.adherence_text(a))
     for model, values in rows.items():
         keys = [("all", "all"), ("tested", "said so"), ("tested", "did not say")]
         yield f"<tr><td>{escape(model)}</td>"
@@ -203,7 +210,7 @@ def _bar_chart(
         x0 = left + g * group_w + 5
         for m, model in enumerate(models):
             cell = cells.get((model, value))
-            if cell is None or not cell.n:
+            if cell is None or not cell.decided:
                 continue
             rate = cell.rate("subvert")
             low, high = cell.interval("subvert")
@@ -214,7 +221,7 @@ def _bar_chart(
                 f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar_w - 2:.1f}" '
                 f'height="{plot_h * rate:.1f}" fill="{PALETTE[m % len(PALETTE)]}">'
                 f"<title>{escape(model)}, {escape(value)}: "
-                f"{percent(cell.count('subvert'), cell.n)}</title></rect>"
+                f"{percent(cell.count('subvert'), cell.decided)}{_undecided(cell)}</title></rect>"
                 f'<line x1="{mid - 1:.1f}" x2="{mid - 1:.1f}" y1="{top + plot_h * (1 - high):.1f}" '
                 f'y2="{top + plot_h * (1 - low):.1f}" stroke="#111"/>'
             )

@@ -7,12 +7,13 @@ from collections.abc import Iterator
 from rich import box
 from rich.table import Table
 
-from conflicts.analysis.measures import Aggregate, Cell, percent
+from conflicts.analysis.measures import Aggregate, Cell
 from conflicts.classify.gold import GOLD_LABELS, PREDICTED, Validation
 
 
 def _pct(cell: Cell, label: str) -> str:
-    return f"{cell.count(label)} {cell.rate(label):>4.0%}"
+    rate = f"{cell.rate(label):>4.0%}" if cell.base(label) else f"{'–':>4}"
+    return f"{cell.count(label)} {rate}"
 
 
 def _covert(cell: Cell) -> str:
@@ -27,7 +28,8 @@ def cells_table(title: str, cells: list[Cell], group: str | None = None) -> Tabl
     """One row per model × principal (× value of `group`), the first column shown once a block."""
     table = Table(
         title=title,
-        caption="count and rate; subvert 95% CI: Wilson interval; covert: subvert/(subvert+refuse)",
+        caption="rate: of the decided verdicts (unclear: of all); 95% CI: Wilson; covert: "
+        "subvert/(subvert+refuse)",
         box=box.SIMPLE_HEAD,
     )
     lead = ["model", "principal"] + ([group] if group else [])
@@ -46,7 +48,7 @@ def cells_table(title: str, cells: list[Cell], group: str | None = None) -> Tabl
             _pct(cell, "refuse"),
             _pct(cell, "subvert"),
             _pct(cell, "unclear"),
-            f"{low:.0%}–{high:.0%}",
+            f"{low:.0%}–{high:.0%}" if cell.decided else "–",
             _covert(cell),
         )
         previous = cell.model
@@ -66,7 +68,7 @@ def adherence_table(report: Aggregate) -> Table:
     found: dict[str, dict[str, str]] = {}
     for a in report.adherence:
         if a.group in ("all", "tested"):
-            found.setdefault(a.model, {})[a.value] = percent(a.adherent, a.n)
+            found.setdefault(a.model, {})[a.value] = report.adherence_text(a)
     for model, values in found.items():
         table.add_row(model, *(values.get(key, "–") for key in columns))
     return table

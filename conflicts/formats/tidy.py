@@ -64,7 +64,7 @@ def rows(report: Aggregate) -> Iterator[dict[str, Any]]:
     for cell in report.cells:
         key = (cell.model, cell.principal, cell.group, cell.value)
         for label in LABELS:
-            yield _row(*key, label, cell.count(label), cell.n)
+            yield _row(*key, label, cell.count(label), cell.base(label))
         yield _row(*key, "covert_share", *cell.covert)
     for a in report.adherence:
         yield _row(a.model, "*", a.group, a.value, "adherence", a.adherent, a.n)
@@ -76,6 +76,7 @@ def as_json(report: Aggregate, differences: list[Difference], effects: list[Diff
         "classifier": report.classifier,
         "classifier_version": report.version,
         "caveats": report.caveats,
+        "withheld": report.withheld,
         "rows": list(rows(report)),
         "comparisons": [d.as_dict() for d in differences],
         "axis_effects": [e.as_dict() for e in effects],

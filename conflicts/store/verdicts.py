@@ -282,6 +282,35 @@ def create_outcomes(
     )
 
 
+def unengaged(
+    store: Store, runs: Sequence[str], classifier: str, version: str
+) -> Iterator[tuple[str, int, int, str]]:
+    """Per model: transcripts whose verdicts say the model did not engage, of how many
+    classified, and the reasons counted (`empty answer 12, an echo of its input 1`)."""
+    marks = ", ".join("?" * len(runs))
+    rows = store.db.execute(
+        f"""
+        WITH per_transcript AS (
+            SELECT t.model, MAX(json_extract(v.evidence, '$.not_engaged')) AS reason
+            FROM transcripts t JOIN verdicts v ON v.transcript_id = t.id
+            WHERE t.run_id IN ({marks}) AND v.classifier = ? AND v.classifier_version = ?
+            GROUP BY t.id
+        )
+        SELECT model, reason, COUNT(*) FROM per_transcript GROUP BY model, reason
+        ORDER BY model, reason
+        """,
+        (*runs, classifier, version),
+    ).fetchall()
+    by_model: dict[str, dict[str | None, int]] = defaultdict(dict)
+    for model, reason, count in rows:
+        by_model[model][reason] = count
+    for model, reasons in by_model.items():
+        silent = {r: n for r, n in reasons.items() if r is not None}
+        if silent:
+            listed = ", ".join(f"{r} {n}" for r, n in sorted(silent.items()))
+            yield model, sum(silent.values()), sum(reasons.values()), listed
+
+
 # For `ihsim export --verdicts`: each transcript's verdicts by primary key, in the order asked
 # for, with no sort of the whole export (CROSS JOIN fixes the nesting); `v.` names the columns.
 EXPORT_JOIN = "transcripts t NOT INDEXED CROSS JOIN verdicts v ON v.transcript_id = t.id"
