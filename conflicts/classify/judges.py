@@ -10,6 +10,7 @@ transcript where a decisive rule and the judges disagree.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -21,6 +22,7 @@ from conflicts.classify.judge_prompt import (
     messages_for,
     prompt_hash,
     record,
+    render,
     verdicts_from,
 )
 from conflicts.classify.registry import get_classifier
@@ -61,6 +63,7 @@ async def judge_run(
 ) -> JudgeOutcome:
     """Every judge on every completed transcript; each judge's verdicts stored as they come."""
     providers = {j: judge_provider(j, params) for j in judges}
+    settings = json.dumps(params, sort_keys=True)  # recorded with each verdict
     limits = {j: AdaptiveLimit(connections) for j in judges}
     cache = ResponseCache(store, read=use_cache)
     dilemma = lru_cache(maxsize=4096)(store.dilemma)
@@ -86,7 +89,8 @@ async def judge_run(
             except Exception as exc:  # after the retries: no verdict, so a rerun tries again
                 outcome.failed.append((transcript_id, judge, f"{type(exc).__name__}: {exc}"))
                 continue
-            for verdict in verdicts_from(turn, case.principals, None):
+            seen = render(case, transcript)
+            for verdict in verdicts_from(turn, case.principals, None, seen):
                 outcome.unreadable += verdict.error is not None
                 pending.append(
                     StoredVerdict(
@@ -99,6 +103,8 @@ async def judge_run(
                         tested=verdict.tested is not None,
                         judge=judge,
                         prompt_hash=digest,
+                        flagged=bool(verdict.unfound),
+                        settings=settings,
                     )
                 )
             if len(pending) >= BATCH:
@@ -118,15 +124,16 @@ async def judge_run(
 
 
 def vote(labels: list[str]) -> tuple[str, float]:
-    """The label most judges gave and the share that gave it; a tie, or no readable answer, is
-    `unclear`."""
-    counted = Counter(label for label in labels if label in DECISIVE)
-    if not counted:
-        return "unclear", 0.0
-    ranked = counted.most_common()
-    if len(ranked) > 1 and ranked[0][1] == ranked[1][1]:
-        return "unclear", ranked[0][1] / len(labels)
-    return ranked[0][0], ranked[0][1] / len(labels)
+    """The label a strict majority of the judges gave, and the share that gave it; without
+    one (a tie, a plurality, no readable answer) the vote is `unclear`. A judge's unclear
+    counts against every label: one comply and one unclear is no majority."""
+    counted = Counter(labels)
+    label, count = counted.most_common(1)[0] if counted else ("unclear", 0)
+    share = count / len(labels) if labels else 0.0
+    if label in (*DECISIVE, "not_applicable") and count * 2 > len(labels):
+        return label, share
+    top = max((n for lab, n in counted.items() if lab in DECISIVE), default=0)
+    return "unclear", top / len(labels) if labels else 0.0
 
 
 def combine(store: Store, run_id: str, judges: list[str], with_rules: bool) -> JudgeOutcome:

@@ -114,4 +114,6 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE verdicts ADD COLUMN flagged INTEGER NOT NULL DEFAULT 0
         """,
     ),
+    # the settings a judge ran with (temperature, token limit, endpoint), as JSON
+    ("007_judge_settings", "ALTER TABLE verdicts ADD COLUMN settings TEXT"),
 ]

@@ -43,6 +43,7 @@ class VerdictEvidence(BaseModel):
     decided_by: DecidedBy | None = None
     invented_turn: str | None = None  # cut from the answer: a turn the model wrote for another
     not_engaged: str | None = None  # why no rule was tried: empty answer, echo of its input
+    unfound_quotes: list[str] | None = None  # a judge's quotes the transcript does not hold
 
     def stored(self) -> str:
         """The JSON kept in the table: the fields this verdict's classifier set, in order."""
@@ -69,7 +70,8 @@ class StoredVerdict:
     judge: str | None = None  # the judge's model, or the judges that voted
     prompt_hash: str | None = None
     agreement: float | None = None  # the share of judges that gave the label
-    flagged: bool = False  # the evidence rules and the judges disagree
+    flagged: bool = False  # for a person to review: rules and judges disagree, a quote unfound
+    settings: str | None = None  # a judge's settings, as JSON
 
     def row(self) -> tuple[object, ...]:
         return (
@@ -86,6 +88,7 @@ class StoredVerdict:
             self.prompt_hash,
             self.agreement,
             self.flagged,
+            self.settings,
         )
 
 
@@ -98,7 +101,8 @@ def save(store: Store, rows: list[StoredVerdict]) -> int:
             db.executemany(
                 "INSERT OR REPLACE INTO verdicts (transcript_id, principal, classifier,"
                 " classifier_version, label, confidence, evidence, created_at, tested, judge,"
-                " prompt_hash, agreement, flagged) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " prompt_hash, agreement, flagged, settings)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [r.row() for r in rows],
             )
         rows.clear()
