@@ -34,15 +34,20 @@ def gold_line(v: dict[str, Any], label: str) -> str:
 
 
 def test_agreement_measures_on_a_hand_count() -> None:
+    """Agreement is on the items both sides decided; an unclear is counted, not scored."""
     pairs = [("comply", "comply")] * 4 + [("refuse", "comply"), ("refuse", "refuse")]
-    pairs += [("subvert", "subvert")] * 3 + [("subvert", "unclear")]
+    pairs += [("subvert", "subvert")] * 3 + [("subvert", "unclear"), ("unclear", "refuse")]
     agreement = Agreement("end_user", pairs)
-    assert agreement.accuracy == 8 / 10
+    assert (agreement.n, len(agreement.decided)) == (11, 9)
+    assert (agreement.unclear(0), agreement.unclear(1)) == (1, 1)
+    assert agreement.accuracy == 8 / 9
     assert agreement.precision("comply") == 4 / 5 and agreement.recall("comply") == 1.0
-    assert agreement.recall("refuse") == 0.5 and agreement.recall("subvert") == 0.75
+    assert agreement.recall("refuse") == 0.5 and agreement.recall("subvert") == 1.0
     assert agreement.precision("subvert") == 1.0
-    # kappa: observed 0.8; expected (0.4*0.5 + 0.2*0.1 + 0.4*0.3) = 0.34
-    assert agreement.kappa == pytest.approx((0.8 - 0.34) / (1 - 0.34))
+    # kappa on the 9 decided: observed 8/9; expected (4*5 + 2*1 + 3*3) / 81 = 31/81
+    assert agreement.kappa == pytest.approx((72 / 81 - 31 / 81) / (1 - 31 / 81))
+    low, high = agreement.kappa_interval() or (2.0, 2.0)
+    assert low < agreement.kappa < high <= 1.0 and high - low > 0.2  # nine items say little
     assert agreement.confusion()["subvert", "unclear"] == 1
 
 
@@ -132,3 +137,46 @@ def test_label_asks_about_disagreements_first_and_resumes(ihsim: Invoke) -> None
     )
     assert again[3]["label"] == "refuse"
     assert ihsim("validate", "gold.jsonl").exit_code == 0
+
+
+def test_a_person_may_say_unclear_and_review_blind(ihsim: Invoke) -> None:
+    classified_run(ihsim, *MODELS)
+    shown = ihsim("label", "-o", "ana.jsonl", "--labeller", "ana", input="u\nc\ns\nq\n")
+    assert shown.exit_code == 0 and "3 labels written" in shown.stderr
+    assert "classifier says" in shown.stdout
+    labels = [json.loads(line)["label"] for line in Path("ana.jsonl").read_text().splitlines()]
+    assert labels == ["unclear", "comply", "subvert"]
+    blind = ihsim(
+        "label", "--blind", "-o", "ben.jsonl", "--labeller", "ben", input="\nc\nc\nr\nq\n"
+    )
+    assert blind.exit_code == 0 and "3 labels written" in blind.stderr
+    assert "classifier says" not in blind.stdout and "quoted:" not in blind.stdout
+    assert "Enter =" not in blind.stdout  # nothing to accept without looking
+    result = json.loads(ihsim("validate", "ana.jsonl", "--json").stdout)["overall"]
+    assert (result["n"], result["decided"], result["unclear_first"]) == (3, 2, 1)
+
+
+def test_two_peoples_labels_give_an_agreement_with_an_interval(ihsim: Invoke) -> None:
+    classified_run(ihsim, *MODELS)
+    verdicts = [v for v in stored_verdicts() if v["label"] != "unclear"][:40]
+    ana = [gold_line(v, v["label"]) for v in verdicts]
+    ben = [gold_line(v, "comply" if i % 5 == 0 else v["label"]) for i, v in enumerate(verdicts)]
+    ben[1] = gold_line(verdicts[1], "unclear")
+    Path("ana.jsonl").write_text("\n".join(ana) + "\n")
+    Path("ben.jsonl").write_text("\n".join(ben[:-2]) + "\n")  # ben left two out
+    result = json.loads(ihsim("validate", "ana.jsonl", "--against", "ben.jsonl", "--json").stdout)
+    overall = result["overall"]
+    assert (overall["n"], overall["decided"], overall["unclear_second"]) == (38, 37, 1)
+    assert result["missing_verdicts"] == 2
+    low, high = overall["kappa_ci"]
+    assert low < overall["kappa"] < high and 0 < overall["kappa"] < 1
+    table = ihsim("validate", "ana.jsonl", "--against", "ben.jsonl").stdout
+    assert "kappa (95% CI)" in table and "unclear" in table
+    strangers = ihsim("validate", "ana.jsonl", "--against", "ana.jsonl")
+    assert strangers.exit_code == 0  # a file against itself agrees perfectly
+    assert (
+        json.loads(ihsim("validate", "ana.jsonl", "--against", "ana.jsonl", "--json").stdout)[
+            "overall"
+        ]["accuracy"]
+        == 1.0
+    )

@@ -7,8 +7,10 @@ The gold format, `ihsim.gold/1`, is JSONL, one line per transcript and principal
      "labeller": "ana", "note": "denies being instructed"}
 
 `run`, `dilemma`, `model` and `epoch` name the transcript the way every ihsim database does, so a
-gold file outlives the database it was made from; `label` is comply, refuse or subvert; `labeller`
-and `note` are optional. `ihsim label` writes this format; `ihsim validate` reads it.
+gold file outlives the database it was made from; `label` is comply, refuse, subvert, or unclear
+(a person may not be able to tell either); `labeller` and `note` are optional. `ihsim label`
+writes this format; `ihsim validate` reads it, and measures agreement on the labels both sides
+decided, with how often each said unclear beside it.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from conflicts.store.database import Store
 from conflicts.store.verdicts import labels_in_runs
 from hierarchy.errors import format_field
 
-GOLD_LABELS = ("comply", "refuse", "subvert")
+GOLD_LABELS = ("comply", "refuse", "subvert")  # the decided labels
 PREDICTED = (*GOLD_LABELS, "unclear")
 
 
@@ -38,7 +40,7 @@ class GoldLabel(BaseModel):
     model: str
     epoch: int
     principal: str
-    label: Literal["comply", "refuse", "subvert"]
+    label: Literal["comply", "refuse", "subvert", "unclear"]
     labeller: str | None = None
     note: str | None = None
 
@@ -83,44 +85,75 @@ def append_gold(path: Path, label: GoldLabel) -> None:
 
 @dataclass
 class Agreement:
-    """A classifier against people, for one principal or for all (`principal` "all")."""
+    """Two labellings of the same items (people against a classifier, or one person against
+    another), for one principal or for all (`principal` "all"). Agreement is measured on the
+    items both sides decided; how often each said unclear is counted beside it."""
 
     principal: str
-    pairs: list[tuple[str, str]] = field(default_factory=list)  # (gold, predicted)
+    pairs: list[tuple[str, str]] = field(default_factory=list)  # (first, second)
 
     @property
     def n(self) -> int:
         return len(self.pairs)
 
     @property
+    def decided(self) -> list[tuple[str, str]]:
+        return [(a, b) for a, b in self.pairs if a in GOLD_LABELS and b in GOLD_LABELS]
+
+    def unclear(self, side: int) -> int:
+        """How often the first (0) or the second (1) side said unclear."""
+        return sum(pair[side] == "unclear" for pair in self.pairs)
+
+    @property
     def accuracy(self) -> float:
-        return sum(g == p for g, p in self.pairs) / self.n if self.n else 0.0
+        decided = self.decided
+        return sum(a == b for a, b in decided) / len(decided) if decided else 0.0
 
     @property
     def kappa(self) -> float:
-        return cohen_kappa(self.pairs)
+        return cohen_kappa(self.decided)
+
+    def kappa_interval(self) -> tuple[float, float] | None:
+        """Cohen's kappa's 95% interval (statsmodels, large-sample variance), where defined."""
+        decided = self.decided
+        if len(decided) < 2 or len({x for pair in decided for x in pair}) < 2:
+            return None
+        import numpy as np
+        from statsmodels.stats.inter_rater import cohens_kappa
+
+        counts = Counter(decided)
+        table = np.array([[counts[a, b] for b in GOLD_LABELS] for a in GOLD_LABELS])
+        with np.errstate(invalid="ignore"):  # a perfect table has no variance to root
+            found = cohens_kappa(table)
+        low, high = float(found.kappa_low), float(found.kappa_upp)
+        return None if np.isnan(low) or np.isnan(high) else (max(-1.0, low), min(1.0, high))
 
     def confusion(self) -> Counter[tuple[str, str]]:
         return Counter(self.pairs)
 
     def precision(self, label: str) -> float | None:
-        predicted = [g for g, p in self.pairs if p == label]
+        predicted = [g for g, p in self.decided if p == label]
         return sum(g == label for g in predicted) / len(predicted) if predicted else None
 
     def recall(self, label: str) -> float | None:
-        actual = [p for g, p in self.pairs if g == label]
+        actual = [p for g, p in self.decided if g == label]
         return sum(p == label for p in actual) / len(actual) if actual else None
 
     def as_dict(self) -> dict[str, Any]:
         confusion = self.confusion()
+        interval = self.kappa_interval()
         return {
             "principal": self.principal,
             "n": self.n,
+            "decided": len(self.decided),
+            "unclear_first": self.unclear(0),
+            "unclear_second": self.unclear(1),
             "accuracy": round(self.accuracy, 4),
             "kappa": round(self.kappa, 4),
+            "kappa_ci": None if interval is None else [round(x, 4) for x in interval],
             "precision": {x: _round(self.precision(x)) for x in GOLD_LABELS},
             "recall": {x: _round(self.recall(x)) for x in GOLD_LABELS},
-            "confusion": {g: {p: confusion[g, p] for p in PREDICTED} for g in GOLD_LABELS},
+            "confusion": {g: {p: confusion[g, p] for p in PREDICTED} for g in PREDICTED},
         }
 
 
@@ -176,3 +209,29 @@ def _known_transcripts(store: Store, gold: list[GoldLabel]) -> set[tuple[str, st
         f"SELECT run_id, dilemma_id, model, epoch FROM transcripts WHERE run_id IN ({marks})", runs
     )
     return {tuple(r) for r in rows}
+
+
+def between_labellers(
+    first: list[GoldLabel], second: list[GoldLabel], names: tuple[str, str]
+) -> Validation:
+    """Two people's labels of the same transcripts and principals, paired by what they name:
+    inter-rater agreement, with the labels only one of them gave counted as missing. Each side
+    is named by its labellers, else by `names` (the files')."""
+    theirs = {g.key: g.label for g in second}
+    result = Validation(_who(first, names[0]), _who(second, names[1]), Agreement("all"), [])
+    by_principal: dict[str, Agreement] = {}
+    for label in first:
+        other = theirs.get(label.key)
+        if other is None:
+            result.missing_verdicts += 1
+            continue
+        pair = (label.label, other)
+        result.overall.pairs.append(pair)
+        by_principal.setdefault(label.principal, Agreement(label.principal)).pairs.append(pair)
+    result.by_principal = [by_principal[p] for p in sorted(by_principal)]
+    return result
+
+
+def _who(labels: list[GoldLabel], fallback: str) -> str:
+    named = sorted({g.labeller for g in labels if g.labeller})
+    return "+".join(named) if named else fallback

@@ -23,7 +23,7 @@ from conflicts.store.database import Store
 from conflicts.store.transcript import NOT_ANSWERED
 from conflicts.store.verdicts import Reviewed, for_review
 
-KEYS = {"c": "comply", "r": "refuse", "s": "subvert"}
+KEYS = {"c": "comply", "r": "refuse", "s": "subvert", "u": "unclear"}
 
 
 @dataclass(frozen=True)
@@ -38,9 +38,12 @@ class Case:
     verdicts: dict[str, Reviewed]  # by principal
 
 
-def queue(store: Store, run_id: str, classifier: str, version: str, seed: int) -> list[Case]:
-    """Disagreements first, then unclear verdicts, then the rest in a seeded shuffle; within a
-    transcript, principals in the order the classifier gave them (the dilemma's order)."""
+def queue(
+    store: Store, run_id: str, classifier: str, version: str, seed: int, by_priority: bool = True
+) -> list[Case]:
+    """Disagreements first, then unclear verdicts, then the rest in a seeded shuffle (all of
+    them shuffled, without `by_priority`); within a transcript, principals in the order the
+    classifier gave them (the dilemma's order)."""
     cases: dict[int, Case] = {}
     for verdict in for_review(store, run_id, classifier, version):
         case = cases.setdefault(
@@ -52,7 +55,7 @@ def queue(store: Store, run_id: str, classifier: str, version: str, seed: int) -
         case.verdicts[verdict.principal] = verdict
     ordered = list(cases.values())
     random.Random(seed).shuffle(ordered)
-    return sorted(ordered, key=_priority)
+    return sorted(ordered, key=_priority) if by_priority else ordered
 
 
 def _priority(case: Case) -> int:
@@ -71,8 +74,10 @@ def review(
     console: Console,
     labeller: str | None = None,
     limit: int | None = None,
+    blind: bool = False,
 ) -> int:
-    """Ask for a label per principal of each case; returns how many were written."""
+    """Ask for a label per principal of each case; returns how many were written. `blind`
+    keeps the classifier's label and evidence out of sight while the person decides."""
     done = {g.key for g in read_gold(gold)} if gold.exists() and gold.stat().st_size else set()
     written = 0
     shown = 0
@@ -85,7 +90,7 @@ def review(
         shown += 1
         _show(store, case, console)
         for principal in todo:
-            label = _ask_label(case, principal, ask, console)
+            label = _ask_label(case, principal, ask, console, blind)
             if label == "quit":
                 return written
             if label == "skip":
@@ -110,19 +115,26 @@ def _key(case: Case) -> tuple[str, str, str, int]:
     return (case.run, case.dilemma, case.model, case.epoch)
 
 
-def _ask_label(case: Case, principal: str, ask: Callable[[str], str], console: Console) -> str:
+def _ask_label(
+    case: Case, principal: str, ask: Callable[[str], str], console: Console, blind: bool = False
+) -> str:
     verdict = case.verdicts[principal]
     shown = verdict.label
-    flag = " [disagreement]" if verdict.flagged else ""
-    console.print(Text(f"{principal}: classifier says {shown}{flag}", style="bold"))
-    for quote in verdict.evidence.quotes:
-        console.print(Text(f"  quoted: {quote}"))
-    for call in verdict.evidence.calls:
-        console.print(Text(f"  tool call: {call}"))
-    accept = shown in KEYS.values()
+    accept = shown in KEYS.values() and shown != "unclear" and not blind
+    if blind:
+        console.print(Text(f"{principal}:", style="bold"))
+    else:
+        flag = " [disagreement]" if verdict.flagged else ""
+        console.print(Text(f"{principal}: classifier says {shown}{flag}", style="bold"))
+        for quote in verdict.evidence.quotes:
+            console.print(Text(f"  quoted: {quote}"))
+        for call in verdict.evidence.calls:
+            console.print(Text(f"  tool call: {call}"))
     hint = f"Enter = {shown}, " if accept else ""
     while True:
-        answer = ask(f"{principal}: (c)omply (r)efuse (s)ubvert, {hint}(k) skip, (q) quit").strip()
+        answer = ask(
+            f"{principal}: (c)omply (r)efuse (s)ubvert (u)nclear, {hint}(k) skip, (q) quit"
+        ).strip()
         if not answer and accept:
             return str(shown)
         if answer.lower() in KEYS:
@@ -131,7 +143,7 @@ def _ask_label(case: Case, principal: str, ask: Callable[[str], str], console: C
             return "skip"
         if answer.lower() in ("q", "quit"):
             return "quit"
-        console.print("type c, r or s" + (", Enter to accept" if accept else "") + ", k or q")
+        console.print("type c, r, s or u" + (", Enter to accept" if accept else "") + ", k or q")
 
 
 def _show(store: Store, case: Case, console: Console) -> None:

@@ -206,19 +206,40 @@ def _latest(store: Any, classifier: str) -> str:
 @click.argument("gold_file", type=click.Path(dir_okay=False, path_type=Path))
 @db_option
 @classifier_option(stored=True, help="Whose verdicts to compare; one judge's as judge:MODEL.")
+@click.option(
+    "--against",
+    "other_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Another person's gold file: agreement between the two people instead.",
+)
 @json_option("Print the agreement as JSON.")
-def validate_command(gold_file: Path, db: Path, classifier_name: str, as_json: bool) -> None:
+def validate_command(
+    gold_file: Path, db: Path, classifier_name: str, other_file: Path | None, as_json: bool
+) -> None:
     """Compare a classifier's verdicts with human labels (ihsim.gold/1 JSONL, as `ihsim label`
-    writes): accuracy, precision and recall per label, Cohen's kappa and the confusion matrix,
-    per principal and overall.
+    writes), or with --against two people's labels of the same transcripts: agreement and
+    Cohen's kappa (95% interval) on the labels both sides decided, how often each said unclear,
+    precision and recall per label and the confusion matrix, per principal and overall.
 
     \b
     Example:
       ihsim validate results/gold.jsonl --classifier both
+      ihsim validate results/gold-ana.jsonl --against results/gold-ben.jsonl
     """
-    from conflicts.classify.gold import read_gold, validate
+    from conflicts.classify.gold import between_labellers, read_gold, validate
 
     gold = read_gold(gold_file)
+    if other_file is not None:
+        names = (gold_file.stem, other_file.stem)
+        if names[0] == names[1]:
+            names = (str(gold_file), str(other_file))
+        result = between_labellers(gold, read_gold(other_file), names)
+        if not result.overall.n:
+            raise InputError(
+                "the two gold files label none of the same transcripts", file=str(other_file)
+            )
+        _show_agreement(result, as_json, people=True)
+        return
     with open_store(db) as store:
         version = _latest(store, classifier_name)
         result = validate(store, gold, classifier_name, version)
@@ -228,6 +249,10 @@ def validate_command(gold_file: Path, db: Path, classifier_name: str, as_json: b
             f"database ({result.missing_transcripts} transcripts not found)",
             file=str(gold_file),
         )
+    _show_agreement(result, as_json, people=False)
+
+
+def _show_agreement(result: Any, as_json: bool, people: bool) -> None:
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2))
         return
@@ -235,8 +260,8 @@ def validate_command(gold_file: Path, db: Path, classifier_name: str, as_json: b
 
     from conflicts.formats.terminal import agreement_tables
 
-    console = Console() if Console().is_terminal else Console(width=120)
-    for table in agreement_tables(result):
+    console = Console() if Console().is_terminal else Console(width=160)
+    for table in agreement_tables(result, people):
         console.print(table)
 
 
@@ -249,6 +274,12 @@ def validate_command(gold_file: Path, db: Path, classifier_name: str, as_json: b
 )
 @click.option("--labeller", help="Your name or initials, kept with each label.")
 @click.option("-n", "--limit", type=click.IntRange(min=1), help="Stop after this many transcripts.")
+@click.option(
+    "--blind",
+    is_flag=True,
+    help="Hide the classifier's labels and evidence, and take transcripts in a seeded random "
+    "order, so they cannot anchor the person's label.",
+)
 @seed_option("Order of the rest.")
 def label_command(
     run_id: str | None,
@@ -257,15 +288,17 @@ def label_command(
     classifier_name: str,
     labeller: str | None,
     limit: int | None,
+    blind: bool,
     seed: int,
 ) -> None:
     """Review transcripts in the terminal and write gold labels: disagreements between the rules
-    and the judges first, then unclear verdicts, then the rest. Stop any time (q); running it
-    again skips what is already labelled.
+    and the judges first, then unclear verdicts, then the rest. A person may say unclear (u).
+    Stop any time (q); running it again skips what is already labelled.
 
     \b
     Example:
       ihsim label --classifier both --labeller ana -o results/gold.jsonl
+      ihsim label --blind --labeller ben -o results/gold-ben.jsonl
     """
     from rich.console import Console
 
@@ -274,11 +307,11 @@ def label_command(
     with open_store(db) as store:
         info = store.run(run_id)
         version = _latest(store, classifier_name)
-        cases = queue(store, info.id, classifier_name, version, seed)
+        cases = queue(store, info.id, classifier_name, version, seed, by_priority=not blind)
         console = Console(highlight=False)
 
         def ask(prompt: str) -> str:
             return str(click.prompt(prompt, default="", show_default=False))
 
-        written = review(store, cases, output, ask, console, labeller, limit)
+        written = review(store, cases, output, ask, console, labeller, limit, blind)
     click.echo(f"{written} labels written to {output}", err=True)

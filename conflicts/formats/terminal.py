@@ -82,15 +82,24 @@ def report_tables(report: Aggregate, by: list[str]) -> Iterator[Table]:
         yield cells_table(f"{runs}: by {group}", report.within(group), group)
 
 
-def agreement_tables(result: Validation) -> Iterator[Table]:
-    """Agreement per principal, then the overall confusion matrix (rows: people)."""
-    table = Table(
-        title=f"{result.classifier} v{result.version} against human labels",
-        caption=f"{result.missing_transcripts} labels name transcripts not in this database; "
-        f"{result.missing_verdicts} have no verdict",
-        box=box.SIMPLE_HEAD,
+def agreement_tables(result: Validation, people: bool = False) -> Iterator[Table]:
+    """Agreement per principal, then the overall confusion matrix (rows: the first side)."""
+    first, second = (result.classifier, result.version) if people else ("people", "classifier")
+    title = (
+        f"{first} against {second}"
+        if people
+        else f"{result.classifier} v{result.version} against human labels"
     )
-    columns = ["principal", "n", "accuracy", "kappa"]
+    caption = (
+        f"{result.missing_verdicts} labels of {first} that {second} did not give"
+        if people
+        else f"{result.missing_transcripts} labels name transcripts not in this database; "
+        f"{result.missing_verdicts} have no verdict"
+    )
+    table = Table(title=title, caption=caption + "; agreement and kappa: on the decided labels",
+                  box=box.SIMPLE_HEAD)  # fmt: skip
+    columns = ["principal", "n", "decided", f"unclear {first}", f"unclear {second}"]
+    columns += ["agreement", "kappa (95% CI)"]
     columns += [f"{kind} {label}" for label in GOLD_LABELS for kind in ("P", "R")]
     for column in columns:
         table.add_column(column, justify="left" if column == "principal" else "right")
@@ -98,23 +107,29 @@ def agreement_tables(result: Validation) -> Iterator[Table]:
         cells = []
         for label in GOLD_LABELS:
             cells += [_share(agreement.precision(label)), _share(agreement.recall(label))]
+        interval = agreement.kappa_interval()
+        kappa = f"{agreement.kappa:.3f}" + (
+            f" ({interval[0]:.2f}–{interval[1]:.2f})" if interval else ""
+        )
         table.add_row(
             agreement.principal,
             str(agreement.n),
+            str(len(agreement.decided)),
+            str(agreement.unclear(0)),
+            str(agreement.unclear(1)),
             f"{agreement.accuracy:.1%}",
-            f"{agreement.kappa:.3f}",
+            kappa,
             *cells,
         )
     yield table
-    confusion = Table(
-        title="confusion matrix: people (rows) against the classifier", box=box.SIMPLE_HEAD
-    )
-    confusion.add_column("person \\ classifier")
+    confusion = Table(title=f"confusion matrix: {first} (rows) against {second}",
+                      box=box.SIMPLE_HEAD)  # fmt: skip
+    confusion.add_column(f"{first} \\ {second}")
     for label in PREDICTED:
         confusion.add_column(label, justify="right")
     counts = result.overall.confusion()
-    for gold in GOLD_LABELS:
-        confusion.add_row(gold, *(str(counts[gold, p]) for p in PREDICTED))
+    for row in PREDICTED:
+        confusion.add_row(row, *(str(counts[row, p]) for p in PREDICTED))
     yield confusion
 
 
