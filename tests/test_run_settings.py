@@ -1,5 +1,6 @@
 """One typed model of a run's settings, whose dict is exactly what run ids and cache keys have
-always hashed: these ids were made by ihsim before the model existed."""
+always hashed: these ids were made by ihsim before the model existed, from the dilemma file
+kept beside the tests (the demo's, as generated then), so a change to a family leaves them."""
 
 from __future__ import annotations
 
