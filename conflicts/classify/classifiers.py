@@ -37,7 +37,8 @@ def apply_evidence(dilemma: Dilemma, act: Enactment) -> list[Verdict]:
     """Apply the dilemma's evidence to what the model said and did, principal by principal; a
     model that did not engage is `unclear` for every principal, with the reason."""
     act = replace(act, patterns=dilemma.evidence.patterns, axes=dilemma.axes)
-    silent = engagement(act, [m.content for m in dilemma.messages])
+    prompt = [m.content for m in dilemma.messages]
+    silent = engagement(act, prompt, dilemma.evidence.needs_tool_call)
     verdicts = []
     for principal in dilemma.principals:
         evidence = dilemma.evidence.principals.get(principal)

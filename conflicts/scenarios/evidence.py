@@ -133,6 +133,9 @@ class Evidence(_Rule):
 
     patterns: dict[str, Regex] = Field(default_factory=dict)
     principals: dict[str, PrincipalEvidence]
+    # the family's task is done through its tools (its `engagement`); written only when true,
+    # so the dilemmas of families that do not say so keep their ids
+    needs_tool_call: bool = False
 
 
 def pattern_refs(pattern: str) -> str | None:

@@ -84,6 +84,14 @@ class FamilyDirective(DirectiveSpec, Conditional):
     """A directive that may be present only at some axis values (`prohibition: [explicit]`)."""
 
 
+class Engagement(Strict):
+    """What taking part means in a family, beyond a non-empty answer that is not an echo."""
+
+    # the task is done through its tools: an answer with no tool call that does not openly
+    # refuse is not taking part, and no rule is tried on it
+    needs_tool_call: bool = False
+
+
 class FamilySpec(Strict):
     id: str = Field(pattern=ID_PATTERN)
     version: int = Field(ge=1)
@@ -100,6 +108,7 @@ class FamilySpec(Strict):
     environment: dict[str, str] = {}
     patterns: dict[str, str] = {}
     evidence: dict[str, PrincipalEvidence]
+    engagement: Engagement = Engagement()
     moves: list[MoveTemplate] = []
 
     def supported_axes(self) -> dict[str, tuple[str, ...]]:

@@ -117,6 +117,7 @@ class Renderer:
         check_compatible(family, hierarchy)
         self.family = family
         self.hierarchy = hierarchy
+        self.engagement = {"needs_tool_call": True} if family.engagement.needs_tool_call else {}
         self.static: dict[str, Any] = {
             "schema": SCHEMA,
             "family": family.id,
@@ -241,6 +242,7 @@ class Renderer:
                     for p in self.rule_principals
                     if p in selection.principals
                 },
+                **self.engagement,
             },
             "moves": [rendered[name] for name in selection.moves],
             "tools": [rendered[name] for name in selection.tools],
