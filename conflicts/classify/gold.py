@@ -184,18 +184,28 @@ class Validation:
 def validate(store: Store, gold: list[GoldLabel], classifier: str, version: str) -> Validation:
     """Pair every gold label with the classifier's verdict on the same transcript and principal."""
     found = dict(labels_in_runs(store, (g.run for g in gold), classifier, version))
-    known = _known_transcripts(store, gold)
     result = Validation(classifier, version, Agreement("all"), [])
+    return _paired(result, gold, found, _known_transcripts(store, gold))
+
+
+def _paired(
+    result: Validation,
+    first: list[GoldLabel],
+    second: dict[tuple[str, str, str, int, str], str],
+    known: set[tuple[str, str, str, int]] | None = None,
+) -> Validation:
+    """Each of `first`'s labels beside `second`'s on the same transcript and principal; what
+    names a transcript not `known`, or has no second label, is counted as missing."""
     by_principal: dict[str, Agreement] = {}
-    for label in gold:
-        if label.key[:4] not in known:
+    for label in first:
+        if known is not None and label.key[:4] not in known:
             result.missing_transcripts += 1
             continue
-        predicted = found.get(label.key)
-        if predicted is None:
+        other = second.get(label.key)
+        if other is None:
             result.missing_verdicts += 1
             continue
-        pair = (label.label, predicted)
+        pair = (label.label, other)
         result.overall.pairs.append(pair)
         by_principal.setdefault(label.principal, Agreement(label.principal)).pairs.append(pair)
     result.by_principal = [by_principal[p] for p in sorted(by_principal)]
@@ -217,19 +227,8 @@ def between_labellers(
     """Two people's labels of the same transcripts and principals, paired by what they name:
     inter-rater agreement, with the labels only one of them gave counted as missing. Each side
     is named by its labellers, else by `names` (the files')."""
-    theirs = {g.key: g.label for g in second}
     result = Validation(_who(first, names[0]), _who(second, names[1]), Agreement("all"), [])
-    by_principal: dict[str, Agreement] = {}
-    for label in first:
-        other = theirs.get(label.key)
-        if other is None:
-            result.missing_verdicts += 1
-            continue
-        pair = (label.label, other)
-        result.overall.pairs.append(pair)
-        by_principal.setdefault(label.principal, Agreement(label.principal)).pairs.append(pair)
-    result.by_principal = [by_principal[p] for p in sorted(by_principal)]
-    return result
+    return _paired(result, first, {g.key: g.label for g in second})
 
 
 def _who(labels: list[GoldLabel], fallback: str) -> str:
