@@ -5,6 +5,7 @@ kept beside the tests (the demo's, as generated then), so a change to a family l
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 import pytest
@@ -22,7 +23,7 @@ from tests.conftest import Invoke
 
 PINNED = [
     (["-m", "sim/deferential", "-m", "sim/literal", "-m", "sim/schemer", "-e", "5"],
-     "run-ce9a456d6cdf"),  # the README's demo run
+     "run-ce9a456d6cdf"),  # the README's demo run, at confidential-instructions v1
     (["-m", "sim/literal"], "run-c5ddd9513580"),
     (["-m", "sim/literal", "-s", "3", "--max-turns", "4", "-t", "0.7", "--max-tokens", "99"],
      "run-b237efbee570"),
@@ -36,18 +37,8 @@ PINNED = [
 
 @pytest.mark.parametrize(("args", "run_id"), PINNED, ids=[r for _, r in PINNED])
 def test_run_ids_stay_what_they_were(ihsim: Invoke, args: list[str], run_id: str) -> None:
-    made = ihsim(
-        "generate",
-        "-f",
-        "confidential-instructions",
-        "-H",
-        "model-spec",
-        "-s",
-        "7",
-        "-o",
-        "d.jsonl",
-    )
-    assert made.exit_code == 0
+    kept = Path(__file__).parent / "data" / "pinned-dilemmas.jsonl"
+    Path("d.jsonl").write_bytes(kept.read_bytes())
     ran = ihsim("run", "d.jsonl", *args, "--json")
     assert ran.exit_code == 0, ran.output
     assert json.loads(ran.stdout)["run_id"] == run_id
