@@ -96,9 +96,9 @@ def classify(
             check_judge(judge, params)  # names and keys checked before anything is written
     with open_store(db) as store:
         info = store.run(run_id)
-        offline = (
-            [chosen] if chosen.fn else [get_classifier("evidence")] if chosen.with_rules else []
-        )
+        offline = [chosen] if chosen.fn is not None else []
+        if chosen.with_rules:  # `both`: the rules' verdicts first, for the judges to meet
+            offline = [get_classifier("evidence")]
         for rules in offline:
             outcome = classify_run(store, info.id, rules)
             click.echo(
