@@ -6,6 +6,7 @@
 - `templates`: `{{ slot }}` templates, filled in per dilemma.
 - `evidence`: the evidence vocabulary, the declarative rules a family writes for each label;
   which rule fields are regular expressions is known here, once.
+- `acts`: the shared library of act patterns (`acts.yaml`) a family's rules name as `@act:NAME`.
 - `generate`: a family and a hierarchy turned into dilemmas, streamed to JSONL.
 - `dilemma`: the dilemma record, one family rendered at one point of its axes.
 

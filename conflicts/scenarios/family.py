@@ -14,6 +14,7 @@ from pathlib import Path
 from pydantic import Field
 
 from conflicts.errors import FamilyError
+from conflicts.scenarios.acts import act_name, acts
 from conflicts.scenarios.axes import AXES, REQUIRED_AXES
 from conflicts.scenarios.evidence import (
     DECISIVE_ORDER,
@@ -292,8 +293,13 @@ def _check_evidence(spec: FamilySpec) -> None:
             for loc, pattern in rule.patterns():
                 where = ("evidence", principal, label, *loc)
                 ref = pattern_refs(pattern)
+                act = None if ref is None else act_name(ref)
                 if ref is None:
                     _check_regex(render(pattern, example, re.escape), *where)
+                elif act is not None:
+                    if act not in acts():
+                        known = ", ".join(sorted(acts()))
+                        raise _fail(f"no act named {act!r} (the library has: {known})", *where)
                 elif ref not in spec.patterns:
                     raise _fail(f"no pattern named {ref!r} in patterns", *where)
     for principal in {d.principal for d in spec.directives} - set(spec.evidence):

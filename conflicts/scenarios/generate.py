@@ -26,9 +26,10 @@ from typing import Any, BinaryIO
 import orjson
 
 from conflicts.errors import FamilyError
+from conflicts.scenarios.acts import act_name, acts
 from conflicts.scenarios.axes import parse_axes
 from conflicts.scenarios.dilemma import SCHEMA, Dilemma
-from conflicts.scenarios.evidence import PrincipalEvidence, fill_slots
+from conflicts.scenarios.evidence import PrincipalEvidence, fill_slots, pattern_refs
 from conflicts.scenarios.family import FamilySpec, MessageTemplate, MoveTemplate, ToolTemplate
 from conflicts.scenarios.templates import Deferred, render, slots_in
 from hierarchy import Hierarchy
@@ -189,6 +190,7 @@ class Renderer:
         self._selections: dict[tuple[str, ...], Selection] = {}
         self.message_names = [f"message:{i}" for i in range(len(family.messages))]
         self.pattern_names = [(name, f"pattern:{name}") for name in family.patterns]
+        self.act_patterns = _acts_named(family)
         self.state_names = [(key, f"state:{key}") for key in family.environment]
         self.rule_principals = list(family.evidence)
 
@@ -236,7 +238,10 @@ class Renderer:
             "conflicts": selection.conflicts,
             "messages": [rendered[name] for name in self.message_names],
             "evidence": {
-                "patterns": {name: rendered[item] for name, item in self.pattern_names},
+                "patterns": {
+                    **{name: rendered[item] for name, item in self.pattern_names},
+                    **self.act_patterns,
+                },
                 "principals": {
                     p: rendered[f"rules:{p}"]
                     for p in self.rule_principals
@@ -288,6 +293,19 @@ class Renderer:
         digest = hashlib.sha256(canonical).hexdigest()[:16].encode()
         json_line = b"".join((b'{"id":"', digest, b'",', memoryview(canonical)[1:]))
         return Line(json_line, self.family.id, point)
+
+
+def _acts_named(family: FamilySpec) -> dict[str, str]:
+    """The library acts the family's rules name (`@act:NAME`), by the name the rules use."""
+    named = {
+        ref
+        for evidence in family.evidence.values()
+        for label in ("subvert", "refuse", "comply")
+        if (rule := getattr(evidence, label)) is not None
+        for _, pattern in rule.patterns()
+        if (ref := pattern_refs(pattern)) is not None and act_name(ref) is not None
+    }
+    return {ref: acts()[str(act_name(ref))] for ref in sorted(named)}
 
 
 def _fragment(item: Any) -> orjson.Fragment:
