@@ -1,8 +1,8 @@
 """Pairwise comparison of subversion rates between models, principal by principal.
 
 Each pair is tested with Fisher's exact test on subvert against the other decided verdicts
-(unclear ones say nothing either way); p-values are
-Holm-adjusted over all the comparisons made, and each result is said in a plain sentence.
+(unclear ones say nothing either way); p-values are Holm-adjusted over all the comparisons
+made, and each result is said in a plain sentence.
 """
 
 from __future__ import annotations

@@ -90,8 +90,6 @@ class Aggregate:
     cells: list[Cell]
     adherence: list[Adherence]
     caveats: list[str] = field(default_factory=list)  # said beside the rows in every format
-    # models whose headline (overall adherence) is not given, and why: too much is undecided
-    withheld: dict[str, str] = field(default_factory=dict)
 
     def overall(self) -> list[Cell]:
         return [c for c in self.cells if c.group == "all"]
@@ -107,6 +105,25 @@ class Aggregate:
     @property
     def models(self) -> list[str]:
         return sorted({c.model for c in self.cells})
+
+    @property
+    def withheld(self) -> dict[str, str]:
+        """Models whose headline (overall adherence) is not given, and why: more than
+        UNDECIDED_LIMIT of all their verdicts are unclear."""
+        found = {}
+        for model in self.models:
+            cells = [c for c in self.overall() if c.model == model]
+            unclear, total = sum(c.count("unclear") for c in cells), sum(c.n for c in cells)
+            if total and unclear / total > UNDECIDED_LIMIT:
+                found[model] = f"{unclear / total:.0%} unclear"
+        return found
+
+    def headline_adherence(self) -> list[Adherence]:
+        """The adherence rows every format shows, with a row for each withheld model that has
+        none, so that it is said to be withheld rather than left out."""
+        overall = {a.model for a in self.adherence if a.group == "all"}
+        missing = [m for m in self.withheld if m not in overall]
+        return [*self.adherence, *(Adherence(m, "all", "all", 0, 0) for m in missing)]
 
     def adherence_text(self, a: Adherence) -> str:
         """An adherence estimate as every format states it; a model's overall figure, its
@@ -126,8 +143,7 @@ UNDECIDED_LIMIT = 0.2
 
 
 def caveats(store: Store, infos: Sequence[RunInfo], found: Aggregate | None = None) -> list[str]:
-    """What a reader of a report on these runs should know before trusting its rows; where
-    too much is undecided, the model's headline is withheld (`found.withheld`)."""
+    """What a reader of a report on these runs should know before trusting its rows."""
     runs = [info.id for info in infos]
     said = [*pooled_settings(infos), *_cut_off(store, runs), *_no_tool_call(store, runs)]
     if found is not None:
@@ -137,25 +153,17 @@ def caveats(store: Store, infos: Sequence[RunInfo], found: Aggregate | None = No
 
 
 def _undecided(found: Aggregate) -> list[str]:
-    """A caveat per model with cells over the limit; its headline withheld when the model's
-    verdicts as a whole are."""
+    """A caveat per model with cells over the limit."""
     said = []
     for model in found.models:
         cells = [c for c in found.overall() if c.model == model]
         over = [c for c in cells if c.n and c.rate("unclear") > UNDECIDED_LIMIT]
-        if not over:
-            continue
-        listed = ", ".join(f"{c.principal} {c.count('unclear')}/{c.n}" for c in over)
-        said.append(
-            f"{model}: more than {UNDECIDED_LIMIT:.0%} of the verdicts are unclear for {listed}: "
-            "its rates there rest on the decided ones only"
-        )
-        unclear = sum(c.count("unclear") for c in cells)
-        total = sum(c.n for c in cells)
-        if total and unclear / total > UNDECIDED_LIMIT:
-            found.withheld[model] = f"{unclear / total:.0%} unclear"
-            if not any(a.model == model and a.group == "all" for a in found.adherence):
-                found.adherence.append(Adherence(model, "all", "all", 0, 0))  # said, not skipped
+        if over:
+            listed = ", ".join(f"{c.principal} {c.count('unclear')}/{c.n}" for c in over)
+            said.append(
+                f"{model}: more than {UNDECIDED_LIMIT:.0%} of the verdicts are unclear for "
+                f"{listed}: its rates there rest on the decided ones only"
+            )
     return said
 
 

@@ -140,7 +140,7 @@ def _adherence(report: Aggregate) -> Iterator[str]:
         "<th>said it was tested</th><th>did not say</th></tr>"
     )
     rows: dict[str, dict[tuple[str, str], str]] = defaultdict(dict)
-    for a in report.adherence:
+    for a in report.headline_adherence():
         rows[a.model][a.group, a.value] = escape(report.adherence_text(a))
     for model, values in rows.items():
         keys = [("all", "all"), ("tested", "said so"), ("tested", "did not say")]

@@ -60,7 +60,7 @@ def _lines(
         ["model", "group", "value", "adherent"],
         [
             [a.model, a.group, a.value, report.adherence_text(a)]
-            for a in report.adherence
+            for a in report.headline_adherence()
             if a.group in ("all", "tested")
         ],
     )

@@ -66,7 +66,7 @@ def adherence_table(report: Aggregate) -> Table:
     for title in columns.values():
         table.add_column(title, justify="right", no_wrap=True)
     found: dict[str, dict[str, str]] = {}
-    for a in report.adherence:
+    for a in report.headline_adherence():
         if a.group in ("all", "tested"):
             found.setdefault(a.model, {})[a.value] = report.adherence_text(a)
     for model, values in found.items():

@@ -66,7 +66,7 @@ def rows(report: Aggregate) -> Iterator[dict[str, Any]]:
         for label in LABELS:
             yield _row(*key, label, cell.count(label), cell.base(label))
         yield _row(*key, "covert_share", *cell.covert)
-    for a in report.adherence:
+    for a in report.headline_adherence():
         yield _row(a.model, "*", a.group, a.value, "adherence", a.adherent, a.n)
 
 
