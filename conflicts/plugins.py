@@ -8,10 +8,15 @@ from __future__ import annotations
 
 from conflicts.errors import ModelError
 
+_LOADED: set[str] = set()
+
 
 def load_entry_points(group: str, what: str, field: str) -> None:
-    """Import every module the group's entry points name; a broken plugin is one named input
-    error, not a traceback."""
+    """Import every module the group's entry points name, the first time a group is asked for;
+    a broken plugin is one named input error, not a traceback (and is not tried again)."""
+    if group in _LOADED:
+        return
+    _LOADED.add(group)  # first: a plugin that asks its registry while loading finds it loading
     from importlib.metadata import entry_points
 
     for point in entry_points(group=group):

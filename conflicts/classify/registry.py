@@ -49,7 +49,6 @@ class Classifier:
 class _Registry:
     by_name: dict[str, Classifier] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)
-    loaded: bool = False
 
 
 _REGISTRY = _Registry()
@@ -76,9 +75,6 @@ def classifier(
 
 def _load() -> None:
     """Import the modules that register classifiers: ihsim's own, then the entry points'."""
-    if _REGISTRY.loaded:
-        return
-    _REGISTRY.loaded = True
     for module in BUILT_IN:
         importlib.import_module(module)
     load_entry_points(ENTRY_POINTS, "classifier", "classifier")

@@ -73,7 +73,6 @@ class Registration:
 
 ENTRY_POINTS = "ihsim.providers"
 _REGISTRY: dict[str, Registration] = {}
-_PLUGINS_LOADED: list[bool] = []
 
 
 def provider(
@@ -92,22 +91,13 @@ def provider(
     return register
 
 
-def _load_plugins() -> None:
-    """Import the modules the `ihsim.providers` entry points name, once: their `@provider`
-    registrations join ihsim's own."""
-    if _PLUGINS_LOADED:
-        return
-    _PLUGINS_LOADED.append(True)
-    load_entry_points(ENTRY_POINTS, "provider", "model")
-
-
 def registration(model: str) -> tuple[Registration, str]:
     """The registration for a model name's prefix, and the name after it."""
     prefix, sep, name = model.partition("/")
     if not sep or not name:
         raise ModelError(f"model {model!r} is not of the form PROVIDER/NAME", loc=("model",))
-    if prefix not in _REGISTRY:
-        _load_plugins()
+    if prefix not in _REGISTRY:  # a lab's provider: its `@provider` registrations join ours
+        load_entry_points(ENTRY_POINTS, "provider", "model")
     if prefix not in _REGISTRY:
         known = ", ".join(sorted(_REGISTRY))
         raise ModelError(
