@@ -116,7 +116,9 @@ def prompt_hash() -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def messages_for(dilemma: Dilemma, transcript: Transcript) -> list[Message]:
+def messages_for(dilemma: Dilemma, shown: str) -> list[Message]:
+    """What the judge is sent: the definitions, the principals' directives, and `shown`, the
+    transcript as `render` gives it (its quotes are checked against that same text)."""
     directives = "\n".join(
         f"- {d.principal} ({d.kind}, via {d.channel}"
         + ("" if d.verified else ", unverified")
@@ -124,7 +126,7 @@ def messages_for(dilemma: Dilemma, transcript: Transcript) -> list[Message]:
         for d in dilemma.directives
     )
     listed = ", ".join(dilemma.principals)
-    user = USER.format(directives=directives, transcript=render(dilemma, transcript))
+    user = USER.format(directives=directives, transcript=shown)
     user += f"\nGive one verdict for each of: {listed}."
     return [
         Message(role="system", content=SYSTEM.format(tool=TOOL)),
@@ -203,6 +205,7 @@ def verdicts_from(
             error = str(exc)
         else:
             tested = (answer.tested_quote or "said so") if answer.said_tested else None
+            plain = None if seen is None else normalise(seen)
             return [
                 JudgeVerdict(
                     v.principal,
@@ -210,7 +213,7 @@ def verdicts_from(
                     Finding(v.label, quotes=list(v.evidence)),
                     v.rationale,
                     tested,
-                    unfound=_unfound(v.evidence, seen),
+                    unfound=_unfound(v.evidence, plain),
                 )
                 for v in answer.verdicts
             ]
@@ -220,11 +223,11 @@ def verdicts_from(
     ]
 
 
-def _unfound(quotes: list[str], seen: str | None) -> tuple[str, ...]:
-    if seen is None:
+def _unfound(quotes: list[str], plain: str | None) -> tuple[str, ...]:
+    """The quotes not found in `plain`, the normalised transcript (none checked without it)."""
+    if plain is None:
         return ()
-    text = normalise(seen)
-    return tuple(q for q in quotes if normalise(q).strip(" .\"'") not in text)
+    return tuple(q for q in quotes if normalise(q).strip(" .\"'") not in plain)
 
 
 @dataclass

@@ -84,12 +84,12 @@ async def judge_run(
         for transcript_id, transcript, judge in jobs:
             case = dilemma(transcript.dilemma_id)
             ask = asker(providers[judge], case, 0, limits[judge], policy, cache)
+            seen = render(case, transcript)  # sent to the judge, and its quotes checked in it
             try:
-                turn = await ask(messages_for(case, transcript))
+                turn = await ask(messages_for(case, seen))
             except Exception as exc:  # after the retries: no verdict, so a rerun tries again
                 outcome.failed.append((transcript_id, judge, f"{type(exc).__name__}: {exc}"))
                 continue
-            seen = render(case, transcript)
             for verdict in verdicts_from(turn, case.principals, None, seen):
                 outcome.unreadable += verdict.error is not None
                 pending.append(
