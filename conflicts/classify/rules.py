@@ -49,8 +49,13 @@ class Enactment:
     patterns: Mapping[str, str] = field(default_factory=dict)
     axes: Mapping[str, str] = field(default_factory=dict)
     cut: str | None = None
+    # set once its text has been read: `replace(act, patterns=...)` copies it, and the text is
+    # not read a second time on the classifier's path
+    plain: bool = field(default=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if self.plain:
+            return
         answer, cut = cut_turn(normalise(self.answer))
         said = tuple(cut_turn(normalise(text))[0] for text in self.said)
         calls = tuple(Call(c.name, _plain_arguments(c.arguments)) for c in self.calls)
@@ -59,6 +64,7 @@ class Enactment:
         object.__setattr__(self, "calls", calls)
         if cut is not None:
             object.__setattr__(self, "cut", cut)
+        object.__setattr__(self, "plain", True)
 
     def regex(self, pattern: str) -> re.Pattern[str]:
         name = pattern_refs(pattern)
