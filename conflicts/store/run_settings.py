@@ -16,6 +16,7 @@ samples), `shown` (listed by `ihsim runs` when it differs from its default).
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -93,8 +94,6 @@ def _empty(settings: RunSettings) -> set[str]:
 
 
 def _text(value: object) -> str:
-    import json
-
     return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
 
 
