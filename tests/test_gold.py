@@ -180,3 +180,19 @@ def test_two_peoples_labels_give_an_agreement_with_an_interval(ihsim: Invoke) ->
         ]["accuracy"]
         == 1.0
     )
+
+
+def test_comparing_two_gold_files_refuses_bad_input(ihsim: Invoke) -> None:
+    classified_run(ihsim, *MODELS)
+    v = stored_verdicts()[0]
+    Path("ana.jsonl").write_text(gold_line(v, "comply") + "\n")
+    Path("other.jsonl").write_text(gold_line(dict(v, epoch=99), "comply") + "\n")
+    apart = ihsim("validate", "ana.jsonl", "--against", "other.jsonl")
+    assert apart.exit_code == 2
+    assert apart.stderr.strip() == (
+        "error: other.jsonl: the two gold files label none of the same transcripts"
+    )
+    Path("bad.jsonl").write_text(gold_line(v, "perhaps") + "\n")
+    bad = ihsim("validate", "ana.jsonl", "--against", "bad.jsonl")
+    assert bad.exit_code == 2 and "bad.jsonl:1: label:" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1

@@ -244,3 +244,12 @@ def test_a_family_can_say_its_task_needs_a_tool_call(tmp_path: Path) -> None:
         "system_prompter": "comply",
         "end_user": "comply",
     }
+
+
+def test_a_misspelt_engagement_is_a_located_error(ihsim: Invoke, tmp_path: Path) -> None:
+    from tests.families import QUIZ
+
+    path = write(tmp_path / "f.yaml", QUIZ + "engagement: {needs_tools: true}\n")
+    result = ihsim("families", "validate", str(path))
+    assert result.exit_code == 2 and "engagement.needs_tools" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
