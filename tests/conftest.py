@@ -36,3 +36,15 @@ def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path
+
+
+# Figures a test measures and the run reports at its end (the refusal detector's
+# leave-one-file-out agreement), shown however quiet the run is.
+FIGURES = pytest.StashKey[list[str]]()
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    for line in config.stash.get(FIGURES, []):
+        terminalreporter.write_line(line)
