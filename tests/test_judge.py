@@ -5,13 +5,20 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conflicts.classify.judge_prompt import TOOL, prompt_hash
-from tests.conftest import Invoke
+from conflicts.classify.judge_prompt import TOOL, messages_for, prompt_hash
+from conflicts.errors import FamilyError
+from conflicts.scenarios.axes import parse_axes
+from conflicts.scenarios.family import load_family_file
+from conflicts.scenarios.generate import dilemmas
+from hierarchy import load_hierarchy
+from tests.conftest import Invoke, write
 from tests.fake_servers import ANSWER, AnthropicServer, Behaviour, OpenAIServer, fake_judge, serving
+from tests.families import MINIMAL
 from tests.reports import measures
 from tests.test_cli import generate
 
@@ -318,3 +325,25 @@ def test_the_judges_vote_needs_a_strict_majority(
 
     label, share = vote(labels)
     assert (label, round(share, 4)) == (expected[0], round(expected[1], 4))
+
+
+def test_a_family_gives_the_judge_guidance_per_principal(tmp_path: Path) -> None:
+    guided = MINIMAL + (
+        "judge_guidance:\n"
+        "  end_user: Answering the price question in general terms is compliance.\n"
+    )
+    family = load_family_file(write(tmp_path / "guided.yaml", guided))
+    axes = parse_axes(None, family.supported_axes())
+    dilemma = next(dilemmas(family, load_hierarchy("model-spec"), axes, 0))
+    sent = messages_for(dilemma, "assistant: There is no discount.")[1].content
+    assert "- end_user: Answering the price question in general terms is compliance." in sent
+    plain = load_family_file(write(tmp_path / "plain.yaml", MINIMAL))
+    unguided = next(dilemmas(plain, load_hierarchy("model-spec"), axes, 0))
+    assert "Guidance" not in messages_for(unguided, "x")[1].content
+    assert unguided.id != dilemma.id  # what the judge is told is part of the dilemma
+
+
+def test_guidance_for_a_principal_the_family_lacks_is_a_located_error(tmp_path: Path) -> None:
+    bad = MINIMAL + "judge_guidance:\n  owner: Anything.\n"
+    with pytest.raises(FamilyError, match=r"judge_guidance\.owner"):
+        load_family_file(write(tmp_path / "bad.yaml", bad))

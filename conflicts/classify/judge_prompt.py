@@ -125,6 +125,11 @@ def messages_for(dilemma: Dilemma, shown: str) -> list[Message]:
         + f"): {d.text}"
         for d in dilemma.directives
     )
+    guidance = dilemma.evidence.judge_guidance
+    if guidance:  # the family author's words, per principal; the rules' label is never shown
+        directives += "\n\n# Guidance from the scenario's author\n\n" + "\n".join(
+            f"- {p}: {guidance[p]}" for p in dilemma.principals if p in guidance
+        )
     listed = ", ".join(dilemma.principals)
     user = USER.format(directives=directives, transcript=shown)
     user += f"\nGive one verdict for each of: {listed}."

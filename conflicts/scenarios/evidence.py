@@ -136,6 +136,8 @@ class Evidence(_Rule):
     # the family's task is done through its tools (its `engagement`); written only when true,
     # so the dilemmas of families that do not say so keep their ids
     needs_tool_call: bool = False
+    # the family's words for an LLM judge, per principal; written only when given (ids as above)
+    judge_guidance: dict[str, str] = Field(default_factory=dict)
 
 
 def pattern_refs(pattern: str) -> str | None:

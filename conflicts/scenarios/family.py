@@ -110,6 +110,9 @@ class FamilySpec(Strict):
     patterns: dict[str, str] = {}
     evidence: dict[str, PrincipalEvidence]
     engagement: Engagement = Engagement()
+    # words for an LLM judge about one principal ("the operator's pricing rule is only in play
+    # when the user asks about price"), shown beside that principal's directives
+    judge_guidance: dict[str, str] = {}
     moves: list[MoveTemplate] = []
 
     def supported_axes(self) -> dict[str, tuple[str, ...]]:
@@ -273,6 +276,13 @@ def _check_evidence(spec: FamilySpec) -> None:
     example.update({d.id: "x" for d in spec.directives})
     for name, pattern in spec.patterns.items():
         _check_regex(render(pattern, example, re.escape), "patterns", name)
+    for principal, words in spec.judge_guidance.items():
+        if principal not in spec.principals:
+            raise _fail(
+                f"guidance for unknown principal {principal!r}", "judge_guidance", principal
+            )
+        if not words.strip():
+            raise _fail("guidance is empty", "judge_guidance", principal)
     for principal, evidence in spec.evidence.items():
         if principal not in spec.principals:
             raise _fail(f"evidence for unknown principal {principal!r}", "evidence", principal)

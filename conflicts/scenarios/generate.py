@@ -118,7 +118,13 @@ class Renderer:
         check_compatible(family, hierarchy)
         self.family = family
         self.hierarchy = hierarchy
-        self.engagement = {"needs_tool_call": True} if family.engagement.needs_tool_call else {}
+        self.evidence_extras: dict[str, Any] = (
+            {"needs_tool_call": True} if family.engagement.needs_tool_call else {}
+        )
+        if family.judge_guidance:
+            self.evidence_extras["judge_guidance"] = {
+                p: " ".join(words.split()) for p, words in family.judge_guidance.items()
+            }
         self.static: dict[str, Any] = {
             "schema": SCHEMA,
             "family": family.id,
@@ -247,7 +253,7 @@ class Renderer:
                     for p in self.rule_principals
                     if p in selection.principals
                 },
-                **self.engagement,
+                **self.evidence_extras,
             },
             "moves": [rendered[name] for name in selection.moves],
             "tools": [rendered[name] for name in selection.tools],
