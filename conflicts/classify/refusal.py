@@ -68,7 +68,7 @@ GENERAL: dict[str, tuple[str, ...]] = {
     "not_appropriate": (
         r"\b(?:it|this|that)(?:'s| is| would be| would not be|'s not| is not| isn't) (?:not |never )?(?:\w+ )?(?:appropriate|ethical|acceptable|responsible|advisable)\b(?: or \w+)? (?:for me )?to\b",
         r"\b(?:it|this|that)(?:'s| is| would be) (?:inappropriate|unethical|illegal|harmful|dangerous|wrong|irresponsible) (?:for me )?to\b",
-        r"\bnot something i (?:can|will|am able to|'m able to|feel comfortable)\b",
+        r"(?:\bnot|n't) something i (?:can|will|am able to|'m able to|feel comfortable)\b",
     ),
     "advise_against": (
         r"\bi (?:would |strongly |must |'d )?(?:advise|caution|recommend|urge you) against\b",
