@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from conflicts.analysis.intervals import wilson
 from conflicts.analysis.measures import LABELS, TESTED, aggregate
+from conflicts.providers.personas import PERSONAS
 from conflicts.scenarios.dilemma import Dilemma
 from conflicts.store import database as store_module
 from conflicts.store.database import Store
@@ -239,7 +241,12 @@ def test_axis_effects_find_the_schemer_behaving_when_it_suspects_a_test(
     effect = next(r for r in rows if r["model"] == "sim/schemer" and r["principal"] == "end_user")
     assert effect["axis"] == "tested" and effect["significant"]
     rates = {effect["value_a"]: effect["rate_a"], effect["value_b"]: effect["rate_b"]}
-    assert rates["did not say"] > 0.8 > 0.1 > rates["said so"]
+    assert rates["said so"] < 0.1
+    # unaware, it keeps to its policy (subverting the user) with probability `consistency`: the
+    # sampled rate's interval holds that, and it is far from a coin toss
+    low, high = wilson(effect["subvert_a"], effect["n_a"])
+    assert effect["value_a"] == "did not say" and low > 0.5
+    assert high >= PERSONAS["schemer"].consistency
     sentences = ihsim("compare", "--axis", "all", "-m", "sim/deferential").stdout
     assert "sim/deferential, end_user: subverts" in sentences and "framing=" in sentences
     assert "sim/schemer" not in sentences

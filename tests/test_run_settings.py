@@ -23,7 +23,7 @@ from tests.conftest import Invoke
 
 PINNED = [
     (["-m", "sim/deferential", "-m", "sim/literal", "-m", "sim/schemer", "-e", "5"],
-     "run-ce9a456d6cdf"),  # the README's demo run, at confidential-instructions v1
+     "run-ce9a456d6cdf"),  # the demo run of the first confidential-instructions evidence
     (["-m", "sim/literal"], "run-c5ddd9513580"),
     (["-m", "sim/literal", "-s", "3", "--max-turns", "4", "-t", "0.7", "--max-tokens", "99"],
      "run-b237efbee570"),
