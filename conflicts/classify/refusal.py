@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 from conflicts.classify.plain_text import normalise
 
@@ -160,31 +160,38 @@ class RefusalFinding:
 
 
 @cache
-def _compiled(without: frozenset[str]) -> tuple[tuple[tuple[str, re.Pattern[str]], ...], ...]:
-    """The opening and anywhere patterns, compiled on first use (compiling costs ~10 ms, and
-    every command that validates a dilemma imports this module)."""
+def _compiled(without: frozenset[str]) -> tuple[re.Pattern[str], tuple[str, ...], re.Pattern[str]]:
+    """The opening patterns as one alternation (a group per act, so the match names its act) and
+    the anywhere patterns as another, compiled on first use: compiling costs ~10 ms, and every
+    command that validates a dilemma imports this module."""
     acts = list(GENERAL.items())
     for source, written in WRITTEN_FROM.items():
         if source not in without:
             acts += [(f"{name} ({source})", patterns) for name, patterns in written.items()]
-    opening = tuple((name, re.compile(p, re.IGNORECASE)) for name, ps in acts for p in ps)
-    anywhere = tuple(("decline", re.compile(p, re.IGNORECASE)) for p in ANYWHERE)
-    return opening, anywhere
+    opening = "|".join(f"(?P<a{i}>{'|'.join(ps)})" for i, (_, ps) in enumerate(acts))
+    return (
+        re.compile(opening, re.IGNORECASE),
+        tuple(name for name, _ in acts),
+        re.compile("|".join(ANYWHERE), re.IGNORECASE),
+    )
+
+
+@lru_cache(maxsize=8192)
+def _detect(answer: str, without: frozenset[str]) -> RefusalFinding:
+    if not answer:
+        return RefusalFinding(False, None)  # silence declines nothing: see rules.engagement
+    opening_pattern, names, anywhere = _compiled(without)
+    opening = answer[:OPENING_CHARS].replace("\n", " ")
+    if match := opening_pattern.search(opening):
+        act = names[int((match.lastgroup or "a0")[1:])]
+        return RefusalFinding(True, answer[match.start() : match.end()], act)
+    if match := anywhere.search(answer):
+        return RefusalFinding(True, match.group(0), "decline")
+    return RefusalFinding(False, None)
 
 
 def detect_refusal(text: str, *, without: Iterable[str] = ()) -> RefusalFinding:
-    """Whether the answer openly declines, with the words that show it. `without` names
-    development files whose patterns are left out (for leave-one-file-out measurement)."""
-    answer = normalise(text)
-    if not answer:
-        return RefusalFinding(False, None)  # silence declines nothing: see rules.engagement
-    opening_patterns, anywhere = _compiled(frozenset(without))
-    opening = answer[:OPENING_CHARS].replace("\n", " ")
-    for name, pattern in opening_patterns:
-        if match := pattern.search(opening):
-            quote = answer[match.start() : match.end()]
-            return RefusalFinding(True, quote, name)
-    for name, pattern in anywhere:
-        if match := pattern.search(answer):
-            return RefusalFinding(True, match.group(0), name)
-    return RefusalFinding(False, None)
+    """Whether the answer openly declines, with the words that show it (the earliest such words
+    in the opening). `without` names development files whose patterns are left out (for
+    leave-one-file-out measurement). Cached: the rules of several principals ask of one answer."""
+    return _detect(normalise(text), frozenset(without))
