@@ -8,6 +8,7 @@ import pytest
 
 from conflicts.analysis.measures import LABELS
 from conflicts.cli import main
+from conflicts.scenarios.dilemma import id_of_line
 from tests.conftest import Invoke, write
 from tests.reports import measures
 
@@ -258,3 +259,21 @@ def test_resume_continues_a_run_by_id(ihsim: Invoke) -> None:
     assert resumed.exit_code == 0
     outcome = json.loads(resumed.stdout)
     assert (outcome["run_id"], outcome["planned"], outcome["skipped"]) == (run_id, 24, 24)
+
+
+def test_an_edited_dilemma_that_keeps_its_id_is_refused(ihsim: Invoke, isolated: Path) -> None:
+    """Issue 16: the model was sent the first body stored under the id, not the edited one."""
+    lines = generate(ihsim).read_text(encoding="utf-8").splitlines()
+    first = ihsim("run", "d.jsonl", "-m", "sim/literal", "--db", "a.db")
+    assert first.exit_code == 0, first.output
+    edited = json.loads(lines[1])
+    edited["messages"][-1]["content"] = "A question the model was never asked."
+    lines[1] = json.dumps(edited)
+    write(isolated / "edited.jsonl", "\n".join(lines) + "\n")
+    for db in ("a.db", "b.db"):
+        result = ihsim("run", "edited.jsonl", "-m", "sim/literal", "--db", db, "--no-cache")
+        assert result.exit_code == 2 and result.stdout == ""
+        assert result.stderr.startswith("error: edited.jsonl:2: id: the content does not match")
+    assert not (isolated / "b.db").exists()
+    del edited["id"]
+    assert id_of_line(json.dumps(edited)) != json.loads(lines[1])["id"]

@@ -6,11 +6,13 @@ dilemma file can be run, classified and audited without the family file that mad
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from conflicts.errors import DilemmaFileError
@@ -165,7 +167,29 @@ def parse_line(line: str, file: str, number: int) -> Dilemma:
         raise DilemmaFileError(first["msg"], file=file, line=number, loc=(field,)) from None
     if dilemma.schema_ != SCHEMA:
         raise DilemmaFileError(f"not an ihsim dilemma (schema {SCHEMA!r})", file=file, line=number)
+    expected = id_of_line(line)
+    if dilemma.id != expected:
+        raise DilemmaFileError(
+            f"the content does not match the id (it hashes to {expected!r}): an edited dilemma"
+            " needs a new id, or `ihsim generate` to write it",
+            file=file,
+            line=number,
+            loc=("id",),
+        )
     return dilemma
+
+
+def content_id(canonical: bytes) -> str:
+    """A dilemma's id: the hash of its canonical JSON without the id (sorted keys, orjson's
+    compact form), so the same content always has the same id and an edit changes it."""
+    return hashlib.sha256(canonical).hexdigest()[:16]
+
+
+def id_of_line(line: str) -> str:
+    """The id a dilemma line's content hashes to, whatever id it states."""
+    body = orjson.loads(line)
+    body.pop("id", None)
+    return content_id(orjson.dumps(body, option=orjson.OPT_SORT_KEYS))
 
 
 def _is_ours(line: str) -> bool:

@@ -7,7 +7,6 @@ Output goes to a temporary file renamed into place: a failure never leaves half 
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 import os
@@ -28,7 +27,7 @@ import orjson
 from conflicts.errors import FamilyError
 from conflicts.scenarios.acts import act_name, acts
 from conflicts.scenarios.axes import parse_axes
-from conflicts.scenarios.dilemma import SCHEMA, Dilemma
+from conflicts.scenarios.dilemma import SCHEMA, Dilemma, content_id
 from conflicts.scenarios.evidence import PrincipalEvidence, fill_slots, pattern_refs
 from conflicts.scenarios.family import FamilySpec, MessageTemplate, MoveTemplate, ToolTemplate
 from conflicts.scenarios.templates import Deferred, render, slots_in
@@ -296,7 +295,7 @@ class Renderer:
     def line(self, point: Point, setting: int) -> Line:
         """The dilemma as canonical JSON, its id the hash of everything else in it."""
         canonical = orjson.dumps(self.body(point, setting), option=orjson.OPT_SORT_KEYS)
-        digest = hashlib.sha256(canonical).hexdigest()[:16].encode()
+        digest = content_id(canonical).encode()
         json_line = b"".join((b'{"id":"', digest, b'",', memoryview(canonical)[1:]))
         return Line(json_line, self.family.id, point)
 
