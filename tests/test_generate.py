@@ -1,5 +1,8 @@
+import errno
 import json
+import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -9,7 +12,7 @@ from conflicts.scenarios.dilemma import read_dilemmas
 from conflicts.scenarios.family import load_family, load_family_file
 from conflicts.scenarios.generate import dilemma_lines, dilemmas, write_jsonl
 from hierarchy import load_hierarchy
-from tests.conftest import write
+from tests.conftest import Invoke, write
 from tests.families import MINIMAL
 
 FAMILY = "confidential-instructions"
@@ -161,3 +164,43 @@ def test_only_when_names_a_real_axis_value(tmp_path: Path) -> None:
     )
     with pytest.raises(FamilyError, match=r"directives\[0\]\.only_when\.threat: .*does not vary"):
         load_family_file(write(tmp_path / "f.yaml", text))
+
+
+class FillingDisk:
+    """A raw file on a disk that fills after `room` bytes: the write that crosses it takes what
+    fits and returns a short count, as write(2) does, and the next one fails with ENOSPC."""
+
+    def __init__(self, handle: Any, room: int) -> None:
+        self.handle, self.room = handle, room
+
+    def write(self, data: bytes) -> int:
+        if self.room <= 0:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        taken = self.handle.write(bytes(data[: self.room]))
+        self.room -= taken
+        return taken
+
+    def __enter__(self) -> "FillingDisk":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.handle.close()
+
+
+@pytest.mark.parametrize("room", [1, 50_000, 400_000])
+def test_generate_on_a_full_disk_says_so_and_leaves_nothing(
+    ihsim: Invoke, isolated: Path, monkeypatch: pytest.MonkeyPatch, room: int
+) -> None:
+    """Issue 16: 'wrote 196 dilemmas' and exit 0 over a file of 89 whole lines and a broken one."""
+    real = os.fdopen
+    monkeypatch.setattr(
+        "conflicts.scenarios.generate.os.fdopen",
+        lambda fd, *a, **k: FillingDisk(real(fd, *a, **k), room),
+    )
+    result = ihsim("generate", "-f", "all", "-H", "four-principals", "-o", "out/d.jsonl")
+    assert result.exit_code == 1, result.output
+    assert result.stderr.strip() == (
+        "Error: out/d.jsonl: cannot write: No space left on device; nothing was written"
+    )
+    assert "wrote" not in result.output
+    assert list((isolated / "out").iterdir()) == []

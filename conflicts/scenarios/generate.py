@@ -7,6 +7,7 @@ Output goes to a temporary file renamed into place: a failure never leaves half 
 
 from __future__ import annotations
 
+import errno
 import itertools
 import json
 import os
@@ -515,7 +516,7 @@ class _Writer:
         while (batch := self.batches.get()) is not None:
             if self.error is None:
                 try:
-                    self.handle.write(b"\n".join(batch) + b"\n")
+                    _write_all(self.handle, b"\n".join(batch) + b"\n")
                 except BaseException as exc:
                     self.error = exc
 
@@ -530,6 +531,17 @@ class _Writer:
         self.thread.join()
         if self.error is not None:
             raise self.error
+
+
+def _write_all(handle: BinaryIO, data: bytes) -> None:
+    """An unbuffered write may take less than it was given (a disk filling up does exactly
+    that, without an error): write the rest until it is all taken or the kernel says why not."""
+    view = memoryview(data)
+    while view:
+        taken = handle.write(view)
+        if not taken:
+            raise OSError(errno.ENOSPC, "the file took no more bytes")
+        view = view[taken:]
 
 
 def write_jsonl(lines: Iterable[Line], output: Path, batch_size: int = 256) -> Summary:
