@@ -277,3 +277,27 @@ def test_an_edited_dilemma_that_keeps_its_id_is_refused(ihsim: Invoke, isolated:
     assert not (isolated / "b.db").exists()
     del edited["id"]
     assert id_of_line(json.dumps(edited)) != json.loads(lines[1])["id"]
+
+
+def test_what_would_be_counted_twice_is_refused(ihsim: Invoke, isolated: Path) -> None:
+    """Issue 16: lines twice claimed 24 done and stored 12, and `runs` showed 12/24 forever."""
+    text = generate(ihsim).read_text(encoding="utf-8")
+    write(isolated / "twice.jsonl", text + text.splitlines()[3] + "\n")
+    cases = [
+        (["run", "twice.jsonl", "-m", "sim/literal"], "twice.jsonl:13: dilemma "),
+        (
+            ["run", "d.jsonl", "-m", "sim/literal", "-m", "sim/literal"],
+            "sim/literal is given twice",
+        ),
+        (
+            ["generate", "-f", FAMILY, "-a", "framing=prohibitive|prohibitive", "-o", "x.jsonl"],
+            "axis framing lists 'prohibitive' twice",
+        ),
+    ]
+    for args, fragment in cases:
+        result = ihsim(*args)
+        assert result.exit_code == 2 and fragment in result.stderr, (args, result.output)
+        assert len(result.stderr.strip().splitlines()) == 1
+    assert "repeats line 4" in ihsim(*cases[0][0]).stderr
+    assert not (isolated / "x.jsonl").exists()
+    assert not (isolated / "results").exists()  # no store was begun for a run refused

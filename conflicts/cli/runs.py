@@ -296,6 +296,9 @@ def _check_run_arguments(
     if resume is None:
         if dilemma_file is None or not models:
             raise ArgumentError("give a dilemma file and at least one -m MODEL, or --resume RUN_ID")
+        repeated = sorted({m for m in models if models.count(m) > 1})
+        if repeated:  # one model twice is one set of transcripts, and a run that never completes
+            raise ArgumentError(f"-m {repeated[0]} is given twice")
         return
     if dilemma_file is not None or models:
         raise ArgumentError("--resume takes the run's own dilemmas and models; drop the others")

@@ -46,6 +46,9 @@ def parse_axes(
             raise FamilyError(f"this family does not vary {axis!r}", loc=("axes",))
         values = list(supported[axis]) if spec == "*" else [v.strip() for v in spec.split("|")]
         for value in values:
+            if values.count(value) > 1:  # each value is one set of dilemmas, written once
+                raise FamilyError(f"axis {axis} lists {value!r} twice", loc=("axes",))
+        for value in values:
             if value not in AXES[axis]:
                 known = "|".join(AXES[axis])
                 raise FamilyError(

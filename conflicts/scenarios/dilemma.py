@@ -135,18 +135,23 @@ def read_dilemma_lines(path: Path) -> Iterator[tuple[int, str, Dilemma]]:
         handle = path.open(encoding="utf-8")
     except OSError as exc:
         raise DilemmaFileError(f"cannot read: {exc.strerror or exc}", file=file) from None
-    count = 0
+    seen: dict[str, int] = {}
     with handle:
         try:
             for number, line in enumerate(handle, start=1):
                 text = line.strip()
                 if not text:
                     continue
-                yield number, text, parse_line(text, file, number)
-                count += 1
+                dilemma = parse_line(text, file, number)
+                if (first := seen.setdefault(dilemma.id, number)) != number:
+                    # a run would count it twice and store it once: never complete, never right
+                    raise DilemmaFileError(
+                        f"dilemma {dilemma.id} repeats line {first}", file=file, line=number
+                    )
+                yield number, text, dilemma
         except UnicodeDecodeError:
             raise DilemmaFileError("not UTF-8 text", file=file) from None
-    if count == 0:
+    if not seen:
         raise DilemmaFileError("no dilemmas in file", file=file)
 
 
