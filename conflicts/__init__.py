@@ -4,6 +4,7 @@ Each area is a subpackage of one kind of thing; an area imports only from the ar
 before it (and from `hierarchy`, the pure domain, which imports nothing of `conflicts`):
 
     errors, atomic  the input errors every area raises; files that appear whole or not at all
+    inert           text from models shown on a terminal with its control sequences made visible
     plugins         the entry points through which a lab's package joins the registries
     scenarios       families, axes, templates, generation, the evidence vocabulary, dilemmas
     store           the database, its migrations, transcripts and verdicts as stored

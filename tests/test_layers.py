@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LAYERS = [
     "errors",
     "atomic",
+    "inert",
     "plugins",
     "scenarios",
     "store",

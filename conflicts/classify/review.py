@@ -19,6 +19,7 @@ from rich.panel import Panel
 from rich.text import Text
 
 from conflicts.classify.gold import GoldLabel, append_gold, read_gold
+from conflicts.inert import inert
 from conflicts.store.database import Store
 from conflicts.store.transcript import NOT_ANSWERED
 from conflicts.store.verdicts import Reviewed, for_review
@@ -127,9 +128,9 @@ def _ask_label(
         flag = " [disagreement]" if verdict.flagged else ""
         console.print(Text(f"{principal}: classifier says {shown}{flag}", style="bold"))
         for quote in verdict.evidence.quotes:
-            console.print(Text(f"  quoted: {quote}"))
+            console.print(Text(f"  quoted: {inert(quote)}"))
         for call in verdict.evidence.calls:
-            console.print(Text(f"  tool call: {call}"))
+            console.print(Text(f"  tool call: {inert(call)}"))
     hint = f"Enter = {shown}, " if accept else ""
     while True:
         answer = ask(
@@ -147,17 +148,21 @@ def _ask_label(
 
 
 def _show(store: Store, case: Case, console: Console) -> None:
-    """The whole conversation, as text: nothing a model wrote is read as markup."""
+    """The whole conversation, as text: nothing a model wrote is read as markup, and no
+    control sequence in it reaches the terminal (`conflicts.inert`)."""
     dilemma = store.dilemma(case.dilemma)
     transcript = store.transcript(case.transcript_id)
-    console.rule(Text(f"{case.model} · {dilemma.family} · epoch {case.epoch} · {case.dilemma}"))
+    console.rule(
+        Text(inert(f"{case.model} · {dilemma.family} · epoch {case.epoch} · {case.dilemma}"))
+    )
     for message in [*dilemma.messages, *transcript.messages]:
         who = message.role + (f" ({message.principal})" if message.principal else "")
         body = message.content + "".join(
             f"\n→ {c.name}({json.dumps(c.arguments)})" for c in message.tool_calls
         )
-        console.print(Panel(Text(body), title=Text(who), title_align="left"))
+        console.print(Panel(Text(inert(body)), title=Text(inert(who)), title_align="left"))
     if transcript.reasoning:
-        console.print(Panel(Text(transcript.reasoning), title="reasoning", title_align="left"))
+        text = Text(inert(transcript.reasoning))
+        console.print(Panel(text, title="reasoning", title_align="left"))
     if transcript.stop_reason in NOT_ANSWERED:
         console.print(Text(NOT_ANSWERED[transcript.stop_reason], style="bold yellow"))

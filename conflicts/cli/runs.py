@@ -231,6 +231,9 @@ def runs_command(db: Path, as_json: bool) -> None:
         return
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
+
+    from conflicts.inert import inert
 
     table = Table()
     table.add_column("run", no_wrap=True)
@@ -244,8 +247,8 @@ def runs_command(db: Path, as_json: bool) -> None:
         table.add_row(
             info.id,
             info.created_at[:16].replace("T", " "),
-            "\n".join(info.models),
-            "\n".join(_settings(info.params)),
+            Text(inert("\n".join(info.models))),  # names from outside: shown, never obeyed
+            Text(inert("\n".join(_settings(info.params)))),
             f"{summary.done}/{summary.planned}",
             str(summary.failed),
             f"${summary.cost:.2f}",

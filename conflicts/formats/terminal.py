@@ -1,4 +1,5 @@
-"""The report as rich tables for the terminal."""
+"""The report as rich tables for the terminal; names that came from outside ihsim (models,
+principals, axis values) are shown as plain text with control sequences made visible."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ from collections.abc import Iterator
 
 from rich import box
 from rich.table import Table
+from rich.text import Text
 
 from conflicts.analysis.measures import Aggregate, Cell
 from conflicts.classify.gold import GOLD_LABELS, PREDICTED, Validation
+from conflicts.inert import inert
 
 
 def _pct(cell: Cell, label: str) -> str:
@@ -40,9 +43,9 @@ def cells_table(title: str, cells: list[Cell], group: str | None = None) -> Tabl
         low, high = cell.interval("subvert")
         extra = [cell.value] if group else []
         table.add_row(
-            cell.model if cell.model != previous else "",
-            cell.principal,
-            *extra,
+            Text(inert(cell.model)) if cell.model != previous else "",
+            Text(inert(cell.principal)),
+            *(Text(inert(value)) for value in extra),
             str(cell.n),
             _pct(cell, "comply"),
             _pct(cell, "refuse"),
@@ -70,7 +73,7 @@ def adherence_table(report: Aggregate) -> Table:
         if a.group in ("all", "tested"):
             found.setdefault(a.model, {})[a.value] = report.adherence_text(a)
     for model, values in found.items():
-        table.add_row(model, *(values.get(key, "–") for key in columns))
+        table.add_row(Text(inert(model)), *(values.get(key, "–") for key in columns))
     return table
 
 
