@@ -11,6 +11,7 @@ import pytest
 from conflicts.store import database
 from conflicts.store.database import Store
 from conflicts.store.migrations import MIGRATIONS
+from tests.conftest import Invoke
 
 
 def schema(path: Path) -> dict[str, object]:
@@ -62,3 +63,52 @@ def test_migration_names_are_unique_and_ordered() -> None:
     names = [name for name, _ in MIGRATIONS]
     assert names == sorted(names) and len(set(names)) == len(names)
     assert all(name[:3].isdigit() and name[3] == "_" for name in names)
+
+
+def _file_bytes(path: Path) -> bytes:
+    return path.read_bytes()
+
+
+def test_another_programs_database_is_refused_untouched(ihsim: Invoke, tmp_path: Path) -> None:
+    """Issue 16: ihsim's migrations table was added before it said 'not an ihsim database'."""
+    other = tmp_path / "other.db"
+    db = sqlite3.connect(other)
+    db.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, total REAL)")
+    db.execute("INSERT INTO orders VALUES (1, 9.5)")
+    db.commit()
+    db.close()
+    before = _file_bytes(other)
+    for args in (["runs"], ["report"], ["classify"]):
+        result = ihsim(*args, "--db", str(other))
+        assert result.exit_code == 2, result.output
+        assert "other.db: not an ihsim database (it holds orders)" in result.stderr
+    assert _file_bytes(other) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.db"]  # no -wal, no -shm
+
+
+def test_a_newer_ihsims_database_is_refused_untouched(ihsim: Invoke, tmp_path: Path) -> None:
+    newer = tmp_path / "newer.db"
+    Store(newer).close()
+    db = sqlite3.connect(newer)
+    db.execute("INSERT INTO migrations VALUES ('999_from_the_future', '2030-01-01')")
+    db.commit()
+    db.close()
+    rows = sqlite3.connect(newer).execute("SELECT COUNT(*) FROM migrations").fetchone()
+    result = ihsim("runs", "--db", str(newer))
+    assert result.exit_code == 2
+    assert "written by a newer ihsim (migration '999_from_the_future'" in result.stderr
+    assert sqlite3.connect(newer).execute("SELECT COUNT(*) FROM migrations").fetchone() == rows
+
+
+def test_a_renamed_column_is_a_one_line_error_not_a_traceback(
+    ihsim: Invoke, tmp_path: Path
+) -> None:
+    edited = tmp_path / "edited.db"
+    Store(edited).close()
+    db = sqlite3.connect(edited)
+    db.execute("ALTER TABLE transcripts RENAME COLUMN final_answer TO answer")
+    db.commit()
+    db.close()
+    result = ihsim("report", "--db", str(edited))
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "table 'transcripts' lacks column 'final_answer'" in result.stderr

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -77,14 +78,19 @@ class Store:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(path, timeout=30.0, isolation_level=None)
         try:
+            self.db.execute("PRAGMA busy_timeout=30000")
+            self._check_ours()  # before anything is written to the file
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA foreign_keys=ON")
-            self.db.execute("PRAGMA busy_timeout=30000")
             self._migrate()
+            self._check_columns()
         except sqlite3.DatabaseError as exc:
             self.db.close()
             raise StoreError(f"not an ihsim database: {exc}", file=str(path)) from None
+        except StoreError:
+            self.db.close()
+            raise
 
     def close(self) -> None:
         self.db.close()
@@ -104,6 +110,42 @@ class Store:
             self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
+
+    def _check_ours(self) -> None:
+        """Another program's database, or one a newer ihsim wrote, is refused untouched: adding
+        our tables to the first, or writing the second under an older schema, would damage it."""
+        tables = {
+            row[0]
+            for row in self.db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
+        }
+        if not tables:
+            return  # a new database
+        if "migrations" not in tables:
+            shown = ", ".join(sorted(tables)[:3])
+            raise StoreError(f"not an ihsim database (it holds {shown})", file=str(self.path))
+        known = {name for name, _ in MIGRATIONS}
+        applied = [row[0] for row in self.db.execute("SELECT name FROM migrations ORDER BY name")]
+        unknown = [name for name in applied if name not in known]
+        if unknown:
+            raise StoreError(
+                f"written by a newer ihsim (migration {unknown[0]!r} is unknown to this one):"
+                " upgrade ihsim to use it",
+                file=str(self.path),
+            )
+
+    def _check_columns(self) -> None:
+        """Every table holds the columns the migrations made: a hand-edited schema is refused
+        with its first difference, not met later as a traceback."""
+        for table, columns in _expected_columns(tuple(MIGRATIONS)).items():
+            found = {row[1] for row in self.db.execute(f"PRAGMA table_info({table})")}
+            missing = sorted(columns - found)
+            if missing:
+                raise StoreError(
+                    f"not an ihsim database: table {table!r} lacks column {missing[0]!r}",
+                    file=str(self.path),
+                )
 
     def _migrate(self) -> None:
         """Apply missing migrations; each is checked again inside its write lock, so processes
@@ -316,3 +358,19 @@ def _transcript_row(t: Transcript) -> tuple[Any, ...]:
         t.stop_reason,
         t.cost_usd,
     )
+
+
+@cache
+def _expected_columns(migrations: tuple[tuple[str, str], ...]) -> dict[str, frozenset[str]]:
+    """The tables and columns these migrations make, read from an in-memory database (~1 ms)."""
+    db = sqlite3.connect(":memory:")
+    try:
+        for _, sql in migrations:
+            for statement in filter(str.strip, sql.split(";")):
+                db.execute(statement)
+        tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return {
+            t: frozenset(row[1] for row in db.execute(f"PRAGMA table_info({t})")) for t in tables
+        }
+    finally:
+        db.close()
