@@ -69,6 +69,16 @@ def _file_bytes(path: Path) -> bytes:
     return path.read_bytes()
 
 
+def _store_edited(path: Path, statement: str) -> Path:
+    """A fresh ihsim store, then one statement applied to it behind ihsim's back."""
+    Store(path).close()
+    db = sqlite3.connect(path)
+    db.execute(statement)
+    db.commit()
+    db.close()
+    return path
+
+
 def test_another_programs_database_is_refused_untouched(ihsim: Invoke, tmp_path: Path) -> None:
     """Issue 16: ihsim's migrations table was added before it said 'not an ihsim database'."""
     other = tmp_path / "other.db"
@@ -87,12 +97,9 @@ def test_another_programs_database_is_refused_untouched(ihsim: Invoke, tmp_path:
 
 
 def test_a_newer_ihsims_database_is_refused_untouched(ihsim: Invoke, tmp_path: Path) -> None:
-    newer = tmp_path / "newer.db"
-    Store(newer).close()
-    db = sqlite3.connect(newer)
-    db.execute("INSERT INTO migrations VALUES ('999_from_the_future', '2030-01-01')")
-    db.commit()
-    db.close()
+    newer = _store_edited(
+        tmp_path / "newer.db", "INSERT INTO migrations VALUES ('999_from_the_future', '2030')"
+    )
     rows = sqlite3.connect(newer).execute("SELECT COUNT(*) FROM migrations").fetchone()
     result = ihsim("runs", "--db", str(newer))
     assert result.exit_code == 2
@@ -103,12 +110,9 @@ def test_a_newer_ihsims_database_is_refused_untouched(ihsim: Invoke, tmp_path: P
 def test_a_renamed_column_is_a_one_line_error_not_a_traceback(
     ihsim: Invoke, tmp_path: Path
 ) -> None:
-    edited = tmp_path / "edited.db"
-    Store(edited).close()
-    db = sqlite3.connect(edited)
-    db.execute("ALTER TABLE transcripts RENAME COLUMN final_answer TO answer")
-    db.commit()
-    db.close()
+    edited = _store_edited(
+        tmp_path / "edited.db", "ALTER TABLE transcripts RENAME COLUMN final_answer TO answer"
+    )
     result = ihsim("report", "--db", str(edited))
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert "table 'transcripts' lacks column 'final_answer'" in result.stderr
