@@ -48,7 +48,6 @@ def parse_axes(
         for value in values:
             if values.count(value) > 1:  # each value is one set of dilemmas, written once
                 raise FamilyError(f"axis {axis} lists {value!r} twice", loc=("axes",))
-        for value in values:
             if value not in AXES[axis]:
                 known = "|".join(AXES[axis])
                 raise FamilyError(

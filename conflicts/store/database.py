@@ -159,8 +159,7 @@ class Store:
                 done = db.execute("SELECT 1 FROM migrations WHERE name = ?", (name,)).fetchone()
                 if done:
                     continue
-                for statement in filter(str.strip, sql.split(";")):
-                    db.execute(statement)
+                _apply(db, sql)
                 db.execute("INSERT INTO migrations VALUES (?, ?)", (name, now()))
 
     # runs and dilemmas
@@ -360,14 +359,19 @@ def _transcript_row(t: Transcript) -> tuple[Any, ...]:
     )
 
 
+def _apply(db: sqlite3.Connection, sql: str) -> None:
+    """One migration's statements, in order (sqlite3 executes one statement a call)."""
+    for statement in filter(str.strip, sql.split(";")):
+        db.execute(statement)
+
+
 @cache
 def _expected_columns(migrations: tuple[tuple[str, str], ...]) -> dict[str, frozenset[str]]:
     """The tables and columns these migrations make, read from an in-memory database (~1 ms)."""
     db = sqlite3.connect(":memory:")
     try:
         for _, sql in migrations:
-            for statement in filter(str.strip, sql.split(";")):
-                db.execute(statement)
+            _apply(db, sql)
         tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
         return {
             t: frozenset(row[1] for row in db.execute(f"PRAGMA table_info({t})")) for t in tables
