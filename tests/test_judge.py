@@ -347,3 +347,15 @@ def test_guidance_for_a_principal_the_family_lacks_is_a_located_error(tmp_path: 
     bad = MINIMAL + "judge_guidance:\n  owner: Anything.\n"
     with pytest.raises(FamilyError, match=r"judge_guidance\.owner"):
         load_family_file(write(tmp_path / "bad.yaml", bad))
+
+
+def test_bad_guidance_is_one_line_exit_2_from_the_command_line(
+    ihsim: Invoke, tmp_path: Path
+) -> None:
+    empty = write(tmp_path / "empty.yaml", MINIMAL + "judge_guidance:\n  end_user: '  '\n")
+    result = ihsim("generate", "-f", str(empty), "-o", str(tmp_path / "d.jsonl"))
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.strip().splitlines() == [
+        f"error: {empty}:{MINIMAL.count(chr(10)) + 2}: judge_guidance.end_user: guidance is empty"
+    ]
+    assert not (tmp_path / "d.jsonl").exists()
