@@ -23,3 +23,7 @@ class StoreError(InputError):
 
 class ArgumentError(InputError):
     """Command-line arguments that do not go together."""
+
+
+class Interrupted(Exception):
+    """A command stopped by Ctrl-C: its message says what it kept; exit code 130."""

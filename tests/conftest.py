@@ -27,7 +27,9 @@ def ihsim() -> Invoke:
     runner = CliRunner()
 
     def invoke(*args: str, input: str | None = None) -> Result:
-        return runner.invoke(main, list(args), input=input, catch_exceptions=False)
+        return runner.invoke(
+            main, list(args), input=input, catch_exceptions=False, prog_name="ihsim"
+        )
 
     return invoke
 

@@ -2,9 +2,11 @@ import asyncio
 import json
 import os
 import re
+import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -218,3 +220,65 @@ def test_the_progress_bar_on_a_terminal(dilemma_file: Path, tmp_path: Path) -> N
         r"36/36 +\d+/s +0 err +0 tok +\$0\.00 +\d+:\d\d:\d\d +\d+:\d\d:\d\d$", final
     ), final
     assert "…" not in final and len(final) <= 80
+
+
+SIM_RUN = ["-m", "sim/literal", "-m", "sim/schemer", "-e", "150"]  # 12 dilemmas: 3,600 runs
+SIM_PLANNED = 12 * 2 * 150
+
+
+def _sim_victim(dilemma_file: Path, db: Path) -> subprocess.Popen[str]:
+    """An `ihsim run` of simulated personas, started once the plan's first transcripts are in."""
+    from tests.test_providers import committed
+
+    command = [sys.executable, "-m", "conflicts", "run", str(dilemma_file), *SIM_RUN]
+    victim = subprocess.Popen(
+        [*command, "--db", str(db)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    while victim.poll() is None and committed(db) == 0:
+        time.sleep(0.002)
+    return victim
+
+
+def test_a_simulated_run_killed_midway_keeps_what_it_finished(
+    dilemma_file: Path, tmp_path: Path
+) -> None:
+    """Personas never wait, so the writer never ran before the end: a kill kept nothing."""
+    from tests.test_providers import committed
+
+    db = tmp_path / "k.db"
+    victim = _sim_victim(dilemma_file, db)
+    victim.send_signal(signal.SIGKILL)
+    victim.communicate()
+    kept = committed(db)
+    planned = SIM_PLANNED
+    assert 0 < kept < planned
+    rerun = subprocess.run(
+        [sys.executable, "-m", "conflicts", "run", str(dilemma_file), *SIM_RUN, "--db", str(db)],
+        capture_output=True,
+        text=True,
+    )
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"{planned - kept} done, {kept} already finished" in rerun.stderr
+    with Store(db) as store:
+        (run_id,) = [s.info.id for s in store.runs()]
+        assert count_rows(store, run_id) == (planned, planned)
+
+
+def test_ctrl_c_stops_a_simulated_run_within_a_second_and_says_what_it_kept(
+    dilemma_file: Path, tmp_path: Path
+) -> None:
+    from tests.test_providers import committed
+
+    db = tmp_path / "i.db"
+    victim = _sim_victim(dilemma_file, db)
+    asked = time.perf_counter()
+    victim.send_signal(signal.SIGINT)
+    _, err = victim.communicate(timeout=10)
+    took = time.perf_counter() - asked
+    kept = committed(db)
+    assert victim.returncode == 130, err
+    assert took < 1.0
+    found = re.search(r"interrupted: (run-\w+): (\d+) of (\d+) transcripts stored", err)
+    assert found is not None, err
+    assert int(found[2]) == kept and 0 < kept < int(found[3]) == SIM_PLANNED
+    assert f"ihsim run --resume {found[1]}" in err

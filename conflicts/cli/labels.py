@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from conflicts.cli.options import (
+    BASE_URL,
     FloatOrNone,
     api_key_env_option,
     classifier_option,
@@ -40,7 +41,7 @@ from hierarchy.errors import InputError
     multiple=True,
     help="A judge model, e.g. anthropic/claude-sonnet-4-5 (repeatable: the judges vote).",
 )
-@click.option("--judge-base-url", help="Endpoint for openai-compatible/ judges.")
+@click.option("--judge-base-url", type=BASE_URL, help="Endpoint for openai-compatible/ judges.")
 @api_key_env_option("Read the judges' key from this variable.")
 @max_connections_option(8, "Requests in flight per judge.")
 @temperature_option(

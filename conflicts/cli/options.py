@@ -8,12 +8,14 @@ aliases (`ALIASES`), so nobody's scripts break; `tests/test_cli_vocabulary.py` c
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
+from conflicts.errors import Interrupted
 from hierarchy.errors import InputError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -29,7 +31,8 @@ ALIASES: dict[str, tuple[str, str]] = {
 
 
 class IhsimGroup(click.Group):
-    """Turns input errors anywhere below into one line and exit code 2."""
+    """Turns input and usage errors anywhere below into one line and exit code 2, and Ctrl-C
+    into one line saying what was kept and exit code 130."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -37,6 +40,17 @@ class IhsimGroup(click.Group):
         except InputError as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(2)
+        except click.UsageError as exc:
+            command = exc.ctx.command_path if exc.ctx is not None else ctx.command_path
+            message = exc.format_message().rstrip(".")
+            click.echo(f"error: {message} (see {command} --help)", err=True)
+            ctx.exit(exc.exit_code)
+        except Interrupted as exc:
+            click.echo(f"interrupted: {exc}", err=True)
+            ctx.exit(130)
+        except (KeyboardInterrupt, click.Abort):
+            click.echo("interrupted: nothing was half-written", err=True)
+            ctx.exit(130)
 
 
 def hidden_alias(*decls: str, to: str, **attrs: Any) -> Decorator[Any]:
@@ -105,8 +119,43 @@ def quiet_option(fn: F) -> F:
     return click.option("-q", "--quiet", is_flag=True, help="No progress bar.")(fn)
 
 
+class Finite(click.FloatRange):
+    """A number in its range, never NaN or an infinity: NaN passes every comparison a range
+    makes, and would switch a budget off or reach a JSON file as an invalid token."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
+class Url(click.ParamType):
+    """An http(s) URL with a host: anything else fails only after every retry, much later."""
+
+    name = "url"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from urllib.parse import urlsplit
+
+        try:
+            parts = urlsplit(str(value))
+            parts.port  # noqa: B018  (raises on a port that is not a number)
+        except ValueError as exc:
+            self.fail(f"{value!r} is not a URL: {exc}", param, ctx)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            self.fail(f"{value!r} is not an http(s) URL, e.g. http://127.0.0.1:8000/v1", param, ctx)
+        return str(value)
+
+
+BASE_URL = Url()
+MAX_CONNECTIONS = 4096  # past this a machine runs out of sockets before a server runs out of slots
+MAX_EPOCHS = 100_000
+SEEDS = click.IntRange(-(2**63), 2**63 - 1)  # what a provider's seed field (int64) can carry
+
+
 def seed_option(help: str | None = None, default: int = 0) -> Decorator[Any]:
-    return click.option("-s", "--seed", type=int, default=default, show_default=True, help=help)
+    return click.option("-s", "--seed", type=SEEDS, default=default, show_default=True, help=help)
 
 
 def family_option(help: str) -> Decorator[Any]:
@@ -132,11 +181,12 @@ def models_option(help: str) -> Decorator[Any]:
 
 def max_connections_option(default: int, help: str) -> Decorator[Any]:
     def decorate(fn: F) -> F:
-        fn = hidden_alias("--connections", to="max_connections", type=click.IntRange(min=1))(fn)
+        bounded = click.IntRange(1, MAX_CONNECTIONS)
+        fn = hidden_alias("--connections", to="max_connections", type=bounded)(fn)
         return click.option(
             "-c",
             "--max-connections",
-            type=click.IntRange(min=1),
+            type=bounded,
             default=default,
             show_default=True,
             help=help,
@@ -161,7 +211,7 @@ def temperature_option(
 def max_tokens_option(default: int | None, help: str) -> Decorator[Any]:
     return click.option(
         "--max-tokens",
-        type=click.IntRange(min=1),
+        type=click.IntRange(1, 10_000_000),
         default=default,
         show_default=default is not None,
         help=help,
@@ -169,7 +219,7 @@ def max_tokens_option(default: int | None, help: str) -> Decorator[Any]:
 
 
 def timeout_option(help: str) -> Decorator[Any]:
-    return click.option("--timeout", type=click.FloatRange(min=0.1), default=None, help=help)
+    return click.option("--timeout", type=Finite(0.1, 86_400), default=None, help=help)
 
 
 def api_key_env_option(help: str) -> Decorator[Any]:
@@ -248,9 +298,13 @@ class FloatOrNone(click.ParamType):
         if str(value).strip().lower() == "none":
             return None
         try:
-            return float(value)
+            number = float(value)
         except ValueError:
             self.fail(f"{value!r} is neither a number nor 'none'", param, ctx)
+        return TEMPERATURE.convert(number, param, ctx)
+
+
+TEMPERATURE = Finite(0, 2)  # the widest range a provider takes (OpenAI's)
 
 
 def open_store(db: Path, must_exist: bool = True) -> Any:

@@ -10,6 +10,10 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from conflicts.cli.options import (
+    BASE_URL,
+    MAX_EPOCHS,
+    TEMPERATURE,
+    Finite,
     api_key_env_option,
     db_option,
     family_option,
@@ -42,17 +46,19 @@ if TYPE_CHECKING:
     default=None,
     help="Continue a run in the store by id, with the models and parameters it was started with.",
 )
-@click.option("-e", "--epochs", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option(
+    "-e", "--epochs", type=click.IntRange(1, MAX_EPOCHS), default=1, show_default=True
+)
 @max_connections_option(8, "Concurrent requests per model.")
 @seed_option("Seed passed to the model where supported (sim personas use it).", defaults.SEED)
 @click.option(
     "--max-turns",
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, 1000),
     default=defaults.MAX_TURNS,
     show_default=True,
     help="Tool-loop turns before a transcript stops with stop_reason turn_limit.",
 )
-@temperature_option(float, None, "Sampling temperature.")
+@temperature_option(TEMPERATURE, None, "Sampling temperature.")
 @max_tokens_option(
     None, f"Output token limit per turn (anthropic default: {defaults.ANTHROPIC_MAX_TOKENS})."
 )
@@ -68,6 +74,7 @@ if TYPE_CHECKING:
 )
 @click.option(
     "--base-url",
+    type=BASE_URL,
     default=None,
     help="API base URL: needed for openai-compatible/ (vLLM, Ollama, llama.cpp).",
 )
@@ -87,7 +94,7 @@ if TYPE_CHECKING:
 )
 @click.option(
     "--max-cost",
-    type=click.FloatRange(min=0),
+    type=Finite(min=0),
     default=None,
     help="Stop starting transcripts once the run has cost this many dollars.",
 )

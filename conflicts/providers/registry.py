@@ -211,10 +211,15 @@ def extra_fields(pairs: Iterable[str]) -> dict[str, Any]:
         if key in fields:
             raise ArgumentError(f"-p {key}: given twice", loc=("param",))
         try:
-            fields[key] = json.loads(raw)
+            fields[key] = json.loads(raw, parse_constant=_not_a_number)
         except ValueError:
             fields[key] = raw
     return fields
+
+
+def _not_a_number(token: str) -> None:
+    """NaN and the infinities are not JSON: a server would refuse them, `runs --json` too."""
+    raise ArgumentError(f"-p: {token} is not a number a request can carry", loc=("param",))
 
 
 def _timeout(params: dict[str, object]) -> float:

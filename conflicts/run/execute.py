@@ -27,6 +27,7 @@ from conflicts.store.transcript import Cut, StopReason, Transcript, Turn, Usage
 Job = tuple[Dilemma, str, int]
 ANSWERED: Literal["answered"] = "answered"  # wakes the writer to commit a new cached answer
 PAGE = 500
+BACKLOG = 256  # results waiting for the writer before a worker steps aside for it
 
 
 @dataclass
@@ -235,6 +236,10 @@ async def execute(
             if outcome.stopped:
                 return
             await results.put(await _attempt(providers[job[1]], job, session))
+            if results.qsize() >= BACKLOG:
+                # A provider that never waits (the simulated personas) never lets the writer in:
+                # nothing would be stored before the end, and Ctrl-C would go unheard.
+                await asyncio.sleep(0)
 
     def write(batch: list[Transcript]) -> None:
         with store.transaction():
@@ -265,7 +270,8 @@ async def execute(
                 return
 
     writing = asyncio.create_task(writer())
-    workers = [asyncio.create_task(worker()) for _ in range(max_connections * len(run.models))]
+    count = min(max_connections * len(run.models), remaining)  # no idle tasks for a short run
+    workers = [asyncio.create_task(worker()) for _ in range(count)]
     try:
         await asyncio.gather(*workers)
     finally:

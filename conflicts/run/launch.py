@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from conflicts.errors import StoreError
+from conflicts.errors import Interrupted, StoreError
 from conflicts.providers.registry import check_model, sdk_modules
 from conflicts.providers.tls import build_aside
 from conflicts.run.garbage_collection import import_quietly, paused
@@ -57,6 +57,13 @@ def run_with_progress(
         if quiet:
             return asyncio.run(execute(store, run, **execution))
         return _with_bar(store, run, finished, execution)
+    except KeyboardInterrupt:  # each result was committed as it came: say what the store holds
+        counts = store.transcript_counts(run.id)
+        raise Interrupted(
+            f"{run.id}: {counts.get('ok', 0)} of {run.planned} transcripts stored"
+            f" ({counts.get('error', 0)} failed); run the same command, or"
+            f" `ihsim run --resume {run.id}`, to continue"
+        ) from None
     finally:
         store.close()
 
