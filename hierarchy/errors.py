@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 Location = tuple[str | int, ...]
 
@@ -13,6 +14,11 @@ def format_field(loc: Sequence[str | int]) -> str:
     for part in loc:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
+
+
+def message_of(error: Mapping[str, Any]) -> str:
+    """A pydantic error's message, without the "Value error, " a validator's own words get."""
+    return str(error["msg"]).removeprefix("Value error, ")
 
 
 class InputError(Exception):

@@ -13,7 +13,7 @@ from typing import Any, Generic, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from hierarchy.errors import InputError, Location
+from hierarchy.errors import InputError, Location, message_of
 
 Lines = dict[Location, int]
 M = TypeVar("M", bound=BaseModel)
@@ -21,36 +21,88 @@ E = TypeVar("E", bound=InputError)
 T = TypeVar("T")
 
 
-def _record_lines(node: yaml.Node, loc: Location, lines: Lines) -> None:
-    lines[loc] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            if isinstance(key, yaml.ScalarNode):
-                lines[(*loc, key.value)] = key.start_mark.line + 1
-                _record_lines(value, (*loc, key.value), lines)
-                lines[(*loc, key.value)] = key.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            _record_lines(item, (*loc, index), lines)
+MAX_BYTES = 8 << 20  # a hand-written hierarchy or family is a few KB; prices a few hundred
+MAX_VALUES = 200_000  # values once aliases are expanded: a "billion laughs" file is refused
+MAX_DEPTH = 64  # nesting; the composer and the validator recurse, and stop far deeper
+
+
+class _Walk:
+    """Records the line of every value, counting values as aliases expand them and refusing a
+    key written twice in one mapping (YAML lets the last one win silently)."""
+
+    def __init__(self, file: str, error: type[InputError]) -> None:
+        self.file, self.error = file, error
+        self.lines: Lines = {}
+        self.values = 0
+
+    def record(self, node: yaml.Node, loc: Location) -> None:
+        self.values += 1
+        if self.values > MAX_VALUES:
+            raise self.error(
+                f"more than {MAX_VALUES:,} values once aliases are expanded", file=self.file
+            )
+        if len(loc) > MAX_DEPTH:
+            raise self.error(
+                f"nested more than {MAX_DEPTH} levels deep", file=self.file, line=_line(node)
+            )
+        self.lines[loc] = _line(node)
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[str, int] = {}
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode):
+                    if key.value in seen and key.tag != "tag:yaml.org,2002:merge":
+                        raise self.error(
+                            f"key {key.value!r} is given twice (first on line {seen[key.value]})",
+                            file=self.file,
+                            line=_line(key),
+                            loc=(*loc, key.value),
+                        )
+                    seen[key.value] = _line(key)
+                    self.record(value, (*loc, key.value))
+                    self.lines[(*loc, key.value)] = _line(key)
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                self.record(item, (*loc, index))
+
+
+def _line(node: yaml.Node) -> int:
+    return int(node.start_mark.line) + 1
 
 
 def parse_yaml(text: str, file: str, error: type[E]) -> tuple[Any, Lines]:
-    """Parse one YAML document; return the data and a map from location to line number."""
-    loader = yaml.SafeLoader(text)
+    """Parse one YAML document; return the data and a map from location to line number.
+
+    Only plain data (safe loading), within limits of size, nesting and alias expansion."""
+    if len(text) > MAX_BYTES:
+        raise error(
+            f"{len(text):,} characters; a YAML file here is at most {MAX_BYTES:,}", file=file
+        )
+    loader: yaml.SafeLoader | None = None
     try:
+        loader = yaml.SafeLoader(text)
         node = loader.get_single_node()
         if node is None:
             raise error("file is empty", file=file, line=1)
-        lines: Lines = {}
-        _record_lines(node, (), lines)
-        return loader.construct_document(node), lines
+        walk = _Walk(file, error)
+        walk.record(node, ())
+        return loader.construct_document(node), walk.lines
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         problem = exc.problem or exc.context or "malformed YAML"
         raise error(f"malformed YAML: {problem}", file=file, line=line) from None
+    except yaml.reader.ReaderError as exc:  # a NUL byte, a character YAML does not allow
+        line = text.count("\n", 0, exc.position) + 1
+        raise error(
+            f"malformed YAML: character #x{exc.character:04x} is not allowed", file=file, line=line
+        ) from None
+    except RecursionError:  # the composer recurses once per level, before the walk can count
+        raise error(
+            f"malformed YAML: nested more than {MAX_DEPTH} levels deep", file=file
+        ) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def line_of(loc: Location, lines: Lines) -> int | None:
@@ -77,7 +129,7 @@ def validate(model: type[M], data: Any, file: str, lines: Lines, error: type[E])
         first = exc.errors()[0]
         loc = tuple(p for p in first["loc"] if isinstance(p, str | int))
         loc = _strip_union_tags(loc, data)
-        message = first["msg"]
+        message = message_of(first)
         if first["type"] == "extra_forbidden":
             message = "unknown field"
         raise error(message, file=file, line=line_of(loc, lines), loc=loc) from None
@@ -109,6 +161,8 @@ def load_model(path: Path, model: type[M], error: type[E], build: Callable[[M], 
     """
     file = str(path)
     try:
+        if path.stat().st_size > MAX_BYTES:  # before reading it all in
+            raise error(f"larger than {MAX_BYTES >> 20} MB: not a hand-written file", file=file)
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise error("no such file", file=file) from None

@@ -26,7 +26,7 @@ from conflicts.analysis.intervals import cohen_kappa
 from conflicts.errors import DilemmaFileError
 from conflicts.store.database import Store
 from conflicts.store.verdicts import labels_in_runs
-from hierarchy.errors import format_field
+from hierarchy.errors import format_field, message_of
 
 GOLD_LABELS = ("comply", "refuse", "subvert")  # the decided labels
 PREDICTED = (*GOLD_LABELS, "unclear")
@@ -69,7 +69,9 @@ def read_gold(path: Path) -> list[GoldLabel]:
             if first["type"] == "json_invalid":
                 raise DilemmaFileError("not JSON", file=file, line=number) from None
             where = format_field([p for p in first["loc"] if isinstance(p, str | int)])
-            raise DilemmaFileError(first["msg"], file=file, line=number, loc=(where,)) from None
+            raise DilemmaFileError(
+                message_of(first), file=file, line=number, loc=(where,)
+            ) from None
     if not labels:
         raise DilemmaFileError("no gold labels in file", file=file)
     return labels

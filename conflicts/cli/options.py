@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -48,6 +49,17 @@ class IhsimGroup(click.Group):
         except Interrupted as exc:
             click.echo(f"interrupted: {exc}", err=True)
             ctx.exit(130)
+        except sqlite3.Error as exc:  # a store that took its opening and then refused a write
+            from conflicts.store.database import Store, failure
+
+            reason = failure(exc)
+            if reason is None:
+                raise
+            click.echo(
+                f"error: {Store.last_opened}: {reason}; what was committed before is kept",
+                err=True,
+            )
+            ctx.exit(2)
         except (KeyboardInterrupt, click.Abort):
             click.echo("interrupted: nothing was half-written", err=True)
             ctx.exit(130)
@@ -150,7 +162,6 @@ class Url(click.ParamType):
 
 BASE_URL = Url()
 MAX_CONNECTIONS = 4096  # past this a machine runs out of sockets before a server runs out of slots
-MAX_EPOCHS = 100_000
 SEEDS = click.IntRange(-(2**63), 2**63 - 1)  # what a provider's seed field (int64) can carry
 
 

@@ -11,7 +11,6 @@ import click
 
 from conflicts.cli.options import (
     BASE_URL,
-    MAX_EPOCHS,
     TEMPERATURE,
     Finite,
     api_key_env_option,
@@ -47,7 +46,7 @@ if TYPE_CHECKING:
     help="Continue a run in the store by id, with the models and parameters it was started with.",
 )
 @click.option(
-    "-e", "--epochs", type=click.IntRange(1, MAX_EPOCHS), default=1, show_default=True
+    "-e", "--epochs", type=click.IntRange(1, defaults.MAX_EPOCHS), default=1, show_default=True
 )
 @max_connections_option(8, "Concurrent requests per model.")
 @seed_option("Seed passed to the model where supported (sim personas use it).", defaults.SEED)

@@ -242,9 +242,13 @@ async def execute(
                 await asyncio.sleep(0)
 
     def write(batch: list[Transcript]) -> None:
-        with store.transaction():
-            store.insert_transcripts(batch)
-            cache.write()
+        try:
+            with store.transaction():
+                store.insert_transcripts(batch)
+                cache.write()
+        except BaseException:  # a full disk, a read-only store: start nothing more to lose
+            outcome.stopped = True
+            raise
         for transcript in batch:
             _tally(outcome, transcript)
             outcome.spent += transcript.cost_usd or 0.0

@@ -10,55 +10,153 @@ from __future__ import annotations
 import json
 import struct
 import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from conflicts.errors import DilemmaFileError
+from conflicts.store.run_defaults import MAX_EPOCHS
+from hierarchy.errors import format_field, message_of
 
 ZSTD = 93
 LOCAL_HEADER = struct.Struct("<4s5H3I2H")  # the zip local file header, 30 bytes
 
 
-def samples(path: Path) -> Iterator[tuple[str, str, dict[str, Any]]]:
+MAX_MEMBER = 128 << 20  # bytes a log's JSON may decompress to: a sample is rarely a few MB
+
+
+class _Shape(BaseModel):
+    """The part of Inspect's log schema ihsim reads; other fields, and fields of other releases,
+    are let through untouched."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class InspectCall(_Shape):
+    id: str = ""
+    function: str = ""
+    arguments: dict[str, Any] | None = None
+
+
+class InspectMessage(_Shape):
+    role: str
+    content: str | list[Any] | None = None
+    source: str | None = None
+    tool_calls: list[InspectCall] | None = None
+    tool_call_id: str | None = None
+    function: str | None = None
+
+
+class InspectChoice(_Shape):
+    stop_reason: str | None = None
+
+
+class InspectOutput(_Shape):
+    completion: str | None = None
+    choices: list[InspectChoice] | None = None
+
+
+class InspectSample(_Shape):
+    id: str | int | None = None
+    epoch: int | None = Field(None, ge=1, le=MAX_EPOCHS)  # Inspect counts epochs from 1
+    input: str | list[Any] | None = None
+    messages: list[InspectMessage] | None = None
+    metadata: dict[str, Any] | None = None
+    output: InspectOutput | None = None
+
+
+class InspectEval(_Shape):
+    model: str = ""
+
+
+class InspectLog(_Shape):
+    eval: InspectEval = InspectEval()
+    samples: list[Any] | None = None
+
+
+def samples(path: Path) -> Iterator[tuple[str, str, InspectSample]]:
     """(where, the eval's model, sample) for every sample of an Inspect log."""
     if path.suffix == ".eval":
         yield from _eval_samples(path)
         return
-    log = _json(path.read_bytes(), str(path))
-    model = str(log.get("eval", {}).get("model", ""))
-    for index, sample in enumerate(log.get("samples") or []):
-        yield f"samples[{index}]", model, sample
+    if path.stat().st_size > MAX_MEMBER:
+        raise DilemmaFileError(f"larger than {MAX_MEMBER >> 20} MB", file=str(path))
+    log = _shaped(InspectLog, _json(path.read_bytes(), str(path)), str(path))
+    for index, sample in enumerate(log.samples or []):
+        where = f"samples[{index}]"
+        yield where, log.eval.model, _shaped(InspectSample, sample, f"{path}:{where}")
 
 
-def _eval_samples(path: Path) -> Iterator[tuple[str, str, dict[str, Any]]]:
+def _eval_samples(path: Path) -> Iterator[tuple[str, str, InspectSample]]:
     try:
         archive = zipfile.ZipFile(path)
-    except zipfile.BadZipFile:
+    except (zipfile.BadZipFile, OSError) as exc:
         raise DilemmaFileError(
-            "not an Inspect .eval archive (not a zip file)", file=str(path)
+            f"not an Inspect .eval archive (not a zip file: {exc})", file=str(path)
         ) from None
     with archive, path.open("rb") as raw:
         names = archive.namelist()
         if "header.json" not in names:
             raise DilemmaFileError("not an Inspect .eval archive (no header.json)", file=str(path))
-        header = _json(_read(archive, raw, "header.json"), f"{path}:header.json")
-        model = str(header.get("eval", {}).get("model", ""))
+        where = f"{path}:header.json"
+        header = _shaped(InspectLog, _json(_read(archive, raw, "header.json", where), where), where)
         for name in sorted(n for n in names if n.startswith("samples/") and n.endswith(".json")):
-            yield name, model, _json(_read(archive, raw, name), f"{path}:{name}")
+            where = f"{path}:{name}"
+            data = _json(_read(archive, raw, name, where), where)
+            yield name, header.eval.model, _shaped(InspectSample, data, where)
 
 
-def _read(archive: zipfile.ZipFile, raw: Any, name: str) -> bytes:
+def _read(archive: zipfile.ZipFile, raw: Any, name: str, where: str) -> bytes:
+    """One member, decompressed to at most MAX_MEMBER bytes whatever its header claims (a few
+    KB of zeros compress a thousandfold); a damaged member is one located error."""
     info = archive.getinfo(name)
-    if info.compress_type != ZSTD:
-        return archive.read(name)
+    if info.file_size > MAX_MEMBER:
+        raise DilemmaFileError(
+            f"{info.file_size:,} bytes uncompressed; a member may hold {MAX_MEMBER:,}", file=where
+        )
+    try:
+        if info.compress_type != ZSTD:
+            with archive.open(name) as member:
+                data = member.read(MAX_MEMBER + 1)
+        else:
+            data = _zstd(raw, info)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, struct.error) as exc:
+        raise DilemmaFileError(f"damaged archive member: {exc}", file=where) from None
+    if len(data) > MAX_MEMBER:
+        raise DilemmaFileError(f"decompresses past {MAX_MEMBER:,} bytes", file=where)
+    return data
+
+
+def _zstd(raw: Any, info: zipfile.ZipInfo) -> bytes:
     import zstandard
 
     raw.seek(info.header_offset)
     fields = LOCAL_HEADER.unpack(raw.read(LOCAL_HEADER.size))
     raw.seek(fields[-2] + fields[-1], 1)  # skip the file name and extra field
     compressed = raw.read(info.compress_size)
-    return zstandard.ZstdDecompressor().decompress(compressed, max_output_size=info.file_size)
+    try:
+        return bytes(
+            zstandard.ZstdDecompressor().decompress(compressed, max_output_size=info.file_size)
+        )
+    except zstandard.ZstdError as exc:
+        raise ValueError(str(exc)) from None
+
+
+S = TypeVar("S", bound=_Shape)
+
+
+def _shaped(model: type[S], data: dict[str, Any], where: str) -> S:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = format_field([p for p in first["loc"] if isinstance(p, str | int)])
+        raise DilemmaFileError(
+            f"not an Inspect log: {message_of(first)}", file=where, loc=(field,) if field else ()
+        ) from None
 
 
 def _json(data: bytes, where: str) -> dict[str, Any]:
@@ -75,66 +173,56 @@ def _json(data: bytes, where: str) -> dict[str, Any]:
 CUTS = {"max_tokens": "max_tokens", "model_length": "max_tokens", "content_filter": "filtered"}
 
 
-def record(model: str, sample: dict[str, Any]) -> dict[str, Any]:
+def record(model: str, sample: InspectSample) -> dict[str, Any]:
     """An Inspect sample as an ihsim transcript record (see conflicts/run/transcript_import.py)."""
-    messages = [_message(m) for m in sample.get("messages") or []]
-    metadata = sample.get("metadata") or {}
-    generated = [
-        i
-        for i, m in enumerate(sample.get("messages") or [])
-        if m.get("role") == "assistant" and m.get("source") == "generate"
-    ]
-    inputs = sample.get("input")
+    given = sample.messages or []
+    messages = [_message(m) for m in given]
+    metadata = sample.metadata or {}
+    generated = [i for i, m in enumerate(given) if m.role == "assistant" and m.source == "generate"]
     if generated:
-        prompt_length = generated[0]
-    elif isinstance(inputs, list):
-        prompt_length = len(inputs)
+        prompt_length: int | None = generated[0]
+    elif isinstance(sample.input, list):
+        prompt_length = len(sample.input)
     else:
         prompt_length = None
     reasoning = [
-        block.get("reasoning", "")
-        for m in sample.get("messages") or []
-        if m.get("role") == "assistant" and isinstance(m.get("content"), list)
-        for block in m["content"]
+        str(block.get("reasoning", ""))
+        for m in given
+        if m.role == "assistant" and isinstance(m.content, list)
+        for block in m.content
         if isinstance(block, dict) and block.get("type") == "reasoning"
     ]
-    epoch = sample.get("epoch")
+    epoch = sample.epoch
     found: dict[str, Any] = {
         "model": model,
         "messages": messages,
         "prompt_length": prompt_length,
-        "epoch": epoch - 1 if isinstance(epoch, int) and epoch >= 1 else None,
+        "epoch": epoch - 1 if epoch is not None else None,  # Inspect counts from 1
         "reasoning": "\n\n".join(r for r in reasoning if r) or None,
-        "source_id": str(sample.get("id", "")),
+        "source_id": str(sample.id if sample.id is not None else ""),
     }
     for key in ("dilemma", "axes", "setting"):
         value = metadata.get(f"ihsim_{key}", metadata.get(key))
         if value is not None:
             found[key] = value
-    output = sample.get("output") or {}
-    completion = output.get("completion")
-    if isinstance(completion, str) and completion:
-        found["final_answer"] = completion
-    choices = output.get("choices") or [{}]
-    found["stop_reason"] = CUTS.get(choices[0].get("stop_reason"))
+    output = sample.output or InspectOutput()
+    if output.completion:
+        found["final_answer"] = output.completion
+    choices = output.choices or [InspectChoice()]
+    found["stop_reason"] = CUTS.get(choices[0].stop_reason or "")
     return {k: v for k, v in found.items() if v is not None}
 
 
-def _message(message: dict[str, Any]) -> dict[str, Any]:
-    found: dict[str, Any] = {"role": message.get("role"), "content": _text(message.get("content"))}
-    calls = message.get("tool_calls") or []
-    if calls:
+def _message(message: InspectMessage) -> dict[str, Any]:
+    found: dict[str, Any] = {"role": message.role, "content": _text(message.content)}
+    if message.tool_calls:
         found["tool_calls"] = [
-            {
-                "id": c.get("id", ""),
-                "name": c.get("function", ""),
-                "arguments": c.get("arguments") or {},
-            }
-            for c in calls
+            {"id": c.id, "name": c.function, "arguments": c.arguments or {}}
+            for c in message.tool_calls
         ]
-    if message.get("role") == "tool":
-        found["tool_call_id"] = message.get("tool_call_id")
-        found["name"] = message.get("function")
+    if message.role == "tool":
+        found["tool_call_id"] = message.tool_call_id
+        found["name"] = message.function
     return found
 
 

@@ -6,6 +6,7 @@ process plans the run, not before; a --quiet run never imports rich."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,7 +16,7 @@ from conflicts.providers.registry import check_model, sdk_modules
 from conflicts.providers.tls import build_aside
 from conflicts.run.garbage_collection import import_quietly, paused
 from conflicts.run.plan import file_sha256, plan_beside, plan_run, run_id_for
-from conflicts.store.database import RunInfo, Store
+from conflicts.store.database import RunInfo, Store, failure
 
 if TYPE_CHECKING:
     from conflicts.run.execute import Outcome
@@ -58,14 +59,24 @@ def run_with_progress(
             return asyncio.run(execute(store, run, **execution))
         return _with_bar(store, run, finished, execution)
     except KeyboardInterrupt:  # each result was committed as it came: say what the store holds
-        counts = store.transcript_counts(run.id)
-        raise Interrupted(
-            f"{run.id}: {counts.get('ok', 0)} of {run.planned} transcripts stored"
-            f" ({counts.get('error', 0)} failed); run the same command, or"
-            f" `ihsim run --resume {run.id}`, to continue"
-        ) from None
+        raise Interrupted(_kept(store, run)) from None
+    except sqlite3.Error as exc:
+        reason = failure(exc)
+        if reason is None:
+            raise
+        raise StoreError(f"{reason}; {_kept(store, run)}", file=str(db)) from None
     finally:
         store.close()
+
+
+def _kept(store: Store, run: RunInfo) -> str:
+    """What a run stopped early holds, read from the store, and how to go on."""
+    counts = store.transcript_counts(run.id)
+    return (
+        f"{run.id}: {counts.get('ok', 0)} of {run.planned} transcripts stored"
+        f" ({counts.get('error', 0)} failed); run the same command, or"
+        f" `ihsim run --resume {run.id}`, to continue"
+    )
 
 
 def _with_bar(store: Store, run: RunInfo, finished: int, execution: dict[str, Any]) -> Outcome:

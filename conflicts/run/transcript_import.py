@@ -32,16 +32,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from conflicts.errors import DilemmaFileError
 from conflicts.scenarios.dilemma import Dilemma, Message, ToolCall
 from conflicts.scenarios.family import FamilySpec
 from conflicts.scenarios.generate import Line, dilemma_lines
 from conflicts.store.database import RunInfo, Store, now
+from conflicts.store.run_defaults import MAX_EPOCHS
 from conflicts.store.run_settings import ImportedSettings
 from conflicts.store.transcript import StopReason, Transcript
-from hierarchy.errors import format_field
+from hierarchy.errors import format_field, message_of
 
 SCHEMA = "ihsim.transcript/1"
 
@@ -76,7 +77,7 @@ class ImportedTranscript(BaseModel):
     setting: int = 0
     final_answer: str | None = None
     reasoning: str | None = None
-    epoch: int | None = None
+    epoch: int | None = Field(None, ge=0, lt=MAX_EPOCHS)
     source_id: str | None = None
     stop_reason: StopReason = "answered"
 
@@ -188,7 +189,7 @@ def place(path: Path, catalogue: Catalogue, default_model: str | None) -> list[P
         except ValidationError as exc:
             first = exc.errors()[0]
             field = format_field([p for p in first["loc"] if isinstance(p, str | int)])
-            raise DilemmaFileError(first["msg"], file=where, line=line, loc=(field,)) from None
+            raise DilemmaFileError(message_of(first), file=where, line=line, loc=(field,)) from None
         except Misplaced as exc:
             raise DilemmaFileError(exc.message, file=where, line=line, loc=exc.loc) from None
         placed.append(item)

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from conflicts.errors import DilemmaFileError
 from conflicts.scenarios.evidence import Evidence, Label
-from hierarchy.errors import format_field
+from hierarchy.errors import format_field, message_of
 
 SCHEMA = "ihsim.dilemma/1"
 Role = Literal["system", "user", "assistant", "tool"]
@@ -169,7 +169,7 @@ def parse_line(line: str, file: str, number: int) -> Dilemma:
                 f"not an ihsim dilemma (schema {SCHEMA!r})", file=file, line=number
             ) from None
         field = format_field([p for p in first["loc"] if isinstance(p, str | int)])
-        raise DilemmaFileError(first["msg"], file=file, line=number, loc=(field,)) from None
+        raise DilemmaFileError(message_of(first), file=file, line=number, loc=(field,)) from None
     if dilemma.schema_ != SCHEMA:
         raise DilemmaFileError(f"not an ihsim dilemma (schema {SCHEMA!r})", file=file, line=number)
     expected = id_of_line(line)

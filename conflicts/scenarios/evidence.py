@@ -26,9 +26,10 @@ import types
 import typing
 from collections.abc import Callable, Iterator
 from functools import cache, lru_cache
+from re import _constants, _parser  # type: ignore[attr-defined]  # re's own parse tree
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 Label = Literal["comply", "refuse", "subvert", "not_applicable", "unclear"]
 DECISIVE_ORDER: tuple[Label, ...] = ("subvert", "refuse", "comply")
@@ -42,7 +43,77 @@ class RegexMark:
 
 
 REGEX = RegexMark()
-Regex = Annotated[str, REGEX]
+
+
+@lru_cache(maxsize=4096)
+def nested_repeat(pattern: str) -> str | None:
+    """Why `pattern` may backtrack without end, or None: a repeat inside a repeat, either
+    unbounded (`(a+)+$` takes minutes on 35 characters that do not match). Python's `re` has no
+    time bound, so such patterns are refused where they are read; a possessive quantifier
+    (`a++`, `(a+)*+`) or a pattern without the nesting matches the same answers in linear time.
+    Conservative: `(\\s+\\w+)*`, which is safe, is refused too (write `(\\s++\\w++)*`)."""
+    try:
+        tree = _parser.parse(pattern, re.IGNORECASE | re.DOTALL)
+    except re.error:
+        return None  # not a pattern at all: compiling it says why
+    found = _nested(tree, outer=None)
+    if found is None:
+        return None
+    return f"{found} repeats inside a repeat (make one possessive, `++`, or drop the nesting)"
+
+
+def _nested(items: Any, outer: tuple[int, int] | None) -> str | None:
+    for op, value in items:
+        if op in (_constants.MAX_REPEAT, _constants.MIN_REPEAT):
+            low, high, body = value
+            if outer is not None and high > 1 and _unbounded(high, outer[1]):
+                return _shown(op, value)
+            found = _nested(body, (low, high) if high > 1 else outer)
+        elif op is _constants.POSSESSIVE_REPEAT:
+            continue  # gives nothing back: cannot backtrack into its splits
+        else:
+            found = None
+            for child in _children(op, value):
+                found = found or _nested(child, outer)
+        if found is not None:
+            return found
+    return None
+
+
+def _unbounded(*highs: int) -> bool:
+    return any(high == _constants.MAXREPEAT for high in highs)
+
+
+def _children(op: Any, value: Any) -> list[Any]:
+    """The sub-patterns a node of `re`'s parse tree holds."""
+    if op is _constants.SUBPATTERN:
+        return [value[-1]]
+    if op is _constants.BRANCH:
+        return list(value[1])
+    if op in (_constants.ASSERT, _constants.ASSERT_NOT):
+        return [value[1]]
+    if op is _constants.ATOMIC_GROUP:
+        return [value]
+    if op is _constants.GROUPREF_EXISTS:
+        return [branch for branch in value[1:] if branch is not None]
+    return []
+
+
+def _shown(op: Any, value: tuple[int, int, Any]) -> str:
+    low, high, _ = value
+    suffix = {(0, _constants.MAXREPEAT): "*", (1, _constants.MAXREPEAT): "+"}.get(
+        (low, high), f"{{{low},{'' if high == _constants.MAXREPEAT else high}}}"
+    )
+    return f"a part quantified {suffix!r}"
+
+
+def _safe(pattern: str) -> str:
+    if (reason := nested_repeat(pattern)) is not None:
+        raise ValueError(f"the pattern can backtrack without end: {reason}")
+    return pattern
+
+
+Regex = Annotated[str, REGEX, AfterValidator(_safe)]
 
 
 class _Rule(BaseModel):

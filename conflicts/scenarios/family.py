@@ -22,6 +22,7 @@ from conflicts.scenarios.evidence import (
     PrincipalEvidence,
     Rule,
     compile_pattern,
+    nested_repeat,
     pattern_refs,
 )
 from conflicts.scenarios.templates import render, slots_in
@@ -321,6 +322,8 @@ def _check_regex(pattern: str, *loc: str | int) -> None:
         compile_pattern(pattern)
     except Exception as exc:
         raise _fail(f"bad regular expression: {exc}", *loc) from None
+    if (reason := nested_repeat(pattern)) is not None:
+        raise _fail(f"the pattern can backtrack without end: {reason}", *loc)
 
 
 def _check_condition(spec: FamilySpec, item: Conditional, *loc: str | int) -> None:

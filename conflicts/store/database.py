@@ -70,13 +70,44 @@ def _run_info(row: tuple[Any, ...]) -> RunInfo:
     )
 
 
+# Why SQLite could not do what was asked, in words that say what to do about it.
+FAILURES = {
+    "SQLITE_READONLY": "read-only: ihsim cannot write to it, or to its -wal and -shm files"
+    " beside it (check the permissions of both and of the folder)",
+    "SQLITE_CANTOPEN": "cannot open it: is its folder there, and writable?",
+    "SQLITE_FULL": "the disk is full",
+    "SQLITE_IOERR": "the disk failed a read or a write",
+    "SQLITE_BUSY": "another process has held it locked for 30 s",
+    "SQLITE_LOCKED": "another process has held it locked for 30 s",
+}
+
+
+def failure(exc: sqlite3.Error) -> str | None:
+    """What a SQLite error means for the user, or None for one that means the file is no
+    database of ours (or a bug)."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    for prefix, meaning in FAILURES.items():
+        if name.startswith(prefix):
+            return meaning
+    return None
+
+
 class Store:
     """A connection to one ihsim database."""
 
+    last_opened: Path | None = None  # named by the command line's message for a failed write
+
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+        Store.last_opened = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot make its folder: {exc.strerror}", file=str(path)) from None
+        try:
+            self.db = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(failure(exc) or str(exc), file=str(path)) from None
         try:
             self.db.execute("PRAGMA busy_timeout=30000")
             self._check_ours()  # before anything is written to the file
@@ -87,6 +118,9 @@ class Store:
             self._check_columns()
         except sqlite3.DatabaseError as exc:
             self.db.close()
+            reason = failure(exc)
+            if reason is not None:
+                raise StoreError(reason, file=str(path)) from None
             raise StoreError(f"not an ihsim database: {exc}", file=str(path)) from None
         except StoreError:
             self.db.close()
@@ -107,7 +141,8 @@ class Store:
         try:
             yield self.db
         except BaseException:
-            self.db.execute("ROLLBACK")
+            if self.db.in_transaction:  # SQLite has rolled back itself after a full disk
+                self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
 
