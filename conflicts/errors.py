@@ -27,3 +27,7 @@ class ArgumentError(InputError):
 
 class Interrupted(Exception):
     """A command stopped by Ctrl-C: its message says what it kept; exit code 130."""
+
+
+class OutputError(InputError):
+    """An output path that cannot take the file: a device, a folder, a full or read-only disk."""

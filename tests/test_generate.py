@@ -194,13 +194,13 @@ def test_generate_on_a_full_disk_says_so_and_leaves_nothing(
     """Issue 16: 'wrote 196 dilemmas' and exit 0 over a file of 89 whole lines and a broken one."""
     real = os.fdopen
     monkeypatch.setattr(
-        "conflicts.scenarios.generate.os.fdopen",
+        "conflicts.atomic.os.fdopen",
         lambda fd, *a, **k: FillingDisk(real(fd, *a, **k), room),
     )
     result = ihsim("generate", "-f", "all", "-H", "four-principals", "-o", "out/d.jsonl")
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 2, result.output
     assert result.stderr.strip() == (
-        "Error: out/d.jsonl: cannot write: No space left on device; nothing was written"
+        "error: out/d.jsonl: cannot write: No space left on device; nothing was written"
     )
     assert "wrote" not in result.output
     assert list((isolated / "out").iterdir()) == []

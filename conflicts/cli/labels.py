@@ -303,8 +303,10 @@ def label_command(
     """
     from rich.console import Console
 
+    from conflicts.atomic import existing_mode
     from conflicts.classify.review import queue, review
 
+    existing_mode(output)  # a device or a folder is refused before the first question
     with open_store(db) as store:
         info = store.run(run_id)
         version = _latest(store, classifier_name)

@@ -10,21 +10,20 @@ from __future__ import annotations
 import errno
 import itertools
 import json
-import os
 import queue
 import random
 import re
-import tempfile
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 import orjson
 
+from conflicts.atomic import atomic_file
 from conflicts.errors import FamilyError
 from conflicts.scenarios.acts import act_name, acts
 from conflicts.scenarios.axes import parse_axes
@@ -505,7 +504,7 @@ class _Writer:
     """Writes batches of lines on a second thread: the kernel's copy of each write (as much CPU
     as rendering, at a million dilemmas) then overlaps with rendering instead of following it."""
 
-    def __init__(self, handle: BinaryIO) -> None:
+    def __init__(self, handle: IO[bytes]) -> None:
         self.handle = handle
         self.batches: queue.Queue[list[bytes] | None] = queue.Queue(maxsize=8)
         self.error: BaseException | None = None
@@ -533,7 +532,7 @@ class _Writer:
             raise self.error
 
 
-def _write_all(handle: BinaryIO, data: bytes) -> None:
+def _write_all(handle: IO[bytes], data: bytes) -> None:
     """An unbuffered write may take less than it was given (a disk filling up does exactly
     that, without an error): write the rest until it is all taken or the kernel says why not."""
     view = memoryview(data)
@@ -547,24 +546,17 @@ def _write_all(handle: BinaryIO, data: bytes) -> None:
 def write_jsonl(lines: Iterable[Line], output: Path, batch_size: int = 256) -> Summary:
     """Stream dilemma lines into `output` atomically; returns what was written."""
     summary = Summary()
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent)
-    try:
-        with os.fdopen(fd, "wb", buffering=0) as handle:
-            writer = _Writer(handle)
-            try:
-                batch: list[bytes] = []
-                for line in lines:
-                    batch.append(line.json)
-                    summary.add(line.family, line.point)
-                    if len(batch) == batch_size:
-                        writer.put(batch)
-                        batch = []
-                writer.put(batch)
-            finally:
-                writer.close()
-        os.replace(tmp, output)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(output, binary=True, buffering=0) as handle:
+        writer = _Writer(handle)
+        try:
+            batch: list[bytes] = []
+            for line in lines:
+                batch.append(line.json)
+                summary.add(line.family, line.point)
+                if len(batch) == batch_size:
+                    writer.put(batch)
+                    batch = []
+            writer.put(batch)
+        finally:
+            writer.close()
     return summary
