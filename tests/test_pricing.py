@@ -89,3 +89,16 @@ def test_the_models_the_readme_runs_have_built_in_prices() -> None:
     assert {"anthropic/claude-sonnet-4-5", "openai/gpt-4.1", "openai/o4-mini"} <= named
     prices = load_prices()
     assert [m for m in sorted(named) if prices.price(m) is None] == []
+
+
+def test_nothing_starts_once_the_budget_is_spent(ihsim: Invoke, tmp_path: Path) -> None:
+    """With one connection the budget is met exactly: the fifth transcript reaches it and none
+    starts after (the writer's lag let one more start)."""
+    prices = write(tmp_path / "prices.yaml", PRICES)
+    dilemmas = dilemma_file(tmp_path / "d.jsonl")
+    with serving(OpenAIServer) as server:
+        base = (ihsim, dilemmas, f"{server.url}/v1", "--prices", str(prices), "-c", "1", "-e", "2")
+        stopped = run_fake(*base, "--max-cost", str(4.5 * PER_TRANSCRIPT), "--json")
+        requests = server.behaviour.counts["requests"]
+    assert json.loads(stopped.stdout)["done"] == 5
+    assert requests == 5

@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from subprocess import PIPE
 
 import pytest
 from click.testing import Result
@@ -598,3 +599,29 @@ def test_a_judging_pass_killed_before_its_verdicts_does_not_pay_again_for_answer
         requests = server.behaviour.counts["requests"]
     assert finished.returncode == 0, finished.stderr
     assert requests == 12 + 1
+
+
+def test_two_processes_running_one_run_share_it_and_pay_once(tmp_path: Path) -> None:
+    """Both used to send every request: nothing was stored twice, everything was paid twice."""
+    dilemmas = dilemma_file(tmp_path / "d.jsonl", sample=6)
+    with serving(OpenAIServer, Behaviour(latency=0.03)) as server:
+        command = [sys.executable, "-m", "conflicts", "run", str(dilemmas), "-c", "4", "--json"]
+        command += ["-m", "openai-compatible/fake", "--base-url", f"{server.url}/v1", "--no-cache"]
+        alone = subprocess.run([*command, "--db", str(tmp_path / "one.db")], capture_output=True)
+        assert alone.returncode == 0, alone.stderr
+        per_epoch = server.behaviour.counts["requests"]  # one epoch's conversations, each once
+        both = [*command, "-e", "40", "--db", str(tmp_path / "two.db")]  # a new store, at once
+        running = [subprocess.Popen(both, stdout=PIPE, stderr=PIPE, text=True) for _ in "ab"]
+        outs = [process.communicate(timeout=120) for process in running]
+        requests = server.behaviour.counts["requests"] - per_epoch
+    assert [process.returncode for process in running] == [0, 0], outs
+    done = [json.loads(out)["done"] for out, _ in outs]
+    assert sum(done) == 6 * 40 and min(done) > 0, done  # each did part of it
+    assert [json.loads(out)["done_by_others"] for out, _ in outs] == done[::-1]
+    assert requests == 40 * per_epoch
+    total, distinct = rows(
+        tmp_path / "two.db",
+        "SELECT COUNT(*), COUNT(DISTINCT dilemma_id || '/' || epoch) FROM transcripts",
+    )[0]
+    assert (total, distinct) == (240, 240)
+    assert rows(tmp_path / "two.db", "SELECT COUNT(*) FROM leases") == [(0,)]

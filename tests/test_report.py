@@ -162,7 +162,8 @@ def test_an_older_database_gets_its_conflicts_backfilled(
     ihsim: Invoke, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     generate(ihsim)
-    before = [m for m in store_module.MIGRATIONS if m[0] < "005"]
+    # a store from before 005; today's runner needs only its leases table (008) of what came after
+    before = [m for m in store_module.MIGRATIONS if m[0] < "005" or m[0].startswith("008")]
     with monkeypatch.context() as patched:
         patched.setattr(store_module, "MIGRATIONS", before)
         patched.setattr(Store, "add_dilemmas", _add_dilemmas_without_conflicts)

@@ -173,6 +173,7 @@ def run(
                     "run_id": outcome.run_id,
                     "planned": outcome.planned,
                     "skipped": outcome.skipped,
+                    "done_by_others": outcome.by_others,
                     "done": outcome.done,
                     "failed": len(outcome.failed),
                     "cut_off": outcome.cut["max_tokens"],

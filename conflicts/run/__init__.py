@@ -3,6 +3,7 @@
 - `launch`: `ihsim run` as a whole: plan, execute with a progress bar, summarise.
 - `plan`: a run's dilemma set validated and recorded under an id that hashes its inputs.
 - `execute`: what is not yet finished, sent and stored; the tool loop.
+- `blocks`: a run's plan in blocks of transcripts, each read from the store when taken.
 - `tool_environment`: tool calls answered from the family's script.
 - `response_cache`: a request already answered is served from the store.
 - `prices`: token prices (`prices.yaml`) and what a run cost.

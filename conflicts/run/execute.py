@@ -9,24 +9,25 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
 from conflicts.providers.registry import Provider, close_all, make_provider
 from conflicts.providers.retry import DEFAULT_POLICY, AdaptiveLimit, RetryPolicy, call_with_retries
+from conflicts.run.blocks import Blocks, Job, block_count
 from conflicts.run.prices import PriceTable, load_prices, require_prices
 from conflicts.run.response_cache import ResponseCache, request_key
 from conflicts.run.tool_environment import Environment
 from conflicts.scenarios.dilemma import Dilemma, Message
 from conflicts.store.database import RunInfo, Store
+from conflicts.store.leases import LEASE_S, Holder, claim, release, renew
 from conflicts.store.run_defaults import MAX_TURNS
 from conflicts.store.run_settings import RunSettings, settings_of
 from conflicts.store.transcript import Cut, StopReason, Transcript, Turn, Usage
 
-Job = tuple[Dilemma, str, int]
 ANSWERED: Literal["answered"] = "answered"  # wakes the writer to commit a new cached answer
-PAGE = 500
+POLL_S = 0.5  # how often a process waiting for another's blocks looks again
 BACKLOG = 256  # results waiting for the writer before a worker steps aside for it
 
 
@@ -38,38 +39,10 @@ class Outcome:
     done: int = 0
     failed: list[tuple[str, str, int, str]] = field(default_factory=list)
     cut: Counter[str] = field(default_factory=Counter)  # finished, ended by the provider: why
+    by_others: int = 0  # finished meanwhile by another process running the same run
     cached_turns: int = 0
     spent: float = 0.0
     stopped: bool = False
-
-
-def _pages(store: Store, run_id: str) -> Iterator[Dilemma]:
-    """A run's dilemmas a page at a time, so no read cursor stays open across writes."""
-    last = -1
-    while True:
-        rows = store.db.execute(
-            "SELECT r.position, d.body FROM run_dilemmas r JOIN dilemmas d ON d.id = r.dilemma_id"
-            " WHERE r.run_id = ? AND r.position > ? ORDER BY r.position LIMIT ?",
-            (run_id, last, PAGE),
-        ).fetchall()
-        if not rows:
-            return
-        for position, body in rows:
-            last = position
-            yield Dilemma.model_validate_json(body)
-
-
-def pending_jobs(store: Store, run: RunInfo) -> tuple[int, Iterator[Job]]:
-    """How many transcripts remain, and a stream of them."""
-    finished = store.finished(run.id)
-    jobs = (
-        (dilemma, model, epoch)
-        for dilemma in _pages(store, run.id)
-        for model in run.models
-        for epoch in range(run.epochs)
-        if (dilemma.id, model, epoch) not in finished
-    )
-    return run.planned - len(finished), jobs
 
 
 Ask = Callable[[list[Message]], Awaitable[Turn]]
@@ -223,33 +196,41 @@ async def execute(
         prices=prices,
         limits={m: AdaptiveLimit(max_connections) for m in run.models},
     )
-    remaining, jobs = pending_jobs(store, run)
+    remaining = run.planned - store.transcript_counts(run.id).get("ok", 0)
     providers = {m: make_provider(m, run.params) for m in run.models} if remaining else {}
     outcome = Outcome(
         run.id, planned=run.planned, skipped=run.planned - remaining, spent=store.run_cost(run.id)
     )
-    results: asyncio.Queue[Transcript | Literal["answered"] | None] = asyncio.Queue()
+    count = min(max_connections * len(run.models), remaining)  # no idle tasks for a short run
+    share = Share(store, run, Holder(), Blocks(store, run), asyncio.Queue(maxsize=2 * count))
+    results: asyncio.Queue[tuple[Transcript, int] | Literal["answered"] | None] = asyncio.Queue()
     cache.on_put = lambda: results.put_nowait(ANSWERED)  # paid-for answers reach the disk soon
+    started_spent = [outcome.spent]  # what finished transcripts cost, written or not yet
 
     async def worker() -> None:
-        for job in jobs:
-            if outcome.stopped:
+        while (item := await share.jobs.get()) is not None:
+            job, block = item
+            if outcome.stopped or (max_cost is not None and started_spent[0] >= max_cost):
+                outcome.stopped = True
                 return
-            await results.put(await _attempt(providers[job[1]], job, session))
+            transcript = await _attempt(providers[job[1]], job, session)
+            started_spent[0] += transcript.cost_usd or 0.0
+            await results.put((transcript, block))
             if results.qsize() >= BACKLOG:
                 # A provider that never waits (the simulated personas) never lets the writer in:
                 # nothing would be stored before the end, and Ctrl-C would go unheard.
                 await asyncio.sleep(0)
 
-    def write(batch: list[Transcript]) -> None:
+    def write(batch: list[tuple[Transcript, int]]) -> None:
         try:
             with store.transaction():
-                store.insert_transcripts(batch)
+                store.insert_transcripts(t for t, _ in batch)
                 cache.write()
+                share.written([block for _, block in batch])
         except BaseException:  # a full disk, a read-only store: start nothing more to lose
             outcome.stopped = True
             raise
-        for transcript in batch:
+        for transcript, _ in batch:
             _tally(outcome, transcript)
             outcome.spent += transcript.cost_usd or 0.0
             if on_result is not None:
@@ -262,9 +243,9 @@ async def execute(
         one transaction per wake-up, until the sentinel."""
         while True:
             item = await results.get()
-            batch: list[Transcript] = []
+            batch: list[tuple[Transcript, int]] = []
             while item is not None:
-                if isinstance(item, Transcript):
+                if item != ANSWERED:
                     batch.append(item)
                 if results.empty():
                     break
@@ -274,20 +255,97 @@ async def execute(
                 return
 
     writing = asyncio.create_task(writer())
-    count = min(max_connections * len(run.models), remaining)  # no idle tasks for a short run
     workers = [asyncio.create_task(worker()) for _ in range(count)]
+    sharing = asyncio.create_task(share.produce(len(workers), lambda: outcome.stopped))
+    crew: asyncio.Future[list[None]] = asyncio.gather(*workers)
     try:
-        await asyncio.gather(*workers)
+        either: set[asyncio.Future[Any]] = {sharing, crew}
+        done, _ = await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+        if sharing in done:
+            sharing.result()  # a store that failed the producer fails the run, at once
+        await crew  # stopped workers leave the producer waiting: it is cancelled below
     finally:
-        for task in workers:
+        for task in (*workers, sharing):
             task.cancel()
         await results.put(None)
         try:
             await writing  # its last wake-up writes what is left, answers included
         finally:
-            await close_all(providers.values())
+            try:
+                share.release()
+            finally:
+                await close_all(providers.values())
     outcome.cached_turns = cache.hits
+    outcome.by_others = (
+        store.transcript_counts(run.id).get("ok", 0) - (run.planned - remaining) - outcome.done
+    )
     return outcome
+
+
+@dataclass
+class Share:
+    """This process's part of a run that other processes may be running too: it takes a block
+    of the plan before starting its transcripts, skips blocks others hold, and comes back to
+    them once they are released, until every block is done (`conflicts.store.leases`)."""
+
+    store: Store
+    run: RunInfo
+    me: Holder
+    blocks: Blocks
+    jobs: asyncio.Queue[tuple[Job, int] | None]
+    outstanding: Counter[int] = field(default_factory=Counter)  # started, not yet written
+    renewed: float = field(default_factory=time.monotonic)
+
+    async def produce(self, workers: int, stopped: Callable[[], bool]) -> None:
+        """Feed the workers every pending transcript of every block this process can take."""
+        waiting: list[int] = []
+        for block in range(block_count(self.run)):
+            if stopped():
+                break
+            if not await self._take(block):
+                waiting.append(block)
+        while waiting and not stopped():  # blocks another process holds: wait for them
+            await asyncio.sleep(POLL_S)
+            self._renew()
+            waiting = [block for block in waiting if not await self._take(block)]
+        for _ in range(workers):
+            await self.jobs.put(None)
+
+    async def _take(self, block: int) -> bool:
+        """Queue the block's pending transcripts if this process may take it."""
+        self._renew()
+        if claim(self.store, self.run.id, block, self.me) is not None:
+            return False
+        jobs = self.blocks.pending(block)
+        self.outstanding[block] += len(jobs)
+        if not jobs:
+            self._done(block)
+        for job in jobs:
+            await self.jobs.put((job, block))
+        return True
+
+    def written(self, blocks: list[int]) -> None:
+        """Count transcripts written (inside the writer's transaction); a block whose last one
+        this is goes back, so a process waiting for it finds it finished."""
+        for block in blocks:
+            self.outstanding[block] -= 1
+            if self.outstanding[block] == 0:
+                self._done(block)
+
+    def _done(self, block: int) -> None:
+        del self.outstanding[block]
+        self.store.db.execute(
+            "DELETE FROM leases WHERE run_id = ? AND block = ? AND holder = ?",
+            (self.run.id, block, self.me.name),
+        )
+
+    def _renew(self) -> None:
+        if time.monotonic() - self.renewed > LEASE_S / 3:
+            renew(self.store, self.run.id, self.me)
+            self.renewed = time.monotonic()
+
+    def release(self) -> None:
+        release(self.store, self.run.id, self.me)
 
 
 def _max_turns(params: dict[str, Any]) -> int:

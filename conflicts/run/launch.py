@@ -135,7 +135,8 @@ def _with_bar(store: Store, run: RunInfo, finished: int, execution: dict[str, An
         outcome = asyncio.run(execute(store, run, on_result=advance, **execution))
     console.print(
         f"{run.id}: {outcome.done} done, {outcome.skipped} already finished, "
-        f"{len(outcome.failed)} failed, of {outcome.planned} "
+        + (f"{outcome.by_others} done by another process, " if outcome.by_others else "")
+        + f"{len(outcome.failed)} failed, of {outcome.planned} "
         f"({run.dilemma_count} dilemmas x {len(run.models)} models x {run.epochs} epochs)"
         f"; cost so far ${outcome.spent:.4f}",
         soft_wrap=True,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ from conflicts.errors import StoreError
 from conflicts.scenarios.dilemma import Dilemma
 from conflicts.store.migrations import MIGRATIONS
 from conflicts.store.transcript import Transcript, Usage
+
+BUSY_S = 30.0  # how long a write waits for another process's
 
 
 def now() -> str:
@@ -105,13 +108,13 @@ class Store:
         except OSError as exc:
             raise StoreError(f"cannot make its folder: {exc.strerror}", file=str(path)) from None
         try:
-            self.db = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+            self.db = sqlite3.connect(path, timeout=BUSY_S, isolation_level=None)
         except sqlite3.Error as exc:
             raise StoreError(failure(exc) or str(exc), file=str(path)) from None
         try:
-            self.db.execute("PRAGMA busy_timeout=30000")
+            self.db.execute(f"PRAGMA busy_timeout={BUSY_S * 1000:.0f}")
             self._check_ours()  # before anything is written to the file
-            self.db.execute("PRAGMA journal_mode=WAL")
+            self._use_wal()
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
@@ -145,6 +148,19 @@ class Store:
                 self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
+
+    def _use_wal(self) -> None:
+        """Switch a new database to WAL. The switch takes no busy timeout of its own: two
+        processes opening one new store at once would see "database is locked", so it is
+        retried for as long as the timeout allows."""
+        deadline = time.monotonic() + BUSY_S
+        while self.db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            try:
+                self.db.execute("PRAGMA journal_mode=WAL")
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorname != "SQLITE_BUSY" or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
 
     def _check_ours(self) -> None:
         """Another program's database, or one a newer ihsim wrote, is refused untouched: adding

@@ -116,4 +116,17 @@ MIGRATIONS: list[tuple[str, str]] = [
     ),
     # the settings a judge ran with (temperature, token limit, endpoint), as JSON
     ("007_judge_settings", "ALTER TABLE verdicts ADD COLUMN settings TEXT"),
+    (
+        # which process is working on which block of a run, so two share it (store/leases.py)
+        "008_leases",
+        """
+        CREATE TABLE leases (
+            run_id TEXT NOT NULL REFERENCES runs(id),
+            block INTEGER NOT NULL,
+            holder TEXT NOT NULL,
+            expires REAL NOT NULL,
+            PRIMARY KEY (run_id, block)
+        )
+        """,
+    ),
 ]
