@@ -202,7 +202,7 @@ async def execute(
         run.id, planned=run.planned, skipped=run.planned - remaining, spent=store.run_cost(run.id)
     )
     count = min(max_connections * len(run.models), remaining)  # no idle tasks for a short run
-    share = Share(store, run, Holder(), Blocks(store, run), asyncio.Queue(maxsize=2 * count))
+    share = Share(store, run, Holder(), Blocks(store, run), asyncio.Queue(maxsize=count))
     results: asyncio.Queue[tuple[Transcript, int] | Literal["answered"] | None] = asyncio.Queue()
     cache.on_put = lambda: results.put_nowait(ANSWERED)  # paid-for answers reach the disk soon
     started_spent = [outcome.spent]  # what finished transcripts cost, written or not yet
@@ -256,7 +256,9 @@ async def execute(
 
     writing = asyncio.create_task(writer())
     workers = [asyncio.create_task(worker()) for _ in range(count)]
-    sharing = asyncio.create_task(share.produce(len(workers), lambda: outcome.stopped))
+    sharing = asyncio.create_task(
+        share.produce(len(workers), lambda: outcome.stopped) if remaining else asyncio.sleep(0)
+    )
     crew: asyncio.Future[list[None]] = asyncio.gather(*workers)
     try:
         either: set[asyncio.Future[Any]] = {sharing, crew}
@@ -322,6 +324,7 @@ class Share:
             self._done(block)
         for job in jobs:
             await self.jobs.put((job, block))
+        await asyncio.sleep(0)  # the workers start on this block before the next is read
         return True
 
     def written(self, blocks: list[int]) -> None:
