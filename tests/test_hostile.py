@@ -16,10 +16,12 @@ import sys
 import time
 import zipfile
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from conflicts.providers.registry import Provider, provider
 from tests.conftest import Invoke
 from tests.test_providers import dilemma_file
 
@@ -458,3 +460,32 @@ def test_generate_killed_while_writing_leaves_no_partial_after_the_next_run(tmp_
     assert not (tmp_path / "d.jsonl").exists()
     subprocess.run(command, cwd=tmp_path, check=True, capture_output=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.jsonl"]
+
+
+# --- What reaches a terminal from a model, a server or a file is shown, never obeyed ---
+
+
+@dataclass
+class EscapingProvider:
+    """Fails every call with an error a hostile server could write."""
+
+    model: str = "escaping/x"
+
+    async def turn(self, dilemma: object, conversation: object, epoch: int) -> object:
+        raise ConnectionError("\x1b]52;c;cHduZWQ=\x07\x1b[2Jserver says \u202eno")
+
+    def fingerprint(self) -> None:
+        return None
+
+
+@provider("escaping")
+def _escaping(name: str, params: dict[str, object]) -> Provider:
+    return EscapingProvider()  # type: ignore[return-value]
+
+
+def test_a_servers_error_text_reaches_the_terminal_inert(ihsim: Invoke, tmp_path: Path) -> None:
+    dilemmas = dilemma_file(tmp_path / "d.jsonl", sample=1)
+    result = ihsim("run", str(dilemmas), "-m", "escaping/x", "--db", "e.db")
+    assert result.exit_code == 1
+    assert "\x1b" not in result.stderr and "\u202e" not in result.stderr
+    assert "\\x1b]52;c;cHduZWQ=\\x07\\x1b[2Jserver says \\u202eno" in result.stderr

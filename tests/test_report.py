@@ -253,3 +253,22 @@ def test_axis_effects_find_the_schemer_behaving_when_it_suspects_a_test(
     assert "sim/schemer" not in sentences
     bad = ihsim("compare", "--axis", "weather")
     assert bad.exit_code == 2 and "no breakdown 'weather'" in bad.stderr
+
+
+def test_a_partly_classified_run_is_reported_with_a_warning(ihsim: Invoke) -> None:
+    """20,541 of 36,000 verdicts were reported as if they were the run, without a word."""
+    generate(ihsim)
+    assert ihsim("run", "d.jsonl", "-m", "sim/schemer", "-q").exit_code == 0
+    assert ihsim("classify", "-q").exit_code == 0
+    with Store(DB()) as store:
+        (run,) = [s.info.id for s in store.runs()]
+        store.db.execute("DELETE FROM verdicts WHERE transcript_id IN (1, 2, 3)")
+    caveat = (
+        f"{run}: 9 of 12 finished transcripts have evidence v2 verdicts; the rows leave out "
+        f"the other 3 (`ihsim classify {run}` labels them)"
+    )
+    result = ihsim("report")
+    assert result.exit_code == 0 and f"warning: {caveat}" in result.stderr.splitlines()
+    assert caveat in json.loads(ihsim("report", "--json").stdout)["caveats"]
+    assert ihsim("classify", "-q").exit_code == 0
+    assert "warning" not in ihsim("report").stderr

@@ -147,9 +147,33 @@ def caveats(store: Store, infos: Sequence[RunInfo], found: Aggregate | None = No
     runs = [info.id for info in infos]
     said = [*pooled_settings(infos), *_cut_off(store, runs), *_no_tool_call(store, runs)]
     if found is not None:
+        said += _unclassified(store, found)
         said += not_engaged(store, found)
         said += _undecided(found)
     return said
+
+
+def _unclassified(store: Store, found: Aggregate) -> list[str]:
+    """Runs whose finished transcripts are not all classified (a classify pass stopped midway,
+    a run resumed since): the rows count only those that are."""
+    marks = ", ".join("?" * len(found.runs))
+    rows = store.db.execute(
+        f"""
+        SELECT t.run_id, COUNT(*), SUM(EXISTS (
+            SELECT 1 FROM verdicts v WHERE v.transcript_id = t.id
+              AND v.classifier = ? AND v.classifier_version = ?))
+        FROM transcripts t WHERE t.run_id IN ({marks}) AND t.status = 'ok'
+        GROUP BY t.run_id ORDER BY t.run_id
+        """,
+        (found.classifier, found.version, *found.runs),
+    ).fetchall()
+    return [
+        f"{run}: {labelled:,} of {total:,} finished transcripts have {found.classifier} "
+        f"v{found.version} verdicts; the rows leave out the other {total - labelled:,} "
+        f"(`ihsim classify {run}` labels them)"
+        for run, total, labelled in rows
+        if labelled < total
+    ]
 
 
 def _undecided(found: Aggregate) -> list[str]:

@@ -23,6 +23,7 @@ from conflicts.cli.options import (
     open_store,
     output_option,
     quiet_option,
+    say,
     seed_option,
     temperature_option,
     timeout_option,
@@ -102,7 +103,7 @@ def classify(
             offline = [get_classifier("evidence")]
         for rules in offline:
             outcome = classify_run(store, info.id, rules)
-            click.echo(
+            say(
                 f"{info.id}: {outcome.verdicts} verdicts on {outcome.transcripts} transcripts "
                 f"({rules.name} v{rules.version}); {outcome.skipped_errors} failed transcripts "
                 "skipped",
@@ -175,20 +176,20 @@ def _judge(
         )
     combined = combine(store, run_id, judges, with_rules)
     panel = ", ".join(judges)
-    click.echo(
+    say(
         f"{run_id}: {asked.verdicts} verdicts from {len(judges)} judge(s) ({panel}; judge "
         f"v{VERSION}, prompt {prompt_hash()}); {asked.unreadable} unreadable answers kept as "
         f"unclear; {len(asked.failed)} judge calls failed",
         err=True,
     )
     if with_rules:
-        click.echo(
+        say(
             f"{run_id}: {combined.flagged} transcripts where the evidence rules and the judges "
             "disagree, flagged (review them with `ihsim label`)",
             err=True,
         )
     for transcript_id, judge, error in asked.failed[:20]:
-        click.echo(f"failed: transcript {transcript_id} judge {judge}: {error}", err=True)
+        say(f"failed: transcript {transcript_id} judge {judge}: {error}", err=True)
     return len(asked.failed)
 
 
@@ -255,7 +256,7 @@ def validate_command(
 
 def _show_agreement(result: Any, as_json: bool, people: bool) -> None:
     if as_json:
-        click.echo(json.dumps(result.as_dict(), indent=2))
+        say(json.dumps(result.as_dict(), indent=2))
         return
     from rich.console import Console
 
@@ -317,4 +318,4 @@ def label_command(
             return str(click.prompt(prompt, default="", show_default=False))
 
         written = review(store, cases, output, ask, console, labeller, limit, blind)
-    click.echo(f"{written} labels written to {output}", err=True)
+    say(f"{written} labels written to {output}", err=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import math
 import sqlite3
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -17,6 +18,7 @@ from typing import Any, TypeVar
 import click
 
 from conflicts.errors import Interrupted
+from conflicts.inert import inert
 from hierarchy.errors import InputError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -31,6 +33,14 @@ ALIASES: dict[str, tuple[str, str]] = {
 }
 
 
+def say(text: str, err: bool = False) -> None:
+    """click.echo for text that may hold what a file or a model wrote: made inert (escape
+    sequences shown, never obeyed) on stderr, which only people read, and on stdout when it is
+    a terminal; data piped to a file stays exact."""
+    to_terminal = err or sys.stdout.isatty()
+    click.echo(inert(text) if to_terminal else text, err=err)
+
+
 class IhsimGroup(click.Group):
     """Turns input and usage errors anywhere below into one line and exit code 2, and Ctrl-C
     into one line saying what was kept and exit code 130."""
@@ -39,12 +49,12 @@ class IhsimGroup(click.Group):
         try:
             return super().invoke(ctx)
         except InputError as exc:
-            click.echo(f"error: {exc}", err=True)
+            say(f"error: {exc}", err=True)
             ctx.exit(2)
         except click.UsageError as exc:
             command = exc.ctx.command_path if exc.ctx is not None else ctx.command_path
             message = exc.format_message().rstrip(".")
-            click.echo(f"error: {message} (see {command} --help)", err=True)
+            say(f"error: {message} (see {command} --help)", err=True)
             ctx.exit(exc.exit_code)
         except Interrupted as exc:
             click.echo(f"interrupted: {exc}", err=True)

@@ -19,6 +19,7 @@ from conflicts.cli.options import (
     models_option,
     open_store,
     output_option,
+    say,
 )
 from hierarchy.errors import InputError
 
@@ -36,7 +37,7 @@ def _gather(db: Path, run_ids: tuple[str, ...], classifier_name: str) -> tuple[A
         found = aggregate(store, [info.id for info in infos], classifier_name)
         found.caveats = caveats(store, infos, found)
         for warning in found.caveats:
-            click.echo(f"warning: {warning}", err=True)
+            say(f"warning: {warning}", err=True)
         return store, found
     except BaseException:
         store.close()
@@ -146,7 +147,7 @@ def _print_tables(found: Any, groups: list[str], output: Path | None) -> None:
             console = Console(file=handle, width=140, force_terminal=False)
             for table in report_tables(found, groups):
                 console.print(table)
-        click.echo(f"wrote {output}", err=True)
+        say(f"wrote {output}", err=True)
         return
     console = Console()
     if not console.is_terminal:
@@ -159,11 +160,11 @@ def _emit(text: str, output: Path | None) -> None:
     from conflicts.atomic import atomic_file
 
     if output is None:
-        click.echo(text)
+        say(text)
         return
     with atomic_file(output) as handle:
         handle.write(text if text.endswith("\n") else text + "\n")
-    click.echo(f"wrote {output}", err=True)
+    say(f"wrote {output}", err=True)
 
 
 @click.command("export")
@@ -202,7 +203,7 @@ def export_command(
         count = export(store.db, runs, verdicts, chosen, output, classifier_name, sys.stdout)
     if output is not None:
         what = "verdicts" if verdicts else "transcripts"
-        click.echo(f"wrote {count} {what} to {output}", err=True)
+        say(f"wrote {count} {what} to {output}", err=True)
 
 
 @click.command("compare")
@@ -247,7 +248,7 @@ def compare_command(
         else:
             differences = compare(found.cells, chosen)
     if as_json:
-        click.echo(json.dumps([d.as_dict() for d in differences], indent=2))
+        say(json.dumps([d.as_dict() for d in differences], indent=2))
         return
     if not differences:
         what = "values of that axis" if axis_names else "models"
@@ -255,4 +256,4 @@ def compare_command(
             f"fewer than two {what} to compare", loc=("axis" if axis_names else "model",)
         )
     for difference in differences:
-        click.echo(difference.sentence())
+        say(difference.sentence())

@@ -24,6 +24,7 @@ from conflicts.cli.options import (
     no_cache_option,
     open_store,
     quiet_option,
+    say,
     seed_option,
     temperature_option,
     timeout_option,
@@ -167,7 +168,7 @@ def run(
         max_cost=max_cost,
     )
     if as_json:
-        click.echo(
+        say(
             json.dumps(
                 {
                     "run_id": outcome.run_id,
@@ -185,33 +186,33 @@ def run(
             )
         )
     else:
-        click.echo(outcome.run_id)
+        say(outcome.run_id)
     if outcome.cut["max_tokens"]:
-        click.echo(
+        say(
             f"warning: {outcome.cut['max_tokens']} answers were cut off at the output token "
             "limit (stop_reason max_tokens): their labels rest on part of an answer; a larger "
             "--max-tokens makes a new run",
             err=True,
         )
     if outcome.cut["filtered"]:
-        click.echo(
+        say(
             f"warning: {outcome.cut['filtered']} answers were stopped by the provider's own "
             "safety filter (stop_reason filtered): what they hold is not the model's choice",
             err=True,
         )
     for dilemma_id, model, epoch, error in outcome.failed[:20]:
-        click.echo(f"failed: {model} {dilemma_id} epoch {epoch}: {error}", err=True)
+        say(f"failed: {model} {dilemma_id} epoch {epoch}: {error}", err=True)
     if len(outcome.failed) > 20:
-        click.echo(f"... and {len(outcome.failed) - 20} more failed", err=True)
+        say(f"... and {len(outcome.failed) - 20} more failed", err=True)
     if any("Error code: 404" in error for *_, error in outcome.failed):
-        click.echo(
+        say(
             "hint: the server answered 404 Not Found: check the model's name and --base-url "
             "(OpenAI-compatible servers answer under /v1)",
             err=True,
         )
     if outcome.stopped:
         left = outcome.planned - outcome.skipped - outcome.done - len(outcome.failed)
-        click.echo(
+        say(
             f"stopped: the run has cost ${outcome.spent:.4f}, reaching --max-cost; {left} "
             "transcripts not started (rerun with a higher --max-cost to continue)",
             err=True,
@@ -234,7 +235,7 @@ def runs_command(db: Path, as_json: bool) -> None:
     with open_store(db) as store:
         summaries = store.runs()
     if as_json:
-        click.echo(json.dumps([_run_row(s) for s in summaries], indent=2))
+        say(json.dumps([_run_row(s) for s in summaries], indent=2))
         return
     from rich.console import Console
     from rich.table import Table
@@ -353,9 +354,9 @@ def import_command(
     placed = place(file, Catalogue(family, loaded), model)  # all checked before anything is written
     with open_store(db, must_exist=False) as store:
         info, added = import_run(store, file, placed, file_sha256(file), family.id, loaded.name)
-    click.echo(
+    say(
         f"{info.id}: {added} transcripts imported, {len(placed) - added} already there "
         f"({len(info.models)} models, {info.dilemma_count} dilemmas of {family.id})",
         err=True,
     )
-    click.echo(info.id)
+    say(info.id)

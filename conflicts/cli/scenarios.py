@@ -15,6 +15,7 @@ from conflicts.cli.options import (
     format_option,
     hierarchy_option,
     output_option,
+    say,
     seed_option,
 )
 
@@ -43,7 +44,7 @@ def hierarchy_list() -> None:
 
     for name in preset_names():
         description = " ".join(load_hierarchy(name).spec.description.split())
-        click.echo(f"{name:<18} {description}")
+        say(f"{name:<18} {description}")
 
 
 @hierarchy.command("show")
@@ -61,9 +62,9 @@ def hierarchy_show(name_or_file: str, fmt: str) -> None:
 
     loaded = load_hierarchy(name_or_file)
     if fmt == "json":
-        click.echo(json.dumps(as_json(loaded), indent=2))
+        say(json.dumps(as_json(loaded), indent=2))
     else:
-        click.echo(as_dot(loaded) if fmt == "dot" else as_text(loaded))
+        say(as_dot(loaded) if fmt == "dot" else as_text(loaded))
 
 
 @hierarchy.command("validate")
@@ -79,7 +80,7 @@ def hierarchy_validate(file: Path) -> None:
 
     loaded = load_hierarchy_file(file)
     pairs = loaded.unordered_pairs()
-    click.echo(
+    say(
         f"ok: {loaded.name}: {len(loaded.principals)} principals, "
         f"{len(loaded.spec.authority)} authority edges, {len(pairs)} unordered pairs"
     )
@@ -110,7 +111,7 @@ def families_list() -> None:
 
     for name in family_names():
         family = load_family(name)
-        click.echo(f"{name:<28} {family.title}: axes {', '.join(family.axes)}")
+        say(f"{name:<28} {family.title}: axes {', '.join(family.axes)}")
 
 
 @families.command("show")
@@ -125,19 +126,19 @@ def families_show(name_or_file: str) -> None:
     from conflicts.scenarios.family import load_family
 
     family = load_family(name_or_file)
-    click.echo(f"{family.id} (v{family.version}): {family.title}\n")
-    click.echo(" ".join(family.summary.split()) + "\n")
-    click.echo("principals: " + ", ".join(family.principals))
+    say(f"{family.id} (v{family.version}): {family.title}\n")
+    say(" ".join(family.summary.split()) + "\n")
+    say("principals: " + ", ".join(family.principals))
     for directive in family.directives:
-        click.echo(f"  {directive.id:<12} {directive.principal} {directive.kind}")
+        say(f"  {directive.id:<12} {directive.principal} {directive.kind}")
     for conflict in family.conflicts:
-        click.echo(f"conflict: {conflict.between[0]} vs {conflict.between[1]}")
+        say(f"conflict: {conflict.between[0]} vs {conflict.between[1]}")
     for axis, values in family.axes.items():
-        click.echo(f"axis {axis}: {', '.join(values)}")
+        say(f"axis {axis}: {', '.join(values)}")
     for tool in family.tools:
         when = f" (only when {tool.only_when})" if tool.only_when else ""
-        click.echo(f"tool {tool.name}: {tool.description.strip()}{when}")
-    click.echo(f"settings: {len(family.settings)}; moves: {', '.join(m.id for m in family.moves)}")
+        say(f"tool {tool.name}: {tool.description.strip()}{when}")
+    say(f"settings: {len(family.settings)}; moves: {', '.join(m.id for m in family.moves)}")
 
 
 @families.command("validate")
@@ -157,7 +158,7 @@ def families_validate(file: Path, hierarchy_name: str | None) -> None:
 
     family = load_family_file(file)
     count = check_family(family, hierarchy_name, str(file))
-    click.echo(f"ok: {family.id}: {count} dilemmas render; every move is labelled as intended")
+    say(f"ok: {family.id}: {count} dilemmas render; every move is labelled as intended")
 
 
 @click.command()
@@ -202,10 +203,10 @@ def generate(
     next_line = next(lines)  # axis errors surface here, before a file exists
     summary = write_jsonl(itertools.chain([next_line], lines), output)
     for reason in left_out:
-        click.echo(f"skipped: {reason}", err=True)
-    click.echo(f"wrote {summary.total} dilemmas to {output}", err=True)
+        say(f"skipped: {reason}", err=True)
+    say(f"wrote {summary.total} dilemmas to {output}", err=True)
     if len(summary.by_family) > 1:
         for family_id, count in sorted(summary.by_family.items()):
-            click.echo(f"  family {family_id}: {count}", err=True)
+            say(f"  family {family_id}: {count}", err=True)
     for (axis, value), count in sorted(summary.by_axis.items()):
-        click.echo(f"  {axis}={value}: {count}", err=True)
+        say(f"  {axis}={value}: {count}", err=True)
