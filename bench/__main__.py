@@ -246,6 +246,37 @@ def bench_run_and_classify(folder: Path, epochs: int) -> None:
         )
 
 
+PEAK_RSS = (
+    "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True);"
+    " print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+)
+
+
+def run_memory(folder: Path, sizes: tuple[int, ...] = (5_000, 50_000)) -> None:
+    """Peak memory of a whole `ihsim run` (plan, execute, store) of a simulated persona at two
+    sizes: planning and running stream, so the larger may take at most 1.5x the smaller."""
+    peaks = []
+    for size in sizes:
+        family_file, _ = million_family(folder, size, "confidential-instructions", all_axes=False)
+        dilemmas = folder / f"memory-{size}.jsonl"
+        subprocess.run(generate_command(family_file, dilemmas), check=True, capture_output=True)
+        with dilemmas.open("rb") as handle:
+            count = sum(1 for _ in handle)
+        command = [*IHSIM, "run", str(dilemmas), "-m", "sim/literal", "-q"]
+        command += ["--db", str(folder / f"memory-{size}.db")]
+        started = time.perf_counter()
+        measured = subprocess.run(
+            [sys.executable, "-c", PEAK_RSS, *command], check=True, capture_output=True, text=True
+        )
+        elapsed = time.perf_counter() - started
+        peaks.append(int(measured.stdout.split()[-1]) / 1024)
+        print(
+            f"run memory {count:>9} dilemmas          peak RSS {peaks[-1]:>5.0f} MB  "
+            f"{elapsed:5.1f} s (whole `ihsim run`, sim/literal)"
+        )
+    print(f"run memory {'':>9} growth            {peaks[-1] / peaks[0]:.2f} x (floor 1.5 x)")
+
+
 def synthetic_verdicts(store: Store, target: int, seed: int = 0) -> str:
     """A run with `target` or more verdicts over real dilemmas of every seed family the
     model-spec hierarchy hosts: three models, labels drawn at random, one in ten transcripts
@@ -359,6 +390,7 @@ def main() -> None:
             )
         if args.only in (None, "sims"):
             bench_run_and_classify(Path(tmp), args.epochs)
+            run_memory(Path(tmp))
         if args.only in (None, "report"):
             bench_report(Path(tmp), args.verdicts)
 
