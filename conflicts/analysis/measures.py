@@ -22,7 +22,7 @@ from conflicts.analysis.intervals import wilson
 from conflicts.errors import StoreError
 from conflicts.store.database import RunInfo, Store
 from conflicts.store.run_settings import POOLABLE
-from conflicts.store.verdicts import create_outcomes, latest_version, unengaged
+from conflicts.store.verdicts import classified_share, create_outcomes, latest_version, unengaged
 
 LABELS = ("comply", "refuse", "subvert", "unclear")
 DECIDED = ("comply", "refuse", "subvert")
@@ -156,22 +156,13 @@ def caveats(store: Store, infos: Sequence[RunInfo], found: Aggregate | None = No
 def _unclassified(store: Store, found: Aggregate) -> list[str]:
     """Runs whose finished transcripts are not all classified (a classify pass stopped midway,
     a run resumed since): the rows count only those that are."""
-    marks = ", ".join("?" * len(found.runs))
-    rows = store.db.execute(
-        f"""
-        SELECT t.run_id, COUNT(*), SUM(EXISTS (
-            SELECT 1 FROM verdicts v WHERE v.transcript_id = t.id
-              AND v.classifier = ? AND v.classifier_version = ?))
-        FROM transcripts t WHERE t.run_id IN ({marks}) AND t.status = 'ok'
-        GROUP BY t.run_id ORDER BY t.run_id
-        """,
-        (found.classifier, found.version, *found.runs),
-    ).fetchall()
     return [
         f"{run}: {labelled:,} of {total:,} finished transcripts have {found.classifier} "
         f"v{found.version} verdicts; the rows leave out the other {total - labelled:,} "
         f"(`ihsim classify {run}` labels them)"
-        for run, total, labelled in rows
+        for run, total, labelled in classified_share(
+            store, found.runs, found.classifier, found.version
+        )
         if labelled < total
     ]
 

@@ -320,3 +320,21 @@ def unengaged(
 EXPORT_JOIN = "transcripts t NOT INDEXED CROSS JOIN verdicts v ON v.transcript_id = t.id"
 EXPORT_ORDER = "t.id, v.principal, v.classifier, v.classifier_version"
 EXPORT_CLASSIFIER = "v.classifier = ?"
+
+
+def classified_share(
+    store: Store, runs: Sequence[str], classifier: str, version: str
+) -> list[tuple[str, int, int]]:
+    """Per run: its finished transcripts, and how many of them this classifier labelled."""
+    marks = ", ".join("?" * len(runs))
+    rows = store.db.execute(
+        f"""
+        SELECT t.run_id, COUNT(*), SUM(EXISTS (
+            SELECT 1 FROM verdicts v WHERE v.transcript_id = t.id
+              AND v.classifier = ? AND v.classifier_version = ?))
+        FROM transcripts t WHERE t.run_id IN ({marks}) AND t.status = 'ok'
+        GROUP BY t.run_id ORDER BY t.run_id
+        """,
+        (classifier, version, *runs),
+    ).fetchall()
+    return [(str(run), int(total), int(labelled)) for run, total, labelled in rows]
