@@ -272,3 +272,56 @@ def test_a_partly_classified_run_is_reported_with_a_warning(ihsim: Invoke) -> No
     assert caveat in json.loads(ihsim("report", "--json").stdout)["caveats"]
     assert ihsim("classify", "-q").exit_code == 0
     assert "warning" not in ihsim("report").stderr
+
+
+def test_tables_written_anywhere_but_a_terminal_are_never_cut(ihsim: Invoke) -> None:
+    """Piped, `report --by family` cut columns to '…' at 140 columns."""
+    from tests.test_import import FAMILY, answer, family_dilemmas, write_jsonl
+
+    long_name = "openai-compatible/" + "meta-llama-3.1-70b-instruct-q4_k_m-" * 4 + "gguf"
+    records = [
+        answer(case, case.moves[0].id, long_name, dilemma=case.id) for case in family_dilemmas()
+    ]
+    write_jsonl("t.jsonl", records)
+    assert ihsim("import", "t.jsonl", "-f", FAMILY).exit_code == 0
+    assert ihsim("classify", "-q").exit_code == 0
+    for command in (["report", "--by", "family"], ["runs"]):
+        shown = ihsim(*command).stdout
+        assert "…" not in shown and long_name in shown, command
+    ihsim("report", "--by", "family", "-o", "r.txt")
+    assert "…" not in Path("r.txt").read_text() and long_name in Path("r.txt").read_text()
+
+
+def test_classify_and_report_without_a_run_id_leave_no_run_behind_silently(
+    ihsim: Invoke,
+) -> None:
+    """After two runs, the first stayed unclassified and unreported without a word."""
+    generate(ihsim)
+    first = ihsim("run", "d.jsonl", "-m", "sim/schemer").stdout.strip()
+    second = ihsim("run", "d.jsonl", "-m", "sim/literal").stdout.strip()
+    classified = ihsim("classify")
+    assert classified.exit_code == 0
+    assert f"classifying the runs with unlabelled transcripts: {first}, {second}" in (
+        classified.stderr
+    )
+    with Store(DB()) as store:
+        labelled = [
+            store.db.execute(
+                "SELECT COUNT(DISTINCT t.id) FROM verdicts v JOIN transcripts t"
+                " ON t.id = v.transcript_id WHERE t.run_id = ?",
+                (run,),
+            ).fetchone()
+            for run in (first, second)
+        ]
+    assert labelled == [(12,), (12,)]
+    again = ihsim("classify")  # all labelled: the latest again, as before
+    assert again.exit_code == 0 and again.stderr.startswith(f"{second}: ")
+    assert first not in again.stderr
+    reported = ihsim("report")
+    warning = (
+        f"warning: only the latest run, {second}, is reported; the store holds 1 other "
+        f"run(s) ({first}): name the runs to report them"
+    )
+    assert warning in reported.stderr.splitlines()
+    assert warning not in ihsim("report", first, second).stderr
+    assert warning in ihsim("export", "-o", "x.jsonl").stderr.splitlines()

@@ -25,6 +25,7 @@ from conflicts.cli.options import (
     quiet_option,
     say,
     seed_option,
+    table_console,
     temperature_option,
     timeout_option,
 )
@@ -68,14 +69,15 @@ def classify(
     no_cache: bool,
     quiet: bool,
 ) -> None:
-    """Label each transcript of a run per principal: comply, refuse or subvert.
+    """Label each transcript of a run per principal: comply, refuse or subvert; without a run
+    id, every run with finished transcripts the classifier has not labelled.
 
     Stored transcripts are re-classified without re-running any model; each classifier's
     verdicts replace its own earlier ones.
 
     \b
     Example:
-      ihsim classify            # the latest run, by the family's evidence rules
+      ihsim classify            # every run not yet classified, by the family's evidence rules
       ihsim classify --classifier both -j anthropic/claude-sonnet-4-5 -j openai/gpt-4.1
     """
     from conflicts.classify.classifiers import classify_run
@@ -96,33 +98,53 @@ def classify(
 
         for judge in dict.fromkeys(judges):
             check_judge(judge, params)  # names and keys checked before anything is written
+    failed = 0
     with open_store(db) as store:
-        info = store.run(run_id)
-        offline = [chosen] if chosen.fn is not None else []
-        if chosen.with_rules:  # `both`: the rules' verdicts first, for the judges to meet
-            offline = [get_classifier("evidence")]
-        for rules in offline:
-            outcome = classify_run(store, info.id, rules)
-            say(
-                f"{info.id}: {outcome.verdicts} verdicts on {outcome.transcripts} transcripts "
-                f"({rules.name} v{rules.version}); {outcome.skipped_errors} failed transcripts "
-                "skipped",
-                err=True,
-            )
-        if not chosen.needs_judges:
-            return
-        failed = _judge(
-            store,
-            info.id,
-            list(dict.fromkeys(judges)),
-            params,
-            max_connections,
-            not no_cache,
-            quiet,
-            with_rules=chosen.with_rules,
-        )
+        for info in _runs_to_classify(store, run_id, chosen):
+            offline = [chosen] if chosen.fn is not None else []
+            if chosen.with_rules:  # `both`: the rules' verdicts first, for the judges to meet
+                offline = [get_classifier("evidence")]
+            for rules in offline:
+                outcome = classify_run(store, info.id, rules)
+                say(
+                    f"{info.id}: {outcome.verdicts} verdicts on {outcome.transcripts} "
+                    f"transcripts ({rules.name} v{rules.version}); {outcome.skipped_errors} "
+                    "failed transcripts skipped",
+                    err=True,
+                )
+            if chosen.needs_judges:
+                failed += _judge(
+                    store,
+                    info.id,
+                    list(dict.fromkeys(judges)),
+                    params,
+                    max_connections,
+                    not no_cache,
+                    quiet,
+                    with_rules=chosen.with_rules,
+                )
     if failed:
         sys.exit(1)
+
+
+def _runs_to_classify(store: Any, run_id: str | None, chosen: Any) -> list[Any]:
+    """The run named; without one, every run with finished transcripts this classifier has not
+    labelled (the latest alone left earlier runs unclassified, silently), said by id; when
+    every run is labelled, the latest again, as before (new judges, `--no-cache`)."""
+    from conflicts.store.verdicts import classified_share
+
+    if run_id is not None:
+        return [store.run(run_id)]
+    latest = store.run(None)
+    every = [summary.info.id for summary in store.runs()]
+    waiting = [
+        run
+        for run, total, labelled in classified_share(store, every, chosen.name, chosen.version)
+        if labelled < total
+    ]
+    if len(waiting) > 1 or (waiting and waiting != [latest.id]):
+        say(f"classifying the runs with unlabelled transcripts: {', '.join(waiting)}", err=True)
+    return [store.run(run) for run in waiting] or [latest]
 
 
 def _judge(
@@ -258,11 +280,10 @@ def _show_agreement(result: Any, as_json: bool, people: bool) -> None:
     if as_json:
         say(json.dumps(result.as_dict(), indent=2))
         return
-    from rich.console import Console
 
     from conflicts.formats.terminal import agreement_tables
 
-    console = Console() if Console().is_terminal else Console(width=160)
+    console = table_console()
     for table in agreement_tables(result, people):
         console.print(table)
 

@@ -41,6 +41,21 @@ def say(text: str, err: bool = False) -> None:
     click.echo(inert(text) if to_terminal else text, err=err)
 
 
+PIPED_WIDTH = 100_000  # columns of a table written anywhere but a terminal: none is ever cut
+
+
+def table_console(file: Any = None) -> Any:
+    """A rich console for tables: the terminal's width on a terminal; elsewhere (a pipe, a
+    file) wide enough for any table, so no column is cut to '...' or wrapped."""
+    from rich.console import Console
+
+    if file is None:
+        console = Console(soft_wrap=True)
+        if console.is_terminal:
+            return console
+    return Console(file=file, width=PIPED_WIDTH, force_terminal=False, soft_wrap=True)
+
+
 class IhsimGroup(click.Group):
     """Turns input and usage errors anywhere below into one line and exit code 2, and Ctrl-C
     into one line saying what was kept and exit code 130."""

@@ -20,6 +20,7 @@ from conflicts.cli.options import (
     open_store,
     output_option,
     say,
+    table_console,
 )
 from hierarchy.errors import InputError
 
@@ -35,7 +36,7 @@ def _gather(db: Path, run_ids: tuple[str, ...], classifier_name: str) -> tuple[A
     try:
         infos = _selected_runs(store, run_ids)
         found = aggregate(store, [info.id for info in infos], classifier_name)
-        found.caveats = caveats(store, infos, found)
+        found.caveats = _left_out(store, infos, run_ids) + caveats(store, infos, found)
         for warning in found.caveats:
             say(f"warning: {warning}", err=True)
         return store, found
@@ -48,6 +49,20 @@ def _selected_runs(store: Any, run_ids: tuple[str, ...]) -> list[Any]:
     """The runs named, each once, or the latest run when none is."""
     unique = list(dict.fromkeys(run_ids))
     return [store.run(r) for r in unique] if unique else [store.run(None)]
+
+
+def _left_out(store: Any, infos: list[Any], run_ids: tuple[str, ...]) -> list[str]:
+    """When no run is named, which one is reported, and that the store holds others."""
+    if run_ids:
+        return []
+    others = [s.info.id for s in store.runs() if s.info.id != infos[0].id]
+    if not others:
+        return []
+    listed = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
+    return [
+        f"only the latest run, {infos[0].id}, is reported; the store holds {len(others)} "
+        f"other run(s) ({listed}): name the runs to report them"
+    ]
 
 
 def _check_groups(report: Any, wanted: tuple[str, ...], option: str) -> list[str]:
@@ -137,21 +152,17 @@ def report(
 
 
 def _print_tables(found: Any, groups: list[str], output: Path | None) -> None:
-    from rich.console import Console
-
     from conflicts.atomic import atomic_file
     from conflicts.formats.terminal import report_tables
 
     if output is not None:
         with atomic_file(output) as handle:
-            console = Console(file=handle, width=140, force_terminal=False)
+            console = table_console(handle)
             for table in report_tables(found, groups):
                 console.print(table)
         say(f"wrote {output}", err=True)
         return
-    console = Console()
-    if not console.is_terminal:
-        console = Console(width=140)
+    console = table_console()
     for table in report_tables(found, groups):
         console.print(table)
 
@@ -199,7 +210,10 @@ def export_command(
         raise ArgumentError("--classifier picks verdicts: add --verdicts", loc=("classifier",))
     chosen = export_format(output, fmt)
     with open_store(db) as store:
-        runs = [info.id for info in _selected_runs(store, run_ids)]
+        infos = _selected_runs(store, run_ids)
+        for warning in _left_out(store, infos, run_ids):
+            say(f"warning: {warning}", err=True)
+        runs = [info.id for info in infos]
         count = export(store.db, runs, verdicts, chosen, output, classifier_name, sys.stdout)
     if output is not None:
         what = "verdicts" if verdicts else "transcripts"

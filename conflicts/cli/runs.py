@@ -26,6 +26,7 @@ from conflicts.cli.options import (
     quiet_option,
     say,
     seed_option,
+    table_console,
     temperature_option,
     timeout_option,
 )
@@ -237,7 +238,6 @@ def runs_command(db: Path, as_json: bool) -> None:
     if as_json:
         say(json.dumps([_run_row(s) for s in summaries], indent=2))
         return
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
@@ -261,10 +261,7 @@ def runs_command(db: Path, as_json: bool) -> None:
             str(summary.failed),
             f"${summary.cost:.2f}",
         )
-    console = Console(soft_wrap=True)
-    if not console.is_terminal:  # a pipe or file gets the whole table, as the report does
-        console = Console(soft_wrap=True, width=140)
-    console.print(table)
+    table_console().print(table)
 
 
 def _settings(params: dict[str, Any]) -> list[str]:
