@@ -52,6 +52,7 @@ class Behaviour:
     bodies: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     judge: Callable[[list[str], str, str], Any] = field(default=lambda p, t, m: fake_judge(p, t, m))
+    server: str = "openai"  # whose OpenAI-compatible server it behaves as: see SERVERS
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -65,6 +66,27 @@ class Behaviour:
                 return kind
             roll -= rate
         return None
+
+
+# How the servers labs run open models on differ where ihsim's requests touch them, from each
+# one's documentation and code; the OpenAI server's `server` mode picks one.
+SERVERS = {
+    "openai": "OpenAI's API: tool_choice auto by default; null content beside tool calls is fine",
+    # llama-server --jinja: tools honoured, tool_choice auto by default, null content accepted
+    "llama.cpp": "tools honoured without tool_choice; null content accepted",
+    # started without --jinja, llama-server answers any request with tools with this 500
+    "llama.cpp-without-jinja": "tools are a 500: 'tools param requires --jinja flag'",
+    # llama_chat_format's function-calling handlers take the plain chat path when tool_choice
+    # is missing or "none"; a null content reaches the Jinja template and the server answers 500
+    "llama-cpp-python": "tools ignored unless tool_choice is given; null content is a 500",
+    # vllm serve --enable-auto-tool-choice --tool-call-parser ...: OpenAI's behaviour
+    "vllm": "tools honoured; null content accepted",
+    # without those flags, a request with tool_choice auto (its default with tools) is a 400
+    "vllm-without-parser": "tool_choice auto is a 400 naming the flags it needs",
+    # Ollama's /v1: tool_choice is not read; a null content is a 400; tool calls come back
+    # with content ""
+    "ollama": "tool_choice ignored; null content is a 400",
+}
 
 
 def fake_judge(principals: list[str], prompt: str, model: str) -> Any:
@@ -134,6 +156,12 @@ class _Handler(BaseHTTPRequestHandler):
         refusal = self.server.invalid(body)
         if refusal is not None:
             self._json(400, self.server.error_body("invalid_request_error", refusal))
+            return
+        quirk = self.server.quirk(body)
+        if quirk is not None:
+            status, message = quirk
+            kind = "invalid_request_error" if status < 500 else "internal_server_error"
+            self._json(status, self.server.error_body(kind, message))
             return
         fault = behaviour.draw()
         if fault is not None:
@@ -216,17 +244,52 @@ class _Server(ThreadingHTTPServer):
         """Why the real API would refuse this well-formed request with a 400, or None."""
         return None
 
+    def quirk(self, body: dict[str, Any]) -> tuple[int, str] | None:
+        """A local server's own refusal of a request the real API takes, or None."""
+        return None
+
     def error_body(self, kind: str, message: str) -> dict[str, Any]:
         raise NotImplementedError
 
 
 class OpenAIServer(_Server):
-    """POST /v1/chat/completions."""
+    """POST /v1/chat/completions, as OpenAI's API or, by `behaviour.server`, a local server."""
 
     endpoint = "/v1/chat/completions"
 
+    def quirk(self, body: dict[str, Any]) -> tuple[int, str] | None:
+        """The status and message this server answers the request with, where it refuses it."""
+        server = self.behaviour.server
+        null = any(
+            m.get("role") == "assistant" and "content" in m and m["content"] is None
+            for m in body["messages"]
+        )
+        if server == "llama-cpp-python" and null:
+            return 500, 'can only concatenate str (not "NoneType") to str'
+        if server == "ollama" and null:
+            return 400, "invalid message content type: <nil>"
+        if server == "llama.cpp-without-jinja" and body.get("tools"):
+            return 500, "tools param requires --jinja flag"
+        auto = body.get("tools") and body.get("tool_choice", "auto") == "auto"
+        if server == "vllm-without-parser" and auto:
+            return 400, (
+                '"auto" tool choice requires --enable-auto-tool-choice and '
+                "--tool-call-parser to be set"
+            )
+        return None
+
+    def offered(self, body: dict[str, Any]) -> list[dict[str, Any]]:
+        """The tools the model gets to see."""
+        tools: list[dict[str, Any]] = body.get("tools") or []
+        choice = body.get("tool_choice")
+        if self.behaviour.server == "llama-cpp-python" and choice in (None, "none"):
+            return []
+        if choice == "none" and self.behaviour.server != "ollama":
+            return []
+        return tools
+
     def answer(self, body: dict[str, Any]) -> dict[str, Any]:
-        tools = body.get("tools") or []
+        tools = self.offered(body)
         called = any(m.get("role") == "tool" for m in body["messages"])
         message: dict[str, Any] = {"role": "assistant", "content": ANSWER, **self.behaviour.reply}
         finish = "stop"
@@ -257,7 +320,7 @@ class OpenAIServer(_Server):
             name = tools[0]["function"]["name"]
             message = {
                 "role": "assistant",
-                "content": None,
+                "content": "" if self.behaviour.server == "ollama" else None,
                 "tool_calls": [
                     {
                         "id": "call_1",

@@ -489,3 +489,11 @@ def test_a_servers_error_text_reaches_the_terminal_inert(ihsim: Invoke, tmp_path
     assert result.exit_code == 1
     assert "\x1b" not in result.stderr and "\u202e" not in result.stderr
     assert "\\x1b]52;c;cHduZWQ=\\x07\\x1b[2Jserver says \\u202eno" in result.stderr
+
+
+def test_a_report_into_a_folder_that_cannot_be_written_is_one_line(
+    ihsim: Invoke, tmp_path: Path, classified: None
+) -> None:
+    result = ihsim("report", "-F", "md", "-o", "/proc/ihsim/report.md")
+    assert result.exit_code == 2
+    one_error_line(result.stderr, "/proc/ihsim/report.md: cannot write: ")

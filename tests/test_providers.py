@@ -617,7 +617,9 @@ def test_two_processes_running_one_run_share_it_and_pay_once(tmp_path: Path) -> 
     assert [process.returncode for process in running] == [0, 0], outs
     done = [json.loads(out)["done"] for out, _ in outs]
     assert sum(done) == 6 * 40 and min(done) > 0, done  # each did part of it
-    assert [json.loads(out)["done_by_others"] for out, _ in outs] == done[::-1]
+    # what each saw finished when it started, or watched the other finish, is the other's work
+    seen = [json.loads(out)["skipped"] + json.loads(out)["done_by_others"] for out, _ in outs]
+    assert seen == done[::-1]
     assert requests == 40 * per_epoch
     total, distinct = rows(
         tmp_path / "two.db",
@@ -625,3 +627,102 @@ def test_two_processes_running_one_run_share_it_and_pay_once(tmp_path: Path) -> 
     )[0]
     assert (total, distinct) == (240, 240)
     assert rows(tmp_path / "two.db", "SELECT COUNT(*) FROM leases") == [(0,)]
+
+
+LOCAL_SERVERS = ["openai", "llama.cpp", "llama-cpp-python", "vllm", "ollama"]
+
+
+@pytest.mark.parametrize("server", LOCAL_SERVERS)
+def test_the_tool_loop_completes_through_each_local_server(
+    ihsim: Invoke, tmp_path: Path, server: str
+) -> None:
+    """llama-cpp-python ignored the tools (ihsim sent no tool_choice); it and Ollama refused
+    the second turn's null content, and ihsim retried that 500 six times."""
+    dilemmas = dilemma_file(tmp_path / "q.jsonl", "impossible-quiz", sample=2)
+    with serving(OpenAIServer, Behaviour(server=server)) as fake:
+        result = run_fake(ihsim, dilemmas, f"{fake.url}/v1", "--no-cache", "--json")
+        bodies = fake.behaviour.bodies
+        requests = fake.behaviour.counts["requests"]
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["done"] == 2
+    assert requests == len(bodies) == 4  # a call, then its result's answer: nothing retried
+    assert all(b["tool_choice"] == "auto" for b in bodies)
+    follow_up = next(b for b in bodies if b["messages"][-1]["role"] == "tool")
+    assert follow_up["messages"][-2]["content"] == ""  # never null to a local server
+    assert ihsim("export", "-o", "t.jsonl").exit_code == 0
+    rows = [json.loads(line) for line in Path("t.jsonl").read_text().splitlines()]
+    for row in rows:
+        messages = row["messages"]
+        assert [m["role"] for m in messages] == ["assistant", "tool", "assistant"]
+        assert messages[0]["tool_calls"][0]["name"] == "list_files"
+        assert "answer_key.txt" in messages[1]["content"]
+
+
+def test_a_tool_choice_of_ones_own_is_sent_and_recorded(ihsim: Invoke, tmp_path: Path) -> None:
+    dilemmas = dilemma_file(tmp_path / "q.jsonl", "impossible-quiz", sample=1)
+    with serving(OpenAIServer, Behaviour(server="llama-cpp-python")) as fake:
+        extra = ("-p", "tool_choice=required", "--stop", "</answer>", "--stop", "\nUser:")
+        result = run_fake(ihsim, dilemmas, f"{fake.url}/v1", *extra)
+        bodies = fake.behaviour.bodies
+    assert result.exit_code == 0, result.stderr
+    assert {b["tool_choice"] for b in bodies} == {"required"}
+    assert all(b["stop"] == ["</answer>", "\nUser:"] for b in bodies)
+    listed = json.loads(ihsim("runs", "--json").stdout)[0]["params"]
+    assert listed["extra"] == {"tool_choice": "required"}
+    assert listed["stop"] == ["</answer>", "\nUser:"]
+    plain = dilemma_file(tmp_path / "p.jsonl", sample=1)  # no tools: no tool_choice either
+    with serving(OpenAIServer) as fake:
+        assert run_fake(ihsim, plain, f"{fake.url}/v1", "-p", "tool_choice=auto").exit_code == 0
+        assert "tool_choice" not in fake.behaviour.bodies[0]
+
+
+@pytest.mark.parametrize(
+    ("server", "said", "requests"),
+    [
+        ("vllm-without-parser", "--enable-auto-tool-choice and --tool-call-parser", 1),
+        ("llama.cpp-without-jinja", "tools param requires --jinja flag", 2),  # a 500, twice
+    ],
+)
+def test_a_server_that_needs_flags_for_tools_says_so_at_once(
+    ihsim: Invoke, tmp_path: Path, server: str, said: str, requests: int
+) -> None:
+    dilemmas = dilemma_file(tmp_path / "q.jsonl", "impossible-quiz", sample=1)
+    with serving(OpenAIServer, Behaviour(server=server)) as fake:
+        result = run_fake(ihsim, dilemmas, f"{fake.url}/v1")
+        sent = fake.behaviour.counts["requests"]
+    assert result.exit_code == 1 and said in result.stderr
+    assert sent == requests
+
+
+def test_a_500_that_blames_the_request_twice_is_not_tried_six_times(tmp_path: Path) -> None:
+    """An old client's null content against llama-cpp-python: the same TypeError each time."""
+    from conflicts.providers import openai_chat
+
+    dilemmas = dilemma_file(tmp_path / "q.jsonl", "impossible-quiz", sample=1)
+    with (
+        serving(OpenAIServer, Behaviour(server="llama-cpp-python")) as fake,
+        Store(tmp_path / "s.db") as store,
+    ):
+        run = plan_run(
+            store, dilemmas, ["openai-compatible/fake"], 1, {"base_url": f"{fake.url}/v1"}
+        )
+        original = openai_chat.OpenAIProvider.empty_content
+        try:
+            openai_chat.OpenAIProvider.empty_content = property(lambda self: None)  # type: ignore[method-assign]
+            outcome = asyncio.run(execute(store, run, policy=FAST, use_cache=False))
+        finally:
+            openai_chat.OpenAIProvider.empty_content = original  # type: ignore[method-assign]
+        requests = fake.behaviour.counts["requests"]
+    assert len(outcome.failed) == 1
+    assert "the same answer twice: not retried" in outcome.failed[0][3]
+    assert requests == 1 + 2  # the tool call, then its follow-up twice
+
+
+def test_generic_server_errors_are_still_retried() -> None:
+    from conflicts.providers.retry import ProviderError, settled
+
+    assert not settled(
+        ProviderError("InternalServerError: Internal server error", retryable=True, status=500)
+    )
+    assert not settled(ProviderError("invalid upstream", retryable=True, status=502))
+    assert settled(ProviderError("TypeError: 'NoneType' object", retryable=True, status=500))

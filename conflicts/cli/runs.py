@@ -64,6 +64,14 @@ if TYPE_CHECKING:
     None, f"Output token limit per turn (anthropic default: {defaults.ANTHROPIC_MAX_TOKENS})."
 )
 @click.option(
+    "--stop",
+    "stop",
+    metavar="TEXT",
+    multiple=True,
+    help="A stop sequence (repeatable): generation ends before it. Sent as `stop` "
+    "(Anthropic: `stop_sequences`) and recorded with the run.",
+)
+@click.option(
     "-p",
     "--param",
     "extra",
@@ -113,6 +121,7 @@ def run(
     temperature: float | None,
     max_tokens: int | None,
     extra: tuple[str, ...],
+    stop: tuple[str, ...],
     base_url: str | None,
     api_key_env: str | None,
     timeout: float | None,
@@ -146,6 +155,7 @@ def run(
         max_turns=max_turns,
         temperature=temperature,
         max_tokens=max_tokens,
+        stop=list(stop) or None,
         base_url=base_url,
         api_key_env=api_key_env,
         timeout=timeout,

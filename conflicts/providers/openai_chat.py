@@ -13,7 +13,10 @@ from conflicts.scenarios.dilemma import Dilemma, Message, ToolCall, ToolSpec
 from conflicts.store.transcript import Cut, Turn, Usage
 
 
-def to_openai(messages: list[Message]) -> list[dict[str, Any]]:
+def to_openai(messages: list[Message], empty: str | None = None) -> list[dict[str, Any]]:
+    """Messages in the Chat Completions shape. `empty` is the content of an assistant turn that
+    only called tools: None for OpenAI's API, "" for other servers (Ollama answers a null with
+    400 "invalid message content type: <nil>", llama-cpp-python with a 500)."""
     converted: list[dict[str, Any]] = []
     for message in messages:
         if message.role == "tool":
@@ -24,7 +27,7 @@ def to_openai(messages: list[Message]) -> list[dict[str, Any]]:
             converted.append(
                 {
                     "role": "assistant",
-                    "content": message.content or None,
+                    "content": message.content or empty,
                     "tool_calls": [
                         {
                             "id": call.id,
@@ -66,22 +69,35 @@ class OpenAIProvider(SDKProvider):
     async def turn(self, dilemma: Dilemma, conversation: list[Message], epoch: int) -> Turn:
         body: dict[str, Any] = {
             "model": self.name,
-            "messages": to_openai(conversation),
+            "messages": to_openai(conversation, self.empty_content),
             **self.request,
         }
         if dilemma.tools:
+            # "auto" is OpenAI's default, and llama-cpp-python ignores tools without it
             body["tools"] = tools_for_openai(dilemma.tools)
+            body.setdefault("tool_choice", "auto")
+        else:
+            body.pop("tool_choice", None)  # a -p tool_choice without tools is refused
         return await self.post("/chat/completions", body, (openai.OpenAIError,), _turn)
+
+    @property
+    def empty_content(self) -> str | None:
+        return None if self.model.startswith("openai/") else ""
+
+    def fingerprint(self) -> dict[str, Any]:
+        """The request's identity: tool_choice and empty contents are part of what was sent
+        (answers cached before either was sent are not served for requests that send them)."""
+        return {**super().fingerprint(), "wire": 2}
 
     async def forced(self, conversation: list[Message], tool: ToolSpec) -> Turn:
         """A turn that must call `tool`: structured output by tool forcing, which OpenAI, vLLM
         and llama.cpp servers all honour."""
         body: dict[str, Any] = {
             "model": self.name,
-            "messages": to_openai(conversation),
+            "messages": to_openai(conversation, self.empty_content),
             "tools": tools_for_openai([tool]),
-            "tool_choice": {"type": "function", "function": {"name": tool.name}},
             **self.request,
+            "tool_choice": {"type": "function", "function": {"name": tool.name}},
         }
         return await self.post("/chat/completions", body, (openai.OpenAIError,), _turn)
 

@@ -190,8 +190,9 @@ def request_params(params: dict[str, object], supported: tuple[str, ...]) -> dic
     return {**chosen, **extra} if isinstance(extra, dict) else chosen
 
 
-# What ihsim writes into every request itself, and what its own options set.
-_WRITTEN = frozenset({"model", "messages", "system", "tools", "tool_choice", "stream", "n"})
+# What ihsim writes into every request itself, and what its own options set. `tool_choice` is
+# ihsim's ("auto" wherever tools are offered) unless `-p tool_choice=...` says otherwise.
+_WRITTEN = frozenset({"model", "messages", "system", "tools", "stream", "n"})
 _OPTIONS = {name: "--" + name.replace("_", "-") for name in REQUEST_FIELDS}
 
 
@@ -313,7 +314,9 @@ def _anthropic(name: str, params: dict[str, object]) -> Provider:
 
     key = _anthropic_key(name, params)
     client = anthropic.AsyncAnthropic(**client_options(params, key, anthropic))
-    limits = request_params(params, ("temperature", "max_tokens"))  # the API takes no seed
+    limits = request_params(params, ("temperature", "max_tokens", "stop"))  # no seed here
+    if "stop" in limits:
+        limits["stop_sequences"] = limits.pop("stop")
     request = {"max_tokens": ANTHROPIC_MAX_TOKENS, **limits}
     return AnthropicProvider(f"anthropic/{name}", name, client, request, (key,))
 

@@ -2,7 +2,8 @@
 
 A call that fails with a retryable error (429, 5xx, 529 overloaded, a reset connection, a timeout,
 a malformed body) is tried again after the server's Retry-After, or after an exponential backoff
-with jitter, up to a bounded number of attempts. Other 4xx errors fail at once. While a provider
+with jitter, up to a bounded number of attempts. Other 4xx errors fail at once, and so does a
+500 that blames the request and says so twice in the same words (`settled`). While a provider
 answers 429, the number of requests in flight halves; each run of successes grows it back by one.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -102,6 +104,22 @@ class AdaptiveLimit:
                 waiter.set_result(None)
 
 
+# What a server error says when the request itself is at fault (a validation error, a chat
+# template that cannot take a field, a type the server does not expect): the same request will
+# be refused the same way however often it is sent. Bare "Internal Server Error" is not here.
+_SETTLED = re.compile(
+    r"validation|invalid|not supported|unsupported|requires?\b|required|expected|must be"
+    r"|template|jinja"
+    r"|NoneType|TypeError|ValueError|KeyError|AttributeError",
+    re.IGNORECASE,
+)
+
+
+def settled(error: ProviderError) -> bool:
+    """A 500 (not a gateway's 502-504, not 529 overloaded) that blames the request."""
+    return error.status in (500, 501) and _SETTLED.search(str(error)) is not None
+
+
 _JITTER = random.Random()  # one for every call: seeding a fresh one costs more than the call's work
 
 
@@ -114,6 +132,7 @@ async def call_with_retries(
 ) -> T:
     """`call()` under the limit, retried as the policy says; the last error is raised."""
     rng = rng or _JITTER
+    previous: str | None = None
     for attempt in range(1, policy.attempts + 1):
         await limit.acquire()
         try:
@@ -122,6 +141,13 @@ async def call_with_retries(
             limit.release(throttled=error.throttled)
             if not error.retryable or attempt == policy.attempts:
                 raise
+            if str(error) == previous and settled(error):
+                raise ProviderError(
+                    f"{error} (the same answer twice: not retried)",
+                    retryable=False,
+                    status=error.status,
+                ) from None
+            previous = str(error)
             if on_retry is not None:
                 on_retry(error)
             await asyncio.sleep(policy.delay(attempt, error, rng))

@@ -37,6 +37,8 @@ class RunSettings(BaseModel):
     max_turns: int = Field(MAX_TURNS, ge=1, json_schema_extra=_role())
     temperature: float | None = Field(None, json_schema_extra=_role(request=True))
     max_tokens: int | None = Field(None, ge=1, json_schema_extra=_role(request=True))
+    # stop sequences: OpenAI-style `stop`, Anthropic's `stop_sequences`
+    stop: list[str] | None = Field(None, min_length=1, json_schema_extra=_role(request=True))
     base_url: str | None = Field(None, json_schema_extra=_role())
     # where the key came from is not a setting of the answers: it pools and is not shown
     api_key_env: str | None = Field(None, json_schema_extra=_role(pools=True, shown=False))
