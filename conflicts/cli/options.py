@@ -53,7 +53,7 @@ def table_console(file: Any = None) -> Any:
         console = Console(soft_wrap=True)
         if console.is_terminal:
             return console
-    return Console(file=file, width=PIPED_WIDTH, force_terminal=False, soft_wrap=True)
+    return Console(file=file, width=PIPED_WIDTH, force_terminal=False)
 
 
 class IhsimGroup(click.Group):
