@@ -305,14 +305,6 @@ class Store:
 
     # transcripts
 
-    def finished(self, run_id: str) -> set[tuple[str, str, int]]:
-        """(dilemma, model, epoch) of every transcript that completed; failed ones are retried."""
-        rows = self.db.execute(
-            "SELECT dilemma_id, model, epoch FROM transcripts WHERE run_id = ? AND status = 'ok'",
-            (run_id,),
-        )
-        return {(d, m, e) for d, m, e in rows}
-
     def insert_transcripts(self, transcripts: Iterable[Transcript]) -> None:
         """Write a batch, replacing earlier failed attempts, inside a transaction the caller
         holds (the runner commits its cached answers with them)."""
