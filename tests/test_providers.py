@@ -726,3 +726,47 @@ def test_generic_server_errors_are_still_retried() -> None:
     )
     assert not settled(ProviderError("invalid upstream", retryable=True, status=502))
     assert settled(ProviderError("TypeError: 'NoneType' object", retryable=True, status=500))
+
+
+def smoke(ihsim: Invoke, url: str, *extra: str) -> Result:
+    return ihsim("smoke", "-m", "openai-compatible/m", "--base-url", url, *extra)
+
+
+def test_smoke_passes_a_model_that_works_and_estimates_the_big_run(
+    ihsim: Invoke, tmp_path: Path
+) -> None:
+    planned = dilemma_file(tmp_path / "big.jsonl")
+    with serving(OpenAIServer, Behaviour(server="vllm")) as fake:
+        result = smoke(ihsim, f"{fake.url}/v1", "--for", str(planned), "-e", "10")
+        rows = json.loads(smoke(ihsim, f"{fake.url}/v1", "--json").stdout)
+    assert result.exit_code == 0, result.output
+    assert "FAILED CHECK" not in result.stdout
+    assert f"openai-compatible/m: {planned} x 10 epochs = 120 transcripts: about $" in (
+        result.stdout
+    )
+    (row,) = rows
+    assert row["failed"] == 0 and row["agentic"] > 0 and row["called_tool"] == row["agentic"]
+    assert row["transcripts"] == 9 and row["problems"] == []  # a dilemma of each family
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "extra", "problem"),
+    [
+        (Behaviour(), ["-p", "tool_choice=none"], "no tool call in any of 6 agentic dilemmas"),
+        (Behaviour(reply={"content": ""}, server="ollama"), [], "most answers are empty"),
+        (Behaviour(reject_key="sk-"), ["--api-key-env", "SMOKE_KEY"], "every request failed"),
+    ],
+    ids=["tools-ignored", "empty-answers", "all-failed"],
+)
+def test_smoke_fails_a_setup_that_would_make_the_big_run_meaningless(
+    ihsim: Invoke,
+    monkeypatch: pytest.MonkeyPatch,
+    behaviour: Behaviour,
+    extra: list[str],
+    problem: str,
+) -> None:
+    monkeypatch.setenv("SMOKE_KEY", "sk-test-not-real")
+    with serving(OpenAIServer, behaviour) as fake:
+        result = smoke(ihsim, f"{fake.url}/v1", *extra)
+    assert result.exit_code == 1, result.output
+    assert f"openai-compatible/m: FAILED CHECK: {problem}" in result.stdout

@@ -4,6 +4,7 @@
 - `intervals`: Wilson intervals, Fisher's exact test, Holm's correction, Cohen's kappa.
 - `comparisons`: which model (or axis value) subverts more, and whether it is significant.
 - `drilldown`: the transcripts behind a report cell.
+- `smoke`: what a few dilemmas say about a model before a big run (`ihsim smoke`).
 
 May import: `run`, `providers`, `store`, `scenarios` and what they may.
 """

@@ -3,7 +3,7 @@
 - `group`: the `ihsim` group; bad input anywhere below is one line on stderr and exit code 2.
 - `options`: the option vocabulary every command shares, and the old spellings kept as aliases.
 - `scenarios`: `hierarchy`, `families`, `generate`.
-- `runs`: `run`, `runs`, `import`.
+- `runs`: `run`, `smoke`, `runs`, `import`.
 - `labels`: `classify`, `label`, `validate`.
 - `reports`: `report`, `compare`, `export`.
 

@@ -27,6 +27,7 @@ for command in (
     scenarios.families,
     scenarios.generate,
     runs.run,
+    runs.smoke_command,
     runs.runs_command,
     runs.import_command,
     labels.classify,

@@ -367,3 +367,199 @@ def import_command(
         err=True,
     )
     say(info.id)
+
+
+# the options of `run` that `smoke` takes as they are: what the model is asked, and how
+SMOKE_SHARED = (
+    "seed", "max_turns", "temperature", "max_tokens", "stop", "extra", "base_url",
+    "api_key_env", "timeout", "prices_file", "max_connections",
+)  # fmt: skip
+
+
+@click.command("smoke")
+@models_option("Model to check (repeatable).")
+@hierarchy_option()
+@click.option(
+    "--for",
+    "planned_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="A dilemma file: estimate what running it against each model would cost and take.",
+)
+@click.option(
+    "-e", "--epochs", type=click.IntRange(1, defaults.MAX_EPOCHS), default=1, show_default=True,
+    help="Epochs of the --for run, for its estimate.",
+)  # fmt: skip
+@json_option("Print the checks as JSON.")
+def smoke_command(
+    models: tuple[str, ...],
+    hierarchy_name: str,
+    planned_file: Path | None,
+    epochs: int,
+    as_json: bool,
+    **shared: Any,
+) -> None:
+    """Check models on one dilemma of each family before a big run: requests that fail and why,
+    latency, tokens, tool calls where the task needs them, empty or cut-off answers, invented
+    turns, reasoning, undecided verdicts; with --for, the cost and time of a full run. Exits 1
+    when a check fails (every request failed, no tool call in any agentic family, most answers
+    empty), so a script can stop there.
+
+    \b
+    Example:
+      ihsim smoke -m openai-compatible/qwen2.5 --base-url http://127.0.0.1:8080/v1 \\
+          --for results/dilemmas.jsonl -e 5
+    """
+    from conflicts.analysis.smoke import check_models
+    from conflicts.classify.classifiers import classify_run
+    from conflicts.classify.registry import get_classifier
+    from conflicts.errors import ArgumentError
+    from conflicts.providers.registry import extra_fields
+    from conflicts.run.launch import run_with_progress
+    from conflicts.run.prices import load_prices
+    from conflicts.store.database import Store, now
+    from conflicts.store.run_settings import RunSettings
+
+    if not models:
+        raise ArgumentError("give at least one -m MODEL to check")
+    folder = Path("results") / "smoke" / now().replace(":", "")
+    dilemmas = _smoke_dilemmas(hierarchy_name, int(shared["seed"]), folder / "dilemmas.jsonl")
+    settings = RunSettings(
+        seed=shared["seed"],
+        max_turns=shared["max_turns"],
+        temperature=shared["temperature"],
+        max_tokens=shared["max_tokens"],
+        stop=list(shared["stop"]) or None,
+        base_url=shared["base_url"],
+        api_key_env=shared["api_key_env"],
+        timeout=shared["timeout"],
+        extra=extra_fields(shared["extra"]) if shared["extra"] else None,
+    )
+    prices_file = shared["prices_file"]
+    prices = load_prices(prices_file) if prices_file else load_prices()
+    db = folder / "ihsim.db"
+    outcome = run_with_progress(
+        dilemmas, list(dict.fromkeys(models)), 1, settings.params(), db, quiet=True,
+        max_connections=shared["max_connections"], use_cache=False, prices=prices,
+    )  # fmt: skip
+    evidence = get_classifier("evidence")
+    with Store(db) as store:
+        classify_run(store, outcome.run_id, evidence)
+        checks = check_models(store, outcome.run_id, evidence.name, evidence.version)
+    planned = _line_count(planned_file) * epochs if planned_file else None
+    if as_json:
+        say(json.dumps([_check_row(c, planned, shared["max_connections"]) for c in checks],
+                       indent=2))  # fmt: skip
+    else:
+        _show_checks(checks, planned, shared["max_connections"], planned_file, epochs)
+        say(f"stored in {db} ({outcome.run_id})", err=True)
+    if any(c.problems() for c in checks):
+        sys.exit(1)
+
+
+for _option in run.params:
+    if _option.name in SMOKE_SHARED:
+        smoke_command.params.insert(-1, _option)
+
+
+def _smoke_dilemmas(hierarchy_name: str, seed: int, path: Path) -> Path:
+    """One seeded dilemma of each family the hierarchy can host."""
+    import itertools
+
+    from conflicts.scenarios.axes import parse_axes
+    from conflicts.scenarios.family import family_names, load_family
+    from conflicts.scenarios.generate import dilemma_lines, hosted, write_jsonl
+    from hierarchy import load_hierarchy
+
+    loaded = load_hierarchy(hierarchy_name)
+    families, _ = hosted([load_family(name) for name in family_names()], loaded)
+    lines = itertools.chain.from_iterable(
+        dilemma_lines(f, loaded, parse_axes(None, f.supported_axes()), seed, 1) for f in families
+    )
+    write_jsonl(lines, path)
+    return path
+
+
+def _line_count(path: Path) -> int:
+    with path.open("rb") as handle:
+        return sum(1 for line in handle if line.strip())
+
+
+def _check_row(check: Any, planned: int | None, connections: int) -> dict[str, Any]:
+    cost, seconds = check.estimate(planned, connections) if planned else (None, None)
+    return {
+        "model": check.model,
+        "transcripts": check.transcripts,
+        "failed": check.failed,
+        "errors": dict(check.errors),
+        "median_latency_ms": _median(check.latencies),
+        "mean_output_tokens": _mean(check.output_tokens),
+        "agentic": check.agentic,
+        "called_tool": check.called_tool,
+        "empty": check.empty,
+        "cut_off": check.cut_off,
+        "invented_turns": check.invented_turns,
+        "with_reasoning": check.with_reasoning,
+        "verdicts": check.verdicts,
+        "unclear": check.unclear,
+        "estimate": None if planned is None else {"transcripts": planned, "cost_usd": cost,
+                                                   "seconds": seconds},
+        "problems": check.problems(),
+    }  # fmt: skip
+
+
+def _median(values: list[float]) -> float | None:
+    import statistics
+
+    return round(statistics.median(values), 1) if values else None
+
+
+def _mean(values: list[int]) -> float | None:
+    import statistics
+
+    return round(statistics.mean(values), 1) if values else None
+
+
+def _show_checks(
+    checks: list[Any], planned: int | None, connections: int, file: Path | None, epochs: int
+) -> None:
+    """One screen: a row per model, then each model's errors, problems and estimate."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from conflicts.inert import inert
+
+    table = Table(title="smoke: one dilemma of each family")
+    for column in ("model", "done", "failed", "latency", "tokens", "tool calls", "empty",
+                   "cut off", "invented turns", "reasoning", "unclear"):  # fmt: skip
+        table.add_column(column, justify="left" if column == "model" else "right")
+    for c in checks:
+        latency = _median(c.latencies)
+        table.add_row(
+            Text(inert(c.model)),
+            f"{c.finished}/{c.transcripts}",
+            str(c.failed),
+            "–" if latency is None else f"{latency / 1000:.2f} s",
+            "–" if not c.output_tokens else f"{_mean(c.output_tokens):.0f}",
+            f"{c.called_tool}/{c.agentic}",
+            str(c.empty),
+            str(c.cut_off),
+            str(c.invented_turns),
+            f"{c.with_reasoning}/{c.finished}",
+            "–" if not c.verdicts else f"{c.unclear / c.verdicts:.0%}",
+        )
+    table_console().print(table)
+    for c in checks:
+        for error, count in c.errors.most_common(3):
+            say(f"{c.model}: {count} failed: {error}")
+        for problem in c.problems():
+            say(f"{c.model}: FAILED CHECK: {problem}")
+        if planned is not None and file is not None:
+            cost, seconds = c.estimate(planned, connections)
+            if cost is None or seconds is None:
+                say(f"{c.model}: no estimate for {file}: nothing finished")
+                continue
+            say(
+                f"{c.model}: {file} x {epochs} epochs = {planned:,} transcripts: about "
+                f"${cost:,.2f} and {seconds / 3600:,.1f} h at {connections} connections "
+                "(this run's cost and latency per transcript)"
+            )

@@ -338,3 +338,23 @@ def classified_share(
         (classifier, version, *runs),
     ).fetchall()
     return [(str(run), int(total), int(labelled)) for run, total, labelled in rows]
+
+
+def smoke_notes(
+    store: Store, run_id: str, classifier: str, version: str
+) -> list[tuple[str, int, int, int]]:
+    """Per model: transcripts in which it invented a next turn, its verdicts, and how many of
+    them are unclear (`ihsim smoke`)."""
+    rows = store.db.execute(
+        """
+        SELECT t.model,
+               COUNT(DISTINCT CASE WHEN json_extract(v.evidence, '$.invented_turn') IS NOT NULL
+                     THEN t.id END),
+               COUNT(*), SUM(v.label = 'unclear')
+        FROM transcripts t JOIN verdicts v ON v.transcript_id = t.id
+        WHERE t.run_id = ? AND v.classifier = ? AND v.classifier_version = ?
+        GROUP BY t.model ORDER BY t.model
+        """,
+        (run_id, classifier, version),
+    ).fetchall()
+    return [(str(m), int(i), int(n), int(u or 0)) for m, i, n, u in rows]
