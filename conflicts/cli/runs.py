@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -421,7 +422,7 @@ def smoke_command(
 
     if not models:
         raise ArgumentError("give at least one -m MODEL to check")
-    folder = Path("results") / "smoke" / now().replace(":", "")
+    folder = Path("results") / "smoke" / f"{now().replace(':', '')}-{os.getpid()}"  # fresh
     dilemmas = _smoke_dilemmas(hierarchy_name, int(shared["seed"]), folder / "dilemmas.jsonl")
     settings = RunSettings(
         seed=shared["seed"],
