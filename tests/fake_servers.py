@@ -77,7 +77,8 @@ SERVERS = {
     # started without --jinja, llama-server answers any request with tools with this 500
     "llama.cpp-without-jinja": "tools are a 500: 'tools param requires --jinja flag'",
     # llama_chat_format's function-calling handlers take the plain chat path when tool_choice
-    # is missing or "none"; a null content reaches the Jinja template and the server answers 500
+    # is missing or "none"; its request model refuses a null content, answered as a 500 (both
+    # seen against llama-cpp-python 0.3.36 with gemma-3-270m, `make local-server`)
     "llama-cpp-python": "tools ignored unless tool_choice is given; null content is a 500",
     # vllm serve --enable-auto-tool-choice --tool-call-parser ...: OpenAI's behaviour
     "vllm": "tools honoured; null content accepted",
@@ -264,8 +265,13 @@ class OpenAIServer(_Server):
             m.get("role") == "assistant" and "content" in m and m["content"] is None
             for m in body["messages"]
         )
-        if server == "llama-cpp-python" and null:
-            return 500, 'can only concatenate str (not "NoneType") to str'
+        if server == "llama-cpp-python" and null:  # its request model's errors, as a 500
+            index = next(i for i, m in enumerate(body["messages"]) if m.get("content", "") is None)
+            return 500, (
+                "7 validation errors:\n  {'type': 'string_type', 'loc': ('body', 'messages', "
+                f"{index}, 'ChatCompletionRequestAssistantMessage', 'content'), 'msg': 'Input "
+                "should be a valid string', 'input': None}"
+            )
         if server == "ollama" and null:
             return 400, "invalid message content type: <nil>"
         if server == "llama.cpp-without-jinja" and body.get("tools"):
