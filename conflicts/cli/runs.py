@@ -148,19 +148,17 @@ def run(
       ihsim run --resume run-94347b71080c
     """
     _check_run_arguments(dilemma_file, models, resume)
-    from conflicts.providers.registry import extra_fields
-    from conflicts.store.run_settings import RunSettings
 
-    settings = RunSettings(
+    settings = settings_given(
         seed=seed,
         max_turns=max_turns,
         temperature=temperature,
         max_tokens=max_tokens,
-        stop=list(stop) or None,
+        stop=stop,
         base_url=base_url,
         api_key_env=api_key_env,
         timeout=timeout,
-        extra=extra_fields(extra) if extra else None,
+        extra=extra,
     )
     from conflicts.run.launch import run_with_progress
     from conflicts.run.prices import load_prices
@@ -300,6 +298,17 @@ def _run_row(summary: RunSummary) -> dict[str, Any]:
     }
 
 
+def settings_given(stop: tuple[str, ...], extra: tuple[str, ...], **given: Any) -> Any:
+    """The run settings the command line gave (`run`, `smoke`): repeated options as lists,
+    `-p` fields parsed."""
+    from conflicts.providers.registry import extra_fields
+    from conflicts.store.run_settings import RunSettings
+
+    return RunSettings(
+        stop=list(stop) or None, extra=extra_fields(extra) if extra else None, **given
+    )
+
+
 COMMANDLINE = click.core.ParameterSource.COMMANDLINE
 
 
@@ -414,26 +423,16 @@ def smoke_command(
     from conflicts.classify.classifiers import classify_run
     from conflicts.classify.registry import get_classifier
     from conflicts.errors import ArgumentError
-    from conflicts.providers.registry import extra_fields
     from conflicts.run.launch import run_with_progress
     from conflicts.run.prices import load_prices
     from conflicts.store.database import Store, now
-    from conflicts.store.run_settings import RunSettings
 
     if not models:
         raise ArgumentError("give at least one -m MODEL to check")
     folder = Path("results") / "smoke" / f"{now().replace(':', '')}-{os.getpid()}"  # fresh
     dilemmas = _smoke_dilemmas(hierarchy_name, int(shared["seed"]), folder / "dilemmas.jsonl")
-    settings = RunSettings(
-        seed=shared["seed"],
-        max_turns=shared["max_turns"],
-        temperature=shared["temperature"],
-        max_tokens=shared["max_tokens"],
-        stop=list(shared["stop"]) or None,
-        base_url=shared["base_url"],
-        api_key_env=shared["api_key_env"],
-        timeout=shared["timeout"],
-        extra=extra_fields(shared["extra"]) if shared["extra"] else None,
+    settings = settings_given(
+        **{k: v for k, v in shared.items() if k not in ("prices_file", "max_connections")}
     )
     prices_file = shared["prices_file"]
     prices = load_prices(prices_file) if prices_file else load_prices()
