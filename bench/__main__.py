@@ -359,6 +359,21 @@ def bench_report(folder: Path, target: int) -> None:
             f"report     {count:>9} verdicts       {elapsed:8.2f} s  into {len(result.cells)} "
             f"cells and {len(result.adherence)} adherence rows (floor 5 s)"
         )
+        transcripts = store.db.execute("SELECT COUNT(*) FROM transcripts").fetchone()[0]
+        for name, extra in [
+            ("report", ["report"]),
+            ("report md", ["report", "-F", "md"]),  # with every comparison, axis effects too
+            ("compare", ["compare", "--axis", "all"]),
+        ]:
+            command = [*IHSIM, *extra, "--db", str(folder / "report.db")]
+            started = time.perf_counter()
+            quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+            subprocess.run(command, check=True, **quiet)
+            elapsed = time.perf_counter() - started
+            print(
+                f"{name:<10} {transcripts:>9} transcripts    {elapsed:8.2f} s  whole `ihsim "
+                f"{' '.join(extra)}`, 3 models over every family (floor 10 s)"
+            )
         for fmt in ("csv", "parquet"):
             output = folder / f"verdicts.{fmt}"
             started = time.perf_counter()

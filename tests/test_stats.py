@@ -25,3 +25,17 @@ def test_wilson_interval_stays_inside_zero_one() -> None:
 
 def test_kappa_is_zero_for_chance_agreement() -> None:
     assert abs(cohen_kappa([("a", "a"), ("a", "b"), ("b", "a"), ("b", "b")])) < 1e-12
+
+
+def test_wilson_matches_statsmodels() -> None:
+    from statsmodels.stats.proportion import proportion_confint
+
+    for successes, n in [(0, 10), (1, 10), (5, 10), (9, 10), (10, 10), (37, 1000), (1, 3)]:
+        expected = proportion_confint(successes, n, alpha=0.05, method="wilson")
+        assert all(abs(x - y) < 1e-9 for x, y in zip(wilson(successes, n), expected, strict=True))
+
+
+def test_fisher_exact_at_the_size_of_a_real_comparison() -> None:
+    """100,000 per arm: the hand-written sum took minutes; R gives p < 2.2e-16 here."""
+    assert fisher_exact(21000, 79000, 20000, 80000) < 1e-7
+    assert fisher_exact(20000, 80000, 20000, 80000) == 1.0

@@ -35,28 +35,20 @@ def cohen_kappa(pairs: list[tuple[str, str]]) -> float:
 
 
 def fisher_exact(a: int, b: int, c: int, d: int) -> float:
-    """Two-sided p-value of Fisher's exact test for the table [[a, b], [c, d]]: the probability,
-    with the margins fixed, of a table no more likely than the one observed."""
-    row, column, n = a + b, a + c, a + b + c + d
-    if n == 0:
+    """Two-sided p-value of Fisher's exact test for the table [[a, b], [c, d]], SciPy's: a sum
+    written here over exact binomials grew as n^2.6 and took minutes at 30,000 per arm."""
+    from scipy.stats import fisher_exact as scipy_fisher  # imported only where tests are made
+
+    if a + b + c + d == 0:
         return 1.0
-    total = math.comb(n, column)
-
-    def probability(x: int) -> float:
-        return math.comb(row, x) * math.comb(n - row, column - x) / total
-
-    observed = probability(a)
-    low, high = max(0, column - (n - row)), min(row, column)
-    p = sum(q for x in range(low, high + 1) if (q := probability(x)) <= observed * (1 + 1e-9))
-    return min(1.0, p)
+    return float(scipy_fisher([[a, b], [c, d]], alternative="two-sided").pvalue)
 
 
 def holm(p_values: list[float]) -> list[float]:
-    """Holm's step-down adjustment: family-wise error controlled over all the comparisons made."""
-    order = sorted(range(len(p_values)), key=lambda i: p_values[i])
-    adjusted = [0.0] * len(p_values)
-    running = 0.0
-    for rank, index in enumerate(order):
-        running = max(running, min(1.0, (len(p_values) - rank) * p_values[index]))
-        adjusted[index] = running
-    return adjusted
+    """Holm's step-down adjustment, statsmodels': family-wise error controlled over all the
+    comparisons made."""
+    if not p_values:
+        return []
+    from statsmodels.stats.multitest import multipletests
+
+    return [float(p) for p in multipletests(p_values, method="holm")[1]]

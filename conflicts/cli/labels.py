@@ -136,7 +136,7 @@ def _runs_to_classify(store: Any, run_id: str | None, chosen: Any) -> list[Any]:
     if run_id is not None:
         return [store.run(run_id)]
     latest = store.run(None)
-    every = [summary.info.id for summary in store.runs()]
+    every = store.run_ids()
     waiting = [
         run
         for run, total, labelled in classified_share(store, every, chosen.name, chosen.version)

@@ -55,7 +55,7 @@ def _left_out(store: Any, infos: list[Any], run_ids: tuple[str, ...]) -> list[st
     """When no run is named, which one is reported, and that the store holds others."""
     if run_ids:
         return []
-    others = [s.info.id for s in store.runs() if s.info.id != infos[0].id]
+    others = [run for run in store.run_ids() if run != infos[0].id]
     if not others:
         return []
     listed = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
@@ -125,11 +125,11 @@ def report(
     store, found = _gather(db, run_ids, classifier_name)
     with store:
         groups = _check_groups(found, by, "by")
-        differences = compare(found.cells)
-        effects = axis_effects(found.cells)
-        if fmt == "table":
+        if fmt == "table":  # its tables print no comparison: none is computed
             _print_tables(found, groups, output)
             return
+        differences = compare(found.cells)
+        effects = axis_effects(found.cells)
         if fmt == "md":
             from conflicts.formats.markdown import markdown
 

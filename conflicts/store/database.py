@@ -282,6 +282,11 @@ class Store:
                 raise StoreError(f"no run {run_id!r} in this database", file=str(self.path))
         return _run_info(row)
 
+    def run_ids(self) -> list[str]:
+        """Every run's id, oldest first, without counting what each has done."""
+        rows = self.db.execute("SELECT id FROM runs ORDER BY created_at, rowid").fetchall()
+        return [str(row[0]) for row in rows]
+
     def runs(self) -> list[RunSummary]:
         """Every run, oldest first, with what it has done so far: one pass over transcripts."""
         rows = self.db.execute(

@@ -325,19 +325,27 @@ EXPORT_CLASSIFIER = "v.classifier = ?"
 def classified_share(
     store: Store, runs: Sequence[str], classifier: str, version: str
 ) -> list[tuple[str, int, int]]:
-    """Per run: its finished transcripts, and how many of them this classifier labelled."""
+    """Per run: its finished transcripts, and how many of them this classifier labelled. Two
+    queries, each one pass: a per-transcript EXISTS took a second at 400,000 transcripts."""
     marks = ", ".join("?" * len(runs))
-    rows = store.db.execute(
-        f"""
-        SELECT t.run_id, COUNT(*), SUM(EXISTS (
-            SELECT 1 FROM verdicts v WHERE v.transcript_id = t.id
-              AND v.classifier = ? AND v.classifier_version = ?))
-        FROM transcripts t WHERE t.run_id IN ({marks}) AND t.status = 'ok'
-        GROUP BY t.run_id ORDER BY t.run_id
-        """,
-        (classifier, version, *runs),
+    finished = store.db.execute(
+        f"SELECT run_id, COUNT(*) FROM transcripts WHERE run_id IN ({marks}) AND status = 'ok'"
+        " GROUP BY run_id ORDER BY run_id",
+        tuple(runs),
     ).fetchall()
-    return [(str(run), int(total), int(labelled)) for run, total, labelled in rows]
+    labelled = dict(
+        store.db.execute(
+            f"""
+            SELECT t.run_id, COUNT(*) FROM (
+                SELECT DISTINCT transcript_id FROM verdicts
+                WHERE classifier = ? AND classifier_version = ?) v
+            JOIN transcripts t ON t.id = v.transcript_id
+            WHERE t.run_id IN ({marks}) AND t.status = 'ok' GROUP BY t.run_id
+            """,
+            (classifier, version, *runs),
+        ).fetchall()
+    )
+    return [(str(run), int(total), int(labelled.get(run, 0))) for run, total in finished]
 
 
 def smoke_notes(
