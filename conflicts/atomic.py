@@ -63,18 +63,17 @@ def existing_mode(path: Path) -> int | None:
     return stat.S_IMODE(found.st_mode)
 
 
-def sweep(path: Path) -> list[Path]:
+def sweep(path: Path) -> None:
     """Remove the partial files that processes no longer running left beside `path`."""
-    removed = []
     for partial in path.parent.glob(f".{escape(path.name)}.*.partial"):
         pid = partial.name[len(path.name) + 2 : -len(".partial")]
-        if pid.isdigit() and not _running(int(pid)):
+        if pid.isdigit() and not running(int(pid)):
             partial.unlink(missing_ok=True)
-            removed.append(partial)
-    return removed
 
 
-def _running(pid: int) -> bool:
+def running(pid: int) -> bool:
+    """Whether a process of this machine runs under `pid`: what a file or a lease named for
+    its process (`conflicts.store.leases`) needs to know to be left alone."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

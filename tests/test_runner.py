@@ -282,3 +282,4 @@ def test_ctrl_c_stops_a_simulated_run_within_a_second_and_says_what_it_kept(
     assert found is not None, err
     assert int(found[2]) == kept and 0 < kept < int(found[3]) == SIM_PLANNED
     assert f"ihsim run --resume {found[1]}" in err
+

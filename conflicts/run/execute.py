@@ -21,7 +21,7 @@ from conflicts.run.response_cache import ResponseCache, request_key
 from conflicts.run.tool_environment import Environment
 from conflicts.scenarios.dilemma import Dilemma, Message
 from conflicts.store.database import RunInfo, Store
-from conflicts.store.leases import LEASE_S, Holder, claim, release, renew
+from conflicts.store.leases import LEASE_S, Holder, claim, give_back, release, renew
 from conflicts.store.run_defaults import MAX_TURNS
 from conflicts.store.run_settings import RunSettings, settings_of
 from conflicts.store.transcript import Cut, StopReason, Transcript, Turn, Usage
@@ -337,10 +337,7 @@ class Share:
 
     def _done(self, block: int) -> None:
         del self.outstanding[block]
-        self.store.db.execute(
-            "DELETE FROM leases WHERE run_id = ? AND block = ? AND holder = ?",
-            (self.run.id, block, self.me.name),
-        )
+        give_back(self.store, self.run.id, block, self.me)
 
     def _renew(self) -> None:
         if time.monotonic() - self.renewed > LEASE_S / 3:

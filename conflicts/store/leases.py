@@ -17,6 +17,7 @@ import socket
 import time
 from dataclasses import dataclass, field
 
+from conflicts.atomic import running
 from conflicts.store.database import Store
 
 BLOCK = 64  # transcripts per lease: a claim is one short write per BLOCK transcripts
@@ -40,15 +41,7 @@ def _gone(holder: str, host: str) -> bool:
     """Whether the holder was a process on this machine that no longer runs."""
     their_host, _, rest = holder.partition(":")
     pid = rest.partition(":")[0]
-    if their_host != host or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+    return their_host == host and pid.isdigit() and not running(int(pid))
 
 
 def claim(store: Store, run_id: str, block: int, me: Holder) -> str | None:
@@ -73,6 +66,15 @@ def renew(store: Store, run_id: str, me: Holder) -> None:
             "UPDATE leases SET expires = ? WHERE run_id = ? AND holder = ?",
             (time.time() + LEASE_S, run_id, me.name),
         )
+
+
+def give_back(store: Store, run_id: str, block: int, me: Holder) -> None:
+    """Release one block, all of whose transcripts are written; inside the caller's
+    transaction (the writer's, which wrote the last of them)."""
+    store.db.execute(
+        "DELETE FROM leases WHERE run_id = ? AND block = ? AND holder = ?",
+        (run_id, block, me.name),
+    )
 
 
 def release(store: Store, run_id: str, me: Holder) -> None:
