@@ -283,3 +283,44 @@ def test_ctrl_c_stops_a_simulated_run_within_a_second_and_says_what_it_kept(
     assert int(found[2]) == kept and 0 < kept < int(found[3]) == SIM_PLANNED
     assert f"ihsim run --resume {found[1]}" in err
 
+
+@dataclass
+class SlowProvider:
+    """Answers after a second: longer than the shortened lease below."""
+
+    model: str
+
+    async def turn(self, dilemma: Dilemma, conversation: list[Message], epoch: int) -> Turn:
+        await asyncio.sleep(1.0)
+        return Turn(message=Message(role="assistant", content="No."), usage=Usage())
+
+    def fingerprint(self) -> None:
+        return None
+
+
+@provider("slow")
+def _slow(name: str, params: dict[str, object]) -> Provider:
+    return SlowProvider(model=f"slow/{name}")
+
+
+def test_leases_stay_held_while_their_transcripts_are_in_flight(
+    dilemma_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Renewed only as blocks were taken, a lease lapsed once the last block was handed out:
+    another process could take transcripts still in flight here, and pay for them again."""
+    from conflicts.store import leases
+
+    monkeypatch.setattr(leases, "LEASE_S", 0.3)
+
+    async def run_and_look(store: Store) -> list[float]:
+        run = plan_run(store, dilemma_file, ["slow/x"], 1, {})
+        running = asyncio.create_task(execute(store, run, max_connections=12))
+        await asyncio.sleep(0.7)  # past two lease lives, every transcript still in flight
+        rows = store.db.execute("SELECT expires FROM leases").fetchall()
+        left = [expires - time.time() for (expires,) in rows]
+        await running
+        return left
+
+    with Store(tmp_path / "l.db") as store:
+        left = asyncio.run(run_and_look(store))
+    assert left and all(seconds > 0 for seconds in left)

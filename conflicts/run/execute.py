@@ -21,7 +21,7 @@ from conflicts.run.response_cache import ResponseCache, request_key
 from conflicts.run.tool_environment import Environment
 from conflicts.scenarios.dilemma import Dilemma, Message
 from conflicts.store.database import RunInfo, Store
-from conflicts.store.leases import LEASE_S, Holder, claim, give_back, release, renew
+from conflicts.store.leases import Holder, claim, give_back, keep, release
 from conflicts.store.run_defaults import MAX_TURNS
 from conflicts.store.run_settings import RunSettings, settings_of
 from conflicts.store.transcript import Cut, StopReason, Transcript, Turn, Usage
@@ -259,6 +259,7 @@ async def execute(
     sharing = asyncio.create_task(
         share.produce(len(workers), lambda: outcome.stopped) if remaining else asyncio.sleep(0)
     )
+    renewing = asyncio.create_task(keep(store, run.id, share.me))
     crew: asyncio.Future[list[None]] = asyncio.gather(*workers)
     try:
         either: set[asyncio.Future[Any]] = {sharing, crew}
@@ -267,7 +268,7 @@ async def execute(
             sharing.result()  # a store that failed the producer fails the run, at once
         await crew  # stopped workers leave the producer waiting: it is cancelled below
     finally:
-        for task in (*workers, sharing):
+        for task in (*workers, sharing, renewing):
             task.cancel()
         await results.put(None)
         try:
@@ -296,7 +297,6 @@ class Share:
     blocks: Blocks
     jobs: asyncio.Queue[tuple[Job, int] | None]
     outstanding: Counter[int] = field(default_factory=Counter)  # started, not yet written
-    renewed: float = field(default_factory=time.monotonic)
 
     async def produce(self, workers: int, stopped: Callable[[], bool]) -> None:
         """Feed the workers every pending transcript of every block this process can take."""
@@ -308,14 +308,12 @@ class Share:
                 waiting.append(block)
         while waiting and not stopped():  # blocks another process holds: wait for them
             await asyncio.sleep(POLL_S)
-            self._renew()
             waiting = [block for block in waiting if not await self._take(block)]
         for _ in range(workers):
             await self.jobs.put(None)
 
     async def _take(self, block: int) -> bool:
         """Queue the block's pending transcripts if this process may take it."""
-        self._renew()
         if claim(self.store, self.run.id, block, self.me) is not None:
             return False
         jobs = self.blocks.pending(block)
@@ -338,11 +336,6 @@ class Share:
     def _done(self, block: int) -> None:
         del self.outstanding[block]
         give_back(self.store, self.run.id, block, self.me)
-
-    def _renew(self) -> None:
-        if time.monotonic() - self.renewed > LEASE_S / 3:
-            renew(self.store, self.run.id, self.me)
-            self.renewed = time.monotonic()
 
     def release(self) -> None:
         release(self.store, self.run.id, self.me)

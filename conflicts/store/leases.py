@@ -11,6 +11,7 @@ longer runs (a SIGKILL, then the same command again).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import socket
@@ -75,6 +76,14 @@ def give_back(store: Store, run_id: str, block: int, me: Holder) -> None:
         "DELETE FROM leases WHERE run_id = ? AND block = ? AND holder = ?",
         (run_id, block, me.name),
     )
+
+
+async def keep(store: Store, run_id: str, me: Holder) -> None:
+    """Renew this process's leases every third of their life until cancelled: a block whose
+    last transcripts are still in flight (a slow model, retries) stays this process's."""
+    while True:
+        await asyncio.sleep(LEASE_S / 3)
+        renew(store, run_id, me)
 
 
 def release(store: Store, run_id: str, me: Holder) -> None:
