@@ -12,6 +12,7 @@ from __future__ import annotations
 import statistics
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from conflicts.store.database import Store
 from conflicts.store.verdicts import smoke_notes
@@ -54,6 +55,38 @@ class ModelCheck:
         if self.finished and self.empty * 2 > self.finished:
             found.append(f"most answers are empty ({self.empty} of {self.finished})")
         return found
+
+    @property
+    def median_latency_ms(self) -> float | None:
+        return round(statistics.median(self.latencies), 1) if self.latencies else None
+
+    @property
+    def mean_output_tokens(self) -> float | None:
+        return round(statistics.mean(self.output_tokens), 1) if self.output_tokens else None
+
+    def as_dict(self, planned: int | None, connections: int) -> dict[str, Any]:
+        """The check for `smoke --json`, with the estimate for `planned` transcripts."""
+        cost, seconds = self.estimate(planned, connections) if planned else (None, None)
+        return {
+            "model": self.model,
+            "transcripts": self.transcripts,
+            "failed": self.failed,
+            "errors": dict(self.errors),
+            "median_latency_ms": self.median_latency_ms,
+            "mean_output_tokens": self.mean_output_tokens,
+            "agentic": self.agentic,
+            "called_tool": self.called_tool,
+            "empty": self.empty,
+            "cut_off": self.cut_off,
+            "invented_turns": self.invented_turns,
+            "with_reasoning": self.with_reasoning,
+            "verdicts": self.verdicts,
+            "unclear": self.unclear,
+            "estimate": None
+            if planned is None
+            else {"transcripts": planned, "cost_usd": cost, "seconds": seconds},
+            "problems": self.problems(),
+        }
 
     def estimate(self, transcripts: int, connections: int) -> tuple[float | None, float | None]:
         """Dollars and seconds for `transcripts` more at this run's cost and latency, or None

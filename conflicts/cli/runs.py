@@ -447,8 +447,8 @@ def smoke_command(
         checks = check_models(store, outcome.run_id, evidence.name, evidence.version)
     planned = _line_count(planned_file) * epochs if planned_file else None
     if as_json:
-        say(json.dumps([_check_row(c, planned, shared["max_connections"]) for c in checks],
-                       indent=2))  # fmt: skip
+        rows = [c.as_dict(planned, shared["max_connections"]) for c in checks]
+        say(json.dumps(rows, indent=2))
     else:
         _show_checks(checks, planned, shared["max_connections"], planned_file, epochs)
         say(f"stored in {db} ({outcome.run_id})", err=True)
@@ -484,41 +484,6 @@ def _line_count(path: Path) -> int:
         return sum(1 for line in handle if line.strip())
 
 
-def _check_row(check: Any, planned: int | None, connections: int) -> dict[str, Any]:
-    cost, seconds = check.estimate(planned, connections) if planned else (None, None)
-    return {
-        "model": check.model,
-        "transcripts": check.transcripts,
-        "failed": check.failed,
-        "errors": dict(check.errors),
-        "median_latency_ms": _median(check.latencies),
-        "mean_output_tokens": _mean(check.output_tokens),
-        "agentic": check.agentic,
-        "called_tool": check.called_tool,
-        "empty": check.empty,
-        "cut_off": check.cut_off,
-        "invented_turns": check.invented_turns,
-        "with_reasoning": check.with_reasoning,
-        "verdicts": check.verdicts,
-        "unclear": check.unclear,
-        "estimate": None if planned is None else {"transcripts": planned, "cost_usd": cost,
-                                                   "seconds": seconds},
-        "problems": check.problems(),
-    }  # fmt: skip
-
-
-def _median(values: list[float]) -> float | None:
-    import statistics
-
-    return round(statistics.median(values), 1) if values else None
-
-
-def _mean(values: list[int]) -> float | None:
-    import statistics
-
-    return round(statistics.mean(values), 1) if values else None
-
-
 def _show_checks(
     checks: list[Any], planned: int | None, connections: int, file: Path | None, epochs: int
 ) -> None:
@@ -533,13 +498,13 @@ def _show_checks(
                    "cut off", "invented turns", "reasoning", "unclear"):  # fmt: skip
         table.add_column(column, justify="left" if column == "model" else "right")
     for c in checks:
-        latency = _median(c.latencies)
+        latency = c.median_latency_ms
         table.add_row(
             Text(inert(c.model)),
             f"{c.finished}/{c.transcripts}",
             str(c.failed),
             "–" if latency is None else f"{latency / 1000:.2f} s",
-            "–" if not c.output_tokens else f"{_mean(c.output_tokens):.0f}",
+            "–" if c.mean_output_tokens is None else f"{c.mean_output_tokens:.0f}",
             f"{c.called_tool}/{c.agentic}",
             str(c.empty),
             str(c.cut_off),
