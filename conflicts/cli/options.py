@@ -72,7 +72,7 @@ class IhsimGroup(click.Group):
             say(f"error: {message} (see {command} --help)", err=True)
             ctx.exit(exc.exit_code)
         except Interrupted as exc:
-            click.echo(f"interrupted: {exc}", err=True)
+            say(f"interrupted: {exc}", err=True)
             ctx.exit(130)
         except sqlite3.Error as exc:  # a store that took its opening and then refused a write
             from conflicts.store.database import Store, failure
@@ -80,13 +80,12 @@ class IhsimGroup(click.Group):
             reason = failure(exc)
             if reason is None:
                 raise
-            click.echo(
-                f"error: {Store.last_opened}: {reason}; what was committed before is kept",
-                err=True,
+            say(
+                f"error: {Store.last_opened}: {reason}; what was committed before is kept", err=True
             )
             ctx.exit(2)
         except (KeyboardInterrupt, click.Abort):
-            click.echo("interrupted: nothing was half-written", err=True)
+            say("interrupted: nothing was half-written", err=True)
             ctx.exit(130)
 
 

@@ -80,8 +80,8 @@ FAILURES = {
     "SQLITE_CANTOPEN": "cannot open it: is its folder there, and writable?",
     "SQLITE_FULL": "the disk is full",
     "SQLITE_IOERR": "the disk failed a read or a write",
-    "SQLITE_BUSY": "another process has held it locked for 30 s",
-    "SQLITE_LOCKED": "another process has held it locked for 30 s",
+    "SQLITE_BUSY": f"another process has held it locked for {BUSY_S:.0f} s",
+    "SQLITE_LOCKED": f"another process has held it locked for {BUSY_S:.0f} s",
 }
 
 
