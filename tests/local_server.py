@@ -110,8 +110,10 @@ def main() -> None:
             answers = [r["final_answer"] for r in transcripts(folder) if r["family"] ==
                        "confidential-instructions"]  # fmt: skip
             assert all(str(a).strip() for a in answers), answers
-            print(f"3. no tools: {plain['done']} done, {plain['failed']} failed, "
-                  f"{plain['seconds']} s, answers of {[len(str(a)) for a in answers]} chars")
+            print(
+                f"3. no tools: {plain['done']} done, {plain['failed']} failed, "
+                f"{plain['seconds']} s, answers of {[len(str(a)) for a in answers]} chars"
+            )
         finally:
             server.terminate()
             server.wait(timeout=30)

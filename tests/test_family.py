@@ -34,7 +34,7 @@ BAD = [
         "directives[1].principal",
         "unknown principal 'janitor'",
     ),
-    ("unknown axis", "  cue_strength:\n", "  vibes:\n", "axes", "every family must vary"),
+    ("unknown axis", "  cue_strength:\n", "  vibes:\n", "axes.vibes", "unknown axis 'vibes'"),
     (
         "unknown axis value",
         "    obvious: {tone",

@@ -51,14 +51,15 @@ def db_rows(sql: str) -> list[tuple[Any, ...]]:
 
 def test_jsonl_transcripts_are_classified_against_the_family(ihsim: Invoke) -> None:
     items = family_dilemmas()
-    records = [answer(d, "deny", "lab/liar", axes=d.axes) for d in items[:3]]
+    records = [answer(d, "deny", "lab/liar", axes=d.axes, setting=d.setting) for d in items[:3]]
     records += [answer(d, "decline", "lab/honest", dilemma=d.id) for d in items[:3]]
-    records += [answer(items[0], "decline", "lab/honest", axes=items[0].axes)]  # a second epoch
+    first = items[0]
+    records += [answer(first, "decline", "lab/honest", axes=first.axes, setting=first.setting)]
     write_jsonl("t.jsonl", records)
     result = ihsim("import", "t.jsonl", "--family", FAMILY)
     assert result.exit_code == 0, result.output
     run = result.stdout.strip()
-    assert run.startswith("import-") and "7 transcripts imported" in result.stderr
+    assert run.startswith("import-") and "7 samples read from t.jsonl: 7 imported" in result.stderr
     assert ihsim("classify", run).exit_code == 0
     cells = measures(ihsim("report", run, "--json").stdout)
     assert cells["lab/liar", "end_user"]["subvert"]["count"] == 3
@@ -67,12 +68,12 @@ def test_jsonl_transcripts_are_classified_against_the_family(ihsim: Invoke) -> N
     epochs = db_rows("SELECT epoch FROM transcripts WHERE model = 'lab/honest' ORDER BY epoch")
     assert [e for (e,) in epochs] == [0, 0, 0, 1]
     again = ihsim("import", "t.jsonl", "--family", FAMILY)
-    assert again.stdout.strip() == run and "0 transcripts imported, 7 already there" in again.stderr
+    assert again.stdout.strip() == run and "0 imported, 7 already there" in again.stderr
 
 
 def test_an_imported_transcript_keeps_its_own_prompt(ihsim: Invoke) -> None:
     dilemma = family_dilemmas()[0]
-    record = answer(dilemma, "decline", "lab/x", axes=dilemma.axes)
+    record = answer(dilemma, "decline", "lab/x", axes=dilemma.axes, setting=dilemma.setting)
     record["messages"][0]["content"] = "A system prompt of our own."
     write_jsonl("t.jsonl", [record])
     ihsim("import", "t.jsonl", "-f", FAMILY)
@@ -86,7 +87,7 @@ def test_an_imported_transcript_keeps_its_own_prompt(ihsim: Invoke) -> None:
 def test_inspect_logs_import_with_their_tool_calls(ihsim: Invoke, log: str) -> None:
     result = ihsim("import", str(INSPECT / log), "--family", FAMILY)
     assert result.exit_code == 0, result.output
-    assert "2 transcripts imported" in result.stderr
+    assert "2 samples read from" in result.stderr and ": 2 imported" in result.stderr
     rows = db_rows("SELECT model, epoch, messages, final_answer, run_id FROM transcripts")
     assert len(rows) == 2
     for model, epoch, messages, final, _ in rows:
@@ -142,41 +143,68 @@ def test_both_inspect_formats_hold_the_same_transcripts(ihsim: Invoke) -> None:
     ("content", "message"),
     [
         ("VALID\nnot json\n", "t.jsonl:2: not JSON"),
-        ('{"model": "x", "messages": [], "dilemma": "DILEMMA"}\n', "t.jsonl:1: messages: empty"),
         ('{"messages": [{"role": "user", "content": "hi"}]}\n', "t.jsonl:1: model: Field required"),
-        (
-            '{"model": "x", "messages": [{"role": "user", "content": "hi"}], "axes": {}}\n',
-            "t.jsonl:1: axes: give the value of each axis",
-        ),
-        (
-            '{"model": "x", "messages": [{"role": "user", "content": "hi"}, {"role": "robot"}], '
-            '"dilemma": "DILEMMA"}\n',
-            "t.jsonl:1: messages.role: unknown role 'robot'",
-        ),
-        (
-            '{"model": "x", "dilemma": "DILEMMA", "messages": [{"role": "user", "content": "hi"}]}'
-            "\n",
-            "t.jsonl:1: messages: no assistant message after the prompt",
-        ),
-        (
-            '{"model": "x", "messages": [], "dilemma": "nope"}\n',
-            "t.jsonl:1: dilemma: no dilemma 'nope'",
-        ),
         ('{"model": "x", "messages": [], "colour": "red"}\n', "t.jsonl:1: colour: Extra inputs"),
         ("", "t.jsonl: no transcripts in file"),
     ],
 )
-def test_bad_records_are_one_located_line_and_write_nothing(
+def test_a_bad_file_is_one_located_line_and_writes_nothing(
     ihsim: Invoke, content: str, message: str
 ) -> None:
     case = family_dilemmas()[0]
     valid = json.dumps(answer(case, "decline", "x", dilemma=case.id))
-    text = content.replace("DILEMMA", case.id).replace("VALID", valid)
-    Path("t.jsonl").write_text(text, encoding="utf-8")
+    Path("t.jsonl").write_text(content.replace("VALID", valid), encoding="utf-8")
     result = ihsim("import", "t.jsonl", "-f", FAMILY)
     assert result.exit_code == 2, result.output
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert not Path(os.environ["IHSIM_DB"]).exists()
+
+
+UNPLACEABLE = [
+    ('{"model": "x", "messages": [], "dilemma": "DILEMMA"}', "messages: no prompt"),
+    (
+        '{"model": "x", "messages": [{"role": "user", "content": "hi"}, '
+        '{"role": "assistant", "content": "ok"}], "axes": {"vibes": "high"}}',
+        "axes.vibes: family confidential-instructions does not vary 'vibes'",
+    ),
+    (
+        '{"model": "x", "messages": [{"role": "user", "content": "hi"}, {"role": "robot"}], '
+        '"dilemma": "DILEMMA"}',
+        "messages.role: unknown role 'robot'",
+    ),
+    (
+        '{"model": "x", "dilemma": "DILEMMA", "messages": [{"role": "user", "content": "hi"}]}',
+        "messages: no assistant message after the prompt",
+    ),
+    (
+        '{"model": "x", "messages": [{"role": "user", "content": "hi"}, '
+        '{"role": "assistant", "content": "ok"}], "dilemma": "nope"}',
+        "dilemma: no dilemma 'nope'",
+    ),
+    (
+        '{"model": "x", "messages": [{"role": "user", "content": "hi"}, '
+        '{"role": "assistant", "content": "ok"}]}',
+        "evidence depends on",
+    ),
+]
+
+
+@pytest.mark.parametrize(("line", "reason"), UNPLACEABLE)
+def test_a_sample_that_cannot_be_placed_is_named_and_the_rest_imported(
+    ihsim: Invoke, line: str, reason: str
+) -> None:
+    case = family_dilemmas()[0]
+    valid = json.dumps(answer(case, "decline", "x", dilemma=case.id))
+    text = f"{valid}\n{line.replace('DILEMMA', case.id)}\n{valid}\n"
+    Path("t.jsonl").write_text(text, encoding="utf-8")
+    strict = ihsim("import", "t.jsonl", "-f", FAMILY, "--strict")
+    assert strict.exit_code == 2 and "t.jsonl:2: 1 sample could not be placed" in strict.stderr
+    assert reason in strict.stderr and not Path(os.environ["IHSIM_DB"]).exists()
+    result = ihsim("import", "t.jsonl", "-f", FAMILY)
+    assert result.exit_code == 1, result.output
+    assert "3 samples read from t.jsonl: 2 imported, 0 already there, 1 not placed" in result.stderr
+    assert reason in result.stderr and "    t.jsonl:2\n" in result.stderr
+    assert db_rows("SELECT COUNT(*), COUNT(DISTINCT source_key) FROM transcripts") == [(2, 2)]
 
 
 def test_a_file_that_is_not_an_inspect_archive(ihsim: Invoke) -> None:

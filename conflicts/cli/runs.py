@@ -340,43 +340,150 @@ def _check_run_arguments(
 
 
 @click.command("import")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @family_option("The family the transcripts answer.")
 @hierarchy_option()
 @click.option("-m", "--model", help="Model name for records that do not give one.")
+@click.option(
+    "--axes",
+    "axes_text",
+    metavar="AXIS=VALUE,...",
+    help="Axis values of every sample of these files; axes not given are 'not recorded'.",
+)
+@click.option(
+    "--axes-from",
+    metavar="KEY",
+    help="Read each sample's axis values from the object under KEY in its metadata.",
+)
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="A sample that cannot be placed is an error, and nothing is written.",
+)
+@click.option(
+    "--keep-going",
+    is_flag=True,
+    help="Import the good files when another is bad (exit 1), instead of writing nothing.",
+)
 @db_option
 def import_command(
-    file: Path, family_name: str, hierarchy_name: str, model: str | None, db: Path
+    paths: tuple[Path, ...],
+    family_name: str,
+    hierarchy_name: str,
+    model: str | None,
+    axes_text: str | None,
+    axes_from: str | None,
+    strict: bool,
+    keep_going: bool,
+    db: Path,
 ) -> None:
-    """Import transcripts made elsewhere: ihsim JSONL (ihsim.transcript/1, see the README) or
-    Inspect AI logs (.eval, .json), placed in a family's dilemmas so `ihsim classify` can label
-    them per principal. Prints the import's run id.
+    """Import transcripts made elsewhere, every sample once: ihsim JSONL (ihsim.transcript/1),
+    Inspect AI logs (.eval, .json) and agentic-misalignment results folders, placed in a
+    family's dilemmas so `ihsim classify` can label them per principal. Prints each import's
+    run id, and how many samples were read, imported, already there and not placed, and why.
+    Exits 1 when a sample could not be placed (they are listed), 2 on a bad file (nothing is
+    written: each file is in the store whole or not at all).
 
     \b
     Example:
       ihsim import logs/2026-11-01_task.eval --family confidential-instructions
-      ihsim classify import-1a2b3c4d5e6f --classifier both -j anthropic/claude-sonnet-4-5
+      ihsim import logs/*.eval -f my-family.yaml --axes-from conditions
+      ihsim classify
     """
-    from conflicts.run.plan import file_sha256
-    from conflicts.run.transcript_import import Catalogue, import_run, place
+    from conflicts.errors import DilemmaFileError
+    from conflicts.run.import_sources import batches
+    from conflicts.run.transcript_import import (
+        Catalogue,
+        Existing,
+        Placing,
+        import_batch,
+        place,
+        run_id_of,
+    )  # fmt: skip
     from conflicts.scenarios.family import load_family
     from conflicts.scenarios.generate import check_compatible
     from hierarchy import load_hierarchy
 
-    if not file.exists():
-        raise InputError("no such file", file=str(file))
     family = load_family(family_name)
     loaded = load_hierarchy(hierarchy_name)
     check_compatible(family, loaded)
-    placed = place(file, Catalogue(family, loaded), model)  # all checked before anything is written
-    with open_store(db, must_exist=False) as store:
-        info, added = import_run(store, file, placed, file_sha256(file), family.id, loaded.name)
+    placing = Placing(_import_axes(axes_text, family), axes_from, model)
+    catalogue = Catalogue(family, loaded)
+    bad: list[InputError] = []
+    planned = []
+    known = open_store(db) if db.exists() else None  # read only what is there: a bad file
+    try:  # leaves no store behind
+        for path in paths:
+            try:
+                for batch in batches(path):
+                    run_id = run_id_of(batch, family.id, loaded.name)
+                    account = place(batch, catalogue, placing, Existing.of(known, run_id), run_id)
+                    planned.append((batch, account))
+            except DilemmaFileError as exc:
+                if not keep_going:
+                    raise
+                bad.append(exc)
+    finally:
+        if known is not None:
+            known.close()
+    unplaced = [item for _, account in planned for item in account.unplaced]
+    if strict and unplaced:
+        where, why = unplaced[0]
+        raise InputError(
+            f"{len(unplaced)} sample{'s' * (len(unplaced) != 1)} could not be placed"
+            " (--strict: nothing written); "
+            f"the first: {why}",
+            file=where,
+        )
+    if any(account.placed for _, account in planned):
+        with open_store(db, must_exist=False) as store:
+            for batch, account in planned:
+                import_batch(store, batch, account, family.id, loaded.name)
+    for batch, account in planned:
+        _show_account(batch, account, family.id)
+    for skipped in bad:
+        say(f"error: {skipped} (skipped: --keep-going)", err=True)
+    if unplaced or bad:
+        sys.exit(1)
+
+
+def _import_axes(text: str | None, family: Any) -> dict[str, str]:
+    """`--axes framing=prohibitive,cue_strength=subtle`: one value for each axis named."""
+    from conflicts.errors import ArgumentError
+    from conflicts.scenarios.axes import parse_axes
+
+    if not text:
+        return {}
+    try:
+        chosen = parse_axes(text, family.supported_axes())
+    except InputError as exc:
+        raise ArgumentError(f"--axes: {exc.message}") from None
+    named = {p.partition("=")[0].strip() for p in text.split(",") if p.strip()}
+    axes = {}
+    for axis in sorted(named):
+        if len(chosen[axis]) != 1:
+            raise ArgumentError(f"--axes: give one value of {axis}, the one these samples had")
+        axes[axis] = chosen[axis][0]
+    return axes
+
+
+def _show_account(batch: Any, account: Any, family: str) -> None:
+    """What became of every sample of one batch, on stderr; its run id on stdout."""
+    source = f"{batch.path} ({batch.part})" if batch.part else str(batch.path)
+    failed = f" ({account.failed} failed at the source)" if account.failed else ""
     say(
-        f"{info.id}: {added} transcripts imported, {len(placed) - added} already there "
-        f"({len(info.models)} models, {info.dilemma_count} dilemmas of {family.id})",
+        f"{account.run_id}: {account.read} samples read from {source}: "
+        f"{len(account.placed)} imported{failed}, {account.already} already there, "
+        f"{len(account.unplaced)} not placed ({family})",
         err=True,
     )
-    say(info.id)
+    for reason, count in sorted(account.reasons().items()):
+        say(f"  not placed ({count}): {reason}", err=True)
+        for where, why in account.unplaced:
+            if why == reason:
+                say(f"    {where}", err=True)
+    if account.placed or account.already:
+        say(account.run_id)
 
 
 # the options of `run` that `smoke` takes as they are: what the model is asked, and how

@@ -18,7 +18,9 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from conflicts.errors import DilemmaFileError
+from conflicts.run.import_sources import Sample
 from conflicts.store.run_defaults import MAX_EPOCHS
+from conflicts.store.transcript import Source
 from hierarchy.errors import format_field, message_of
 
 ZSTD = 93
@@ -59,6 +61,14 @@ class InspectOutput(_Shape):
     choices: list[InspectChoice] | None = None
 
 
+class InspectScore(_Shape):
+    value: Any = None
+
+
+class InspectError(_Shape):
+    message: str = ""
+
+
 class InspectSample(_Shape):
     id: str | int | None = None
     epoch: int | None = Field(None, ge=1, le=MAX_EPOCHS)  # Inspect counts epochs from 1
@@ -66,6 +76,10 @@ class InspectSample(_Shape):
     messages: list[InspectMessage] | None = None
     metadata: dict[str, Any] | None = None
     output: InspectOutput | None = None
+    scores: dict[str, InspectScore] | None = None
+    # releases before 0.3.47 or so wrote `score` (one scorer) instead of `scores`
+    score: InspectScore | None = None
+    error: InspectError | None = None
 
 
 class InspectEval(_Shape):
@@ -75,6 +89,31 @@ class InspectEval(_Shape):
 class InspectLog(_Shape):
     eval: InspectEval = InspectEval()
     samples: list[Any] | None = None
+
+
+def log_samples(path: Path) -> Iterator[Sample]:
+    """Every sample of an Inspect log as an import sample, keyed by Inspect's own sample id and
+    epoch (unique within a log, whatever the prompts)."""
+    for index, (where, model, sample) in enumerate(samples(path)):
+        epoch = sample.epoch or 1
+        own = sample.id if sample.id is not None else f"#{index}"
+        source = Source(
+            key=f"{own}#{epoch}",
+            id=str(own),
+            epoch=epoch,
+            scores=scores(sample),
+            metadata=sample.metadata or {},
+        )
+        error = sample.error.message or "the sample failed" if sample.error else None
+        yield Sample(f"{path}:{where}", None, record(model, sample), source, error)
+
+
+def scores(sample: InspectSample) -> dict[str, Any]:
+    """Each scorer's value, by the scorer's name, as the log recorded it."""
+    found = {name: score.value for name, score in (sample.scores or {}).items()}
+    if not found and sample.score is not None:
+        found["score"] = sample.score.value
+    return found
 
 
 def samples(path: Path) -> Iterator[tuple[str, str, InspectSample]]:
@@ -192,17 +231,14 @@ def record(model: str, sample: InspectSample) -> dict[str, Any]:
         for block in m.content
         if isinstance(block, dict) and block.get("type") == "reasoning"
     ]
-    epoch = sample.epoch
     found: dict[str, Any] = {
         "model": model,
         "messages": messages,
         "prompt_length": prompt_length,
-        "epoch": epoch - 1 if epoch is not None else None,  # Inspect counts from 1
         "reasoning": "\n\n".join(r for r in reasoning if r) or None,
-        "source_id": str(sample.id if sample.id is not None else ""),
     }
-    for key in ("dilemma", "axes", "setting"):
-        value = metadata.get(f"ihsim_{key}", metadata.get(key))
+    for key in ("dilemma", "axes", "setting"):  # a log of ihsim's own dilemmas says so
+        value = metadata.get(f"ihsim_{key}")
         if value is not None:
             found[key] = value
     output = sample.output or InspectOutput()

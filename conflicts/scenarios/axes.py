@@ -17,7 +17,10 @@ AXES: dict[str, tuple[str, ...]] = {
     "cue_strength": ("subtle", "obvious"),
 }
 
-REQUIRED_AXES = ("framing", "cue_strength")
+# every built-in family varies these (tests/test_families_all.py); a researcher's may vary none
+BUILT_IN_AXES = ("framing", "cue_strength")
+# the value an imported transcript is reported under for an axis its source did not record
+NOT_RECORDED = "not recorded"
 
 
 def parse_axes(

@@ -15,7 +15,7 @@ from pydantic import Field
 
 from conflicts.errors import FamilyError
 from conflicts.scenarios.acts import act_name, acts
-from conflicts.scenarios.axes import AXES, REQUIRED_AXES
+from conflicts.scenarios.axes import AXES
 from conflicts.scenarios.evidence import (
     DECISIVE_ORDER,
     Label,
@@ -100,10 +100,10 @@ class FamilySpec(Strict):
     title: str
     summary: str
     source: str = ""
-    principals: list[str] = Field(min_length=2)
+    principals: list[str] = Field(min_length=1)
     settings: list[dict[str, str]] = Field(min_length=1)
-    axes: dict[str, dict[str, dict[str, str]]]
-    directives: list[FamilyDirective] = Field(min_length=2)
+    axes: dict[str, dict[str, dict[str, str]]] = {}
+    directives: list[FamilyDirective] = Field(min_length=1)
     conflicts: list[ConflictSpec] = []
     messages: list[MessageTemplate] = Field(min_length=1)
     tools: list[ToolTemplate] = []
@@ -146,9 +146,6 @@ def _fail(message: str, *loc: str | int) -> FamilyError:
 
 
 def _check_axes(spec: FamilySpec) -> None:
-    for axis in REQUIRED_AXES:
-        if axis not in spec.axes:
-            raise _fail(f"every family must vary {axis!r}", "axes")
     for axis, values in spec.axes.items():
         if axis not in AXES:
             raise _fail(f"unknown axis {axis!r} (known: {', '.join(AXES)})", "axes", axis)

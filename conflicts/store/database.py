@@ -21,7 +21,7 @@ from typing import Any
 from conflicts.errors import StoreError
 from conflicts.scenarios.dilemma import Dilemma
 from conflicts.store.migrations import MIGRATIONS
-from conflicts.store.transcript import Transcript, Usage
+from conflicts.store.transcript import Source, Transcript, Usage
 
 BUSY_S = 30.0  # how long a write waits for another process's
 
@@ -215,18 +215,30 @@ class Store:
 
     # runs and dilemmas
 
-    def add_dilemmas(self, run_id: str, dilemmas: Iterable[tuple[Dilemma, str]]) -> int:
+    def add_dilemmas(
+        self, run_id: str, dilemmas: Iterable[tuple[Dilemma, str]], appended: bool = False
+    ) -> int:
         """Record a run's dilemma set, each with its validated JSON; call inside the transaction
-        that creates the run. Rows go in batches (a statement per dilemma and table cost more
-        than the inserts), as plain tuples, so no Dilemma outlives its row: batching the
-        objects themselves made planning 1.6x slower."""
+        that creates the run (or, `appended`, that adds to an import's set those it lacks). Rows
+        go in batches (a statement per dilemma and table cost more than the inserts), as plain
+        tuples, so no Dilemma outlives its row: batching the objects themselves made planning
+        1.6x slower."""
         rows: tuple[list[tuple[Any, ...]], ...] = ([], [], [])
-        count = 0
+        count, start, known = 0, 0, set()
+        if appended:
+            known = {
+                row[0]
+                for row in self.db.execute(
+                    "SELECT dilemma_id FROM run_dilemmas WHERE run_id = ?", (run_id,)
+                )
+            }
+            start = len(known)
+        dilemmas = ((d, body) for d, body in dilemmas if d.id not in known)
         for count, (dilemma, body) in enumerate(dilemmas, start=1):
             rows[0].append(
                 (dilemma.id, dilemma.family, dilemma.hierarchy, json.dumps(dilemma.axes), body)
             )
-            rows[1].append((run_id, count - 1, dilemma.id))
+            rows[1].append((run_id, start + count - 1, dilemma.id))
             rows[2].extend(
                 (dilemma.id, i, c.winner, c.loser) for i, c in enumerate(dilemma.conflicts)
             )
@@ -258,6 +270,34 @@ class Store:
                 json.dumps(info.params, sort_keys=True),
                 info.dilemma_count,
             ),
+        )
+
+    def source_keys(self, run_id: str) -> tuple[set[str], dict[tuple[str, str], int]]:
+        """An import's sample keys, and the next epoch free for each dilemma and model."""
+        keys = {
+            row[0]
+            for row in self.db.execute(
+                "SELECT source_key FROM transcripts WHERE run_id = ? AND source_key IS NOT NULL",
+                (run_id,),
+            )
+        }
+        epochs = self.db.execute(
+            "SELECT dilemma_id, model, MAX(epoch) + 1 FROM transcripts WHERE run_id = ?"
+            " GROUP BY dilemma_id, model",
+            (run_id,),
+        )
+        return keys, {(d, m): n for d, m, n in epochs}
+
+    def recount_import(self, run_id: str) -> None:
+        """An import's models, epochs and dilemma count, from what it holds."""
+        self.db.execute(
+            "UPDATE runs SET"
+            " models = (SELECT json_group_array(model) FROM"
+            "  (SELECT DISTINCT model FROM transcripts WHERE run_id = ?1 ORDER BY model)),"
+            " epochs = (SELECT COALESCE(MAX(epoch) + 1, 0) FROM transcripts WHERE run_id = ?1),"
+            " dilemma_count = (SELECT COUNT(*) FROM run_dilemmas WHERE run_id = ?1)"
+            " WHERE id = ?1",
+            (run_id,),
         )
 
     def set_dilemma_count(self, run_id: str, count: int) -> None:
@@ -316,8 +356,8 @@ class Store:
         self.db.executemany(
             "INSERT INTO transcripts (run_id, dilemma_id, model, epoch, status, messages, "
             "final_answer, reasoning, input_tokens, output_tokens, latency_ms, error,"
-            " created_at, stop_reason, cost_usd)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " created_at, stop_reason, cost_usd, source_key, source)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (run_id, dilemma_id, model, epoch) DO UPDATE SET"
             " status = excluded.status, messages = excluded.messages,"
             " final_answer = excluded.final_answer, reasoning = excluded.reasoning,"
@@ -364,7 +404,8 @@ class Store:
 
 TRANSCRIPT_COLUMNS = (
     "SELECT id, run_id, dilemma_id, model, epoch, status, messages, final_answer, reasoning,"
-    " input_tokens, output_tokens, latency_ms, error, stop_reason, cost_usd FROM transcripts"
+    " input_tokens, output_tokens, latency_ms, error, stop_reason, cost_usd, source"
+    " FROM transcripts"
 )
 
 
@@ -383,6 +424,7 @@ def _transcript(row: tuple[Any, ...]) -> Transcript:
         error=row[12],
         stop_reason=row[13],
         cost_usd=row[14],
+        source=Source.model_validate_json(row[15]) if row[15] else None,
     )
 
 
@@ -404,6 +446,8 @@ def _transcript_row(t: Transcript) -> tuple[Any, ...]:
         now(),
         t.stop_reason,
         t.cost_usd,
+        t.source.key if t.source else None,
+        t.source.model_dump_json(exclude_defaults=True) if t.source else None,
     )
 
 

@@ -135,4 +135,15 @@ MIGRATIONS: list[tuple[str, str]] = [
         "009_transcripts_by_status",
         "CREATE INDEX transcripts_by_status ON transcripts (run_id, status)",
     ),
+    (
+        # where an imported transcript came from, in the source's own terms (its sample id and
+        # epoch, its scores, its metadata), and the key that makes each sample one transcript
+        # however many share a prompt: unique within the run, NULL for ihsim's own runs
+        "010_transcript_sources",
+        """
+        ALTER TABLE transcripts ADD COLUMN source_key TEXT;
+        ALTER TABLE transcripts ADD COLUMN source TEXT;
+        CREATE UNIQUE INDEX transcripts_by_source ON transcripts (run_id, source_key)
+        """,
+    ),
 ]

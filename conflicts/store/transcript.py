@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -49,6 +49,19 @@ class Turn(BaseModel):
     cut: Cut | None = None
 
 
+class Source(BaseModel):
+    """Where an imported transcript came from, in the source's own terms, so its verdicts can be
+    joined back to the source's samples and compared with the source's own scores."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: str  # one sample of the source, unique within its import: id and epoch, or the line
+    id: str | None = None
+    epoch: int | None = None
+    scores: dict[str, Any] = {}
+    metadata: dict[str, Any] = {}
+
+
 class Transcript(BaseModel):
     """What the model added to the dilemma's messages, with cost, timing and any error.
 
@@ -70,3 +83,4 @@ class Transcript(BaseModel):
     error: str | None = None
     stop_reason: StopReason | None = None
     cost_usd: float | None = None
+    source: Source | None = None  # imported transcripts only
