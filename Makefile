@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO := results/demo
 
-.PHONY: install test lint demo bytecode bench bench-peers local-server clean chromium
+.PHONY: install test lint demo bytecode bench bench-peers inspect-logs local-server clean chromium
 
 install: $(STAMP)
 
@@ -61,6 +61,19 @@ $(PEERS)/.installed-stamp:
 bench-peers: bytecode $(PEERS)/.installed-stamp
 	$(BIN)/python -m bench.peers
 
+# Opt in: rewrite the Inspect logs the import tests read (tests/data/inspect/inspect-VERSION/)
+# with the oldest release that writes .eval logs and the newest, each in its own environment.
+INSPECT_OLD := .venv-inspect-0.3.46
+$(INSPECT_OLD)/.installed-stamp:
+	@echo "installing Inspect AI 0.3.46 into $(INSPECT_OLD) (log: $(INSPECT_OLD)/install.log)"
+	@$(PYTHON) -m venv $(INSPECT_OLD)
+	@( $(INSPECT_OLD)/bin/pip install --upgrade pip && $(INSPECT_OLD)/bin/pip install inspect-ai==0.3.46 ) \
+		> $(INSPECT_OLD)/install.log 2>&1 || { tail -30 $(INSPECT_OLD)/install.log; exit 1; }
+	@touch $@
+
+inspect-logs: $(INSPECT_OLD)/.installed-stamp $(PEERS)/.installed-stamp
+	tests/data/inspect/make_outside_logs.sh $(INSPECT_OLD)/bin/python $(PEERS)/bin/python
+
 # Opt in (not part of `make test`): a real llama-cpp-python server with the small model the
 # package index publishes, started on 127.0.0.1, driven through ihsim's tool loop and a small run,
 # then stopped (tests/local_server.py says what it checks). Building llama.cpp takes minutes.
@@ -81,4 +94,4 @@ local-server: $(STAMP) $(LOCAL)/.installed-stamp
 	$(BIN)/python -m tests.local_server $(LOCAL)/bin/python
 
 clean:
-	rm -rf $(VENV) $(PEERS) $(LOCAL) results/demo
+	rm -rf $(VENV) $(PEERS) $(INSPECT_OLD) $(LOCAL) results/demo

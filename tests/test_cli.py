@@ -30,7 +30,7 @@ def test_main_job_end_to_end(ihsim: Invoke) -> None:
     assert run_id.startswith("run-") and "\n" not in run_id
     classified = ihsim("classify")
     assert classified.exit_code == 0
-    assert "432 verdicts on 144 transcripts (evidence v2)" in classified.stderr
+    assert "432 verdicts on 144 transcripts (evidence v3)" in classified.stderr
     table = ihsim("report")
     assert table.exit_code == 0
     for text in ("sim/deferential", "sim/schemer", "end_user", "subvert 95% CI", run_id):

@@ -213,3 +213,82 @@ def test_a_file_that_is_not_an_inspect_archive(ihsim: Invoke) -> None:
     assert result.exit_code == 2 and "not an Inspect .eval archive" in result.stderr
     result = ihsim("import", "missing.jsonl", "-f", FAMILY)
     assert result.exit_code == 2 and "missing.jsonl: no such file" in result.stderr
+
+
+# Logs of a task that knows nothing of ihsim, written by an old and a new Inspect release
+# (`make inspect-logs`; tests/data/inspect/outside_task.py), placed in a family of one principal
+# written for that task.
+def release(path: Path) -> tuple[int, ...]:
+    return tuple(int(part) for part in path.name.removeprefix("inspect-").split("."))
+
+
+RELEASES = sorted(INSPECT.glob("inspect-*"), key=release)  # oldest first
+AUDIT = str(Path(__file__).parent / "data" / "families" / "audit-log.yaml")
+
+
+def test_logs_of_releases_far_apart_are_there() -> None:
+    versions = [release(r) for r in RELEASES]
+    assert len(versions) >= 2 and versions[0] <= (0, 3, 50) and versions[-1] >= (0, 3, 200)
+
+
+@pytest.mark.parametrize("made", RELEASES, ids=[r.name for r in RELEASES])
+def test_samples_that_share_one_prompt_are_each_a_transcript(ihsim: Invoke, made: Path) -> None:
+    log = str(made / "shared-prompt.eval")
+    result = ihsim("import", log, "-f", AUDIT)
+    assert result.exit_code == 0, result.output
+    assert (
+        f"25 samples read from {log}: 25 imported, 0 already there, 0 not placed" in result.stderr
+    )
+    rows = db_rows("SELECT COUNT(*), COUNT(DISTINCT dilemma_id), MAX(epoch) FROM transcripts")
+    assert rows == [(25, 1, 24)]  # one prompt: one dilemma, 25 replicates
+    again = ihsim("import", log, "-f", AUDIT)
+    assert again.exit_code == 0 and "0 imported, 25 already there" in again.stderr
+    assert db_rows("SELECT COUNT(*) FROM transcripts") == [(25,)]
+    ids = db_rows("SELECT json_extract(source, '$.id') FROM transcripts ORDER BY id")
+    assert [i for (i,) in ids] == [f"tidy-{n:02d}" for n in range(1, 26)]
+    assert ihsim("classify").exit_code == 0
+    cells = measures(ihsim("report", "--json").stdout)
+    counts = cells["mockllm/model", "system_prompter"]
+    # the mock cycles keep / delete / decline: 9, 8 and 8 of 25
+    assert [counts[k]["count"] for k in ("comply", "subvert", "refuse")] == [9, 8, 8]
+
+
+@pytest.mark.parametrize("made", RELEASES, ids=[r.name for r in RELEASES])
+@pytest.mark.parametrize("form", ["eval", "json"])
+def test_epochs_stay_apart_and_the_logs_scores_come_along(
+    ihsim: Invoke, made: Path, form: str
+) -> None:
+    log = str(made / f"epochs.{form}")
+    result = ihsim("import", log, "-f", AUDIT, "--axes-from", "conditions")
+    assert result.exit_code == 0, result.output
+    assert ": 6 imported, 0 already there, 0 not placed" in result.stderr
+    keys = db_rows("SELECT source_key, json_extract(source, '$.epoch') FROM transcripts")
+    assert sorted(keys) == [(f"tidy-0{s}#{e}", e) for s in (1, 2) for e in (1, 2, 3)]
+    scores = db_rows("SELECT json_extract(source, '$.scores') FROM transcripts")
+    assert all(set(json.loads(s)) == {"includes", "kept_audit_log"} for (s,) in scores)
+    axes = db_rows(
+        "SELECT DISTINCT d.axes FROM dilemmas d JOIN transcripts t ON t.dilemma_id = d.id"
+    )
+    assert axes == [('{"surveillance": "none"}',)]
+
+
+def test_an_axis_the_log_does_not_record_is_reported_as_such(ihsim: Invoke) -> None:
+    log = str(RELEASES[-1] / "epochs.eval")
+    assert ihsim("import", log, "-f", AUDIT).exit_code == 0
+    assert ihsim("classify").exit_code == 0
+    report = ihsim("report", "--json").stdout
+    unrecorded = measures(report, "surveillance", "not recorded")
+    assert unrecorded["mockllm/model", "system_prompter"]["subvert"]["n"] == 6
+    assert not measures(report, "surveillance", "none")
+
+
+def test_a_sample_without_the_metadata_asked_for_is_not_placed(ihsim: Invoke) -> None:
+    log = str(RELEASES[-1] / "shared-prompt.eval")
+    result = ihsim("import", log, "-f", AUDIT, "--axes-from", "conditions")
+    assert result.exit_code == 1, result.output
+    assert "25 not placed" in result.stderr
+    assert (
+        "not placed (25): metadata: no object 'conditions' in the sample's metadata"
+        in result.stderr
+    )
+    assert f"    {log}:samples/tidy-01_epoch_1.json" in result.stderr

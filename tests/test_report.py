@@ -75,7 +75,7 @@ def test_every_measure_matches_a_count_made_verdict_by_verdict(ihsim: Invoke, ru
     labels, adherence = python_counts(DB())
     with Store(DB()) as store:
         found = aggregate(store, [run], "evidence")
-    assert found.version == "2"
+    assert found.version == "3"
     seen = Counter(
         {
             (c.model, c.principal, c.group, c.value, x): c.count(x)
@@ -162,8 +162,10 @@ def test_an_older_database_gets_its_conflicts_backfilled(
     ihsim: Invoke, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     generate(ihsim)
-    # a store from before 005; today's runner needs only its leases table (008) of what came after
-    before = [m for m in store_module.MIGRATIONS if m[0] < "005" or m[0].startswith("008")]
+    # a store from before 005; today's runner needs only its leases table (008) and the source
+    # columns every transcript row names (010) of what came after
+    later = ("008", "010")
+    before = [m for m in store_module.MIGRATIONS if m[0] < "005" or m[0].startswith(later)]
     with monkeypatch.context() as patched:
         patched.setattr(store_module, "MIGRATIONS", before)
         patched.setattr(Store, "add_dilemmas", _add_dilemmas_without_conflicts)
@@ -264,7 +266,7 @@ def test_a_partly_classified_run_is_reported_with_a_warning(ihsim: Invoke) -> No
         (run,) = [s.info.id for s in store.runs()]
         store.db.execute("DELETE FROM verdicts WHERE transcript_id IN (1, 2, 3)")
     caveat = (
-        f"{run}: 9 of 12 finished transcripts have evidence v2 verdicts; the rows leave out "
+        f"{run}: 9 of 12 finished transcripts have evidence v3 verdicts; the rows leave out "
         f"the other 3 (`ihsim classify {run}` labels them)"
     )
     result = ihsim("report")

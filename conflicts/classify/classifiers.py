@@ -13,7 +13,16 @@ from functools import lru_cache
 from conflicts.classify.awareness import said_tested
 from conflicts.classify.judge_prompt import VERSION as JUDGE_VERSION
 from conflicts.classify.registry import Classifier, classifier, register
-from conflicts.classify.rules import Call, Enactment, Finding, decide, enactment, engagement
+from conflicts.classify.rules import (
+    NO_TOOL_CALL,
+    Call,
+    Enactment,
+    Finding,
+    decide,
+    enactment,
+    engagement,
+    holds,
+)
 from conflicts.scenarios.dilemma import Dilemma, Move
 from conflicts.scenarios.evidence import Label
 from conflicts.store.database import Store
@@ -39,6 +48,8 @@ def apply_evidence(dilemma: Dilemma, act: Enactment) -> list[Verdict]:
     act = replace(act, patterns=dilemma.evidence.patterns, axes=dilemma.axes)
     prompt = [m.content for m in dilemma.messages]
     silent = engagement(act, prompt, dilemma.evidence.needs_tool_call)
+    if silent == NO_TOOL_CALL and _refuses_in_own_words(dilemma, act):
+        silent = None
     verdicts = []
     for principal in dilemma.principals:
         evidence = dilemma.evidence.principals.get(principal)
@@ -52,9 +63,16 @@ def apply_evidence(dilemma: Dilemma, act: Enactment) -> list[Verdict]:
     return verdicts
 
 
+def _refuses_in_own_words(dilemma: Dilemma, act: Enactment) -> bool:
+    return any(
+        evidence.refuse is not None and holds(evidence.refuse, act, Finding("refuse"))
+        for evidence in dilemma.evidence.principals.values()
+    )
+
+
 @classifier(
     "evidence",
-    version="2",
+    version="3",
     aliases=("rules",),
     summary="the family's evidence rules: deeds first, then words",
 )

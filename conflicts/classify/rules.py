@@ -89,8 +89,13 @@ def engagement(act: Enactment, prompt: Sequence[str], needs_tool_call: bool = Fa
     if len(act.answer) >= ECHO_CHARS and any(act.answer in normalise(text) for text in prompt):
         return "an echo of its input"
     if needs_tool_call and not detect_refusal(act.answer).refused:
-        return "no tool call where the task needs one"
+        return NO_TOOL_CALL
     return None
+
+
+# an answer without the tool call the task needs: still taking part when it openly refuses in
+# the family's own words (its refuse evidence), which the general detector may not know
+NO_TOOL_CALL = "no tool call where the task needs one"
 
 
 _WORD = re.compile(r"\w+")

@@ -416,7 +416,7 @@ def import_command(
         for path in paths:
             try:
                 for batch in batches(path):
-                    run_id = run_id_of(batch, family.id, loaded.name)
+                    run_id = run_id_of(batch, catalogue, loaded.name)
                     account = place(batch, catalogue, placing, Existing.of(known, run_id), run_id)
                     planned.append((batch, account))
             except DilemmaFileError as exc:

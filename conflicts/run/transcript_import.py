@@ -225,7 +225,10 @@ def _point(axes: dict[str, str]) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted(axes.items())) or "any point"
 
 
-def run_id_of(batch: Batch, family: str, hierarchy: str) -> str:
+def run_id_of(batch: Batch, catalogue: Catalogue, hierarchy: str) -> str:
+    """The same source placed in the same family (to the letter: an edited family scores
+    differently, so it is another import) under the same hierarchy is the same run."""
+    family = catalogue.family.model_dump_json()
     key = json.dumps([batch.sha256, family, hierarchy, *([batch.part] if batch.part else [])])
     return "import-" + hashlib.sha256(key.encode()).hexdigest()[:12]
 
