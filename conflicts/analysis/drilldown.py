@@ -29,6 +29,7 @@ class Sample:
     final_answer: str
     reasoning: str | None
     stop_reason: str | None = None
+    source: str | None = None  # an imported transcript's sample in its source (id and epoch)
 
 
 def samples(
@@ -52,6 +53,7 @@ def samples(
             final_answer=row[11],
             reasoning=row[12],
             stop_reason=row[13],
+            source=row[14],
         )
         for row in rows
     ]

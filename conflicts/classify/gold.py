@@ -7,7 +7,10 @@ The gold format, `ihsim.gold/1`, is JSONL, one line per transcript and principal
      "labeller": "ana", "note": "denies being instructed"}
 
 `run`, `dilemma`, `model` and `epoch` name the transcript the way every ihsim database does, so a
-gold file outlives the database it was made from; `label` is comply, refuse, subvert, or unclear
+gold file outlives the database it was made from; a transcript imported from elsewhere may be
+named instead by `run` and `source`, its sample's key in the source (`ihsim export` shows it as
+`source_key`: an Inspect sample's `ID#EPOCH`, a JSONL line's `source_id`), so labels made
+against the source's own ids join without ihsim's; `label` is comply, refuse, subvert, or unclear
 (a person may not be able to tell either); `labeller` and `note` are optional. `ihsim label`
 writes this format; `ihsim validate` reads it, and measures agreement on the labels both sides
 decided, with how often each said unclear beside it.
@@ -20,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from conflicts.analysis.intervals import cohen_kappa
 from conflicts.errors import DilemmaFileError
@@ -36,16 +39,25 @@ class GoldLabel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     run: str
-    dilemma: str
-    model: str
-    epoch: int
+    dilemma: str | None = None
+    model: str | None = None
+    epoch: int | None = None
+    source: str | None = None  # an imported transcript, by its sample's key in the source
     principal: str
     label: Literal["comply", "refuse", "subvert", "unclear"]
     labeller: str | None = None
     note: str | None = None
 
+    @model_validator(mode="after")
+    def _named(self) -> GoldLabel:
+        if self.source is None and None in (self.dilemma, self.model, self.epoch):
+            raise ValueError("name the transcript by dilemma, model and epoch, or by source")
+        return self
+
     @property
     def key(self) -> tuple[str, str, str, int, str]:
+        if self.dilemma is None or self.model is None or self.epoch is None:
+            return (self.run, f"source:{self.source}", "", -1, self.principal)
         return (self.run, self.dilemma, self.model, self.epoch, self.principal)
 
 
@@ -185,6 +197,7 @@ class Validation:
 
 def validate(store: Store, gold: list[GoldLabel], classifier: str, version: str) -> Validation:
     """Pair every gold label with the classifier's verdict on the same transcript and principal."""
+    gold = _by_ihsim_ids(store, gold)
     found = dict(labels_in_runs(store, (g.run for g in gold), classifier, version))
     result = Validation(classifier, version, Agreement("all"), [])
     return _paired(result, gold, found, _known_transcripts(store, gold))
@@ -212,6 +225,28 @@ def _paired(
         by_principal.setdefault(label.principal, Agreement(label.principal)).pairs.append(pair)
     result.by_principal = [by_principal[p] for p in sorted(by_principal)]
     return result
+
+
+def _by_ihsim_ids(store: Store, gold: list[GoldLabel]) -> list[GoldLabel]:
+    """Labels named by their source's sample key, renamed by the transcript they found (one
+    that names no sample of its run keeps its name, and counts as not found)."""
+    named: dict[tuple[str, str], tuple[str, str, int]] = {}
+    for run in sorted({g.run for g in gold if g.source is not None}):
+        rows = store.db.execute(
+            "SELECT source_key, dilemma_id, model, epoch FROM transcripts"
+            " WHERE run_id = ? AND source_key IS NOT NULL",
+            (run,),
+        )
+        named.update({(run, key): (d, m, e) for key, d, m, e in rows})
+    found = []
+    for label in gold:
+        place = named.get((label.run, label.source or ""))
+        if label.dilemma is None and place is not None:
+            label = label.model_copy(
+                update={"dilemma": place[0], "model": place[1], "epoch": place[2]}
+            )
+        found.append(label)
+    return found
 
 
 def _known_transcripts(store: Store, gold: list[GoldLabel]) -> set[tuple[str, str, str, int]]:

@@ -227,7 +227,7 @@ def _latest(store: Any, classifier: str) -> str:
 
 
 @click.command("validate")
-@click.argument("gold_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("gold_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @db_option
 @classifier_option(stored=True, help="Whose verdicts to compare; one judge's as judge:MODEL.")
 @click.option(
@@ -236,9 +236,22 @@ def _latest(store: Any, classifier: str) -> str:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Another person's gold file: agreement between the two people instead.",
 )
+@click.option(
+    "--scores",
+    "scores_runs",
+    metavar="RUN_ID",
+    multiple=True,
+    help="Instead of a gold file: an imported run's verdicts against the scores its source gave"
+    " each sample (an Inspect log's scorers, a harness's own classifier). Repeatable.",
+)
 @json_option("Print the agreement as JSON.")
 def validate_command(
-    gold_file: Path, db: Path, classifier_name: str, other_file: Path | None, as_json: bool
+    gold_file: Path | None,
+    db: Path,
+    classifier_name: str,
+    other_file: Path | None,
+    scores_runs: tuple[str, ...],
+    as_json: bool,
 ) -> None:
     """Compare a classifier's verdicts with human labels (ihsim.gold/1 JSONL, as `ihsim label`
     writes), or with --against two people's labels of the same transcripts: agreement and
@@ -249,9 +262,18 @@ def validate_command(
     Example:
       ihsim validate results/gold.jsonl --classifier both
       ihsim validate results/gold-ana.jsonl --against results/gold-ben.jsonl
+      ihsim validate --scores import-1a2b3c4d5e6f      # against an Inspect log's own scorers
     """
     from conflicts.classify.gold import between_labellers, read_gold, validate
+    from conflicts.errors import ArgumentError
 
+    if scores_runs:
+        if gold_file is not None or other_file is not None:
+            raise ArgumentError("--scores compares with the source's scores: drop the gold file")
+        _show_source_scores(db, scores_runs, classifier_name, as_json)
+        return
+    if gold_file is None:
+        raise ArgumentError("give a gold file, or --scores RUN_ID")
     gold = read_gold(gold_file)
     if other_file is not None:
         names = (gold_file.stem, other_file.stem)
@@ -274,6 +296,31 @@ def validate_command(
             file=str(gold_file),
         )
     _show_agreement(result, as_json, people=False)
+
+
+def _show_source_scores(db: Path, runs: tuple[str, ...], classifier: str, as_json: bool) -> None:
+    from conflicts.analysis.source_scores import score_tables
+
+    with open_store(db) as store:
+        for run_id in runs:
+            store.run(run_id)  # a run that is not there is an error, named
+        version = _latest(store, classifier)
+        tables = score_tables(store, list(runs), classifier, version)
+    if not tables:
+        raise InputError(
+            f"no {classifier!r} verdicts on transcripts whose source gave scores in "
+            f"{', '.join(runs)} (import a log with scores, then `ihsim classify`)",
+            file=str(db),
+        )
+    if as_json:
+        rows = [row for table in tables for row in table.as_rows()]
+        say(json.dumps({"classifier": classifier, "version": version, "rows": rows}, indent=2))
+        return
+    from conflicts.formats.terminal import score_tables as shown
+
+    console = table_console()
+    for table in shown(tables, classifier, version):
+        console.print(table)
 
 
 def _show_agreement(result: Any, as_json: bool, people: bool) -> None:

@@ -44,6 +44,12 @@ PLACE = (
     Column("family", "string", "d.family"),
     Column("model", "string", "t.model"),
     Column("epoch", "int", "t.epoch"),
+    # an imported transcript's sample in its source: key (id and epoch, or line), the source's
+    # own id and epoch, and its scores, so verdicts join back to the source's samples
+    Column("source_key", "string", "t.source_key"),
+    Column("source_id", "string", "json_extract(t.source, '$.id')"),
+    Column("source_epoch", "int", "json_extract(t.source, '$.epoch')"),
+    Column("source_scores", "json", "json_extract(t.source, '$.scores')"),
 )
 
 TRANSCRIPT_COLUMNS = (

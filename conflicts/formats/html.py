@@ -260,7 +260,9 @@ def _transcript(sample: Sample) -> str:
     head = (
         f'<summary><b class="{escape(sample.label)}">{escape(sample.label)}</b> · '
         f"{escape(sample.family)} · {escape(axes)} · epoch {sample.epoch} · "
-        f"<code>{escape(sample.dilemma_id[:12])}</code></summary>"
+        f"<code>{escape(sample.dilemma_id[:12])}</code>"
+        + (f" · source <code>{escape(sample.source)}</code>" if sample.source else "")
+        + "</summary>"
     )
     body = [head]
     if sample.stop_reason in NOT_ANSWERED:

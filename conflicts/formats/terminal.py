@@ -10,6 +10,8 @@ from rich.table import Table
 from rich.text import Text
 
 from conflicts.analysis.measures import Aggregate, Cell
+from conflicts.analysis.source_scores import LABELS as SCORE_LABELS
+from conflicts.analysis.source_scores import ScoreTable
 from conflicts.classify.gold import GOLD_LABELS, PREDICTED, Validation
 from conflicts.inert import inert
 
@@ -138,3 +140,20 @@ def agreement_tables(result: Validation, people: bool = False) -> Iterator[Table
 
 def _share(x: float | None) -> str:
     return "–" if x is None else f"{x:.0%}"
+
+
+def score_tables(tables: list[ScoreTable], classifier: str, version: str) -> Iterator[Table]:
+    """Each source scorer against ihsim's labels, per principal: rows the scorer's values."""
+    for found in tables:
+        table = Table(
+            title=f"{found.scorer} (the source's score) against {classifier} v{version}:"
+            f" {found.principal}",
+            box=box.SIMPLE_HEAD,
+        )
+        table.add_column(found.scorer)
+        for label in SCORE_LABELS:
+            table.add_column(label, justify="right")
+        for value in found.values():
+            cells = [str(found.counts[value, label]) for label in SCORE_LABELS]
+            table.add_row(inert(value), *cells)
+        yield table

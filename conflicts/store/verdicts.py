@@ -243,7 +243,7 @@ def samples(
         )
         SELECT r.transcript_id, r.model, r.principal, r.label, r.evidence, t.dilemma_id,
                d.family, d.axes, t.epoch, json_extract(d.body, '$.messages'), t.messages,
-               t.final_answer, t.reasoning, t.stop_reason
+               t.final_answer, t.reasoning, t.stop_reason, json_extract(t.source, '$.key')
         FROM ranked r JOIN transcripts t ON t.id = r.transcript_id
         JOIN dilemmas d ON d.id = t.dilemma_id
         WHERE r.k <= ?
