@@ -323,3 +323,68 @@ def test_the_logs_scores_and_gold_by_source_id_meet_ihsims_verdicts(ihsim: Invok
     assert exported[0]["source_scores"] == {"includes": "C", "kept_audit_log": "C"}
     refused = ihsim("validate", "--scores", "run-nope")
     assert refused.exit_code == 2 and "no run 'run-nope'" in refused.stderr
+
+
+def many_samples(path: Path, count: int) -> Path:
+    """`count` lines answering one dilemma, each its own sample."""
+    case = family_dilemmas()[0]
+    line = answer(case, "decline", "lab/x", dilemma=case.id)
+    with path.open("w", encoding="utf-8") as out:
+        for n in range(count):
+            out.write(json.dumps({**line, "source_id": f"s{n}"}) + "\n")
+    return path
+
+
+def test_an_import_killed_at_any_moment_leaves_the_store_as_before(tmp_path: Path) -> None:
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    source = many_samples(tmp_path / "big.jsonl", 20_000)
+    db = tmp_path / "k.db"
+    command = [sys.executable, "-m", "conflicts", "import", str(source), "-f", FAMILY]
+    seen = set()
+    for delay in [random.uniform(0.5, 6.0) for _ in range(4)]:
+        victim = subprocess.Popen([*command, "--db", str(db)], stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        victim.send_signal(signal.SIGKILL)
+        victim.wait()
+        if db.exists():
+            con = sqlite3.connect(db)
+            (count,) = con.execute("SELECT COUNT(*) FROM transcripts").fetchone()
+            (runs,) = con.execute("SELECT COUNT(*) FROM runs").fetchone()
+            con.close()
+            assert (count, runs) in ((0, 0), (20_000, 1)), (delay, count, runs)
+            seen.add(count)
+        if 20_000 in seen:
+            break
+    finished = subprocess.run([*command, "--db", str(db)], capture_output=True, text=True)
+    assert finished.returncode == 0, finished.stderr
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT COUNT(*) FROM transcripts").fetchone() == (20_000,)
+    con.close()
+
+
+def test_keep_going_imports_the_good_files_and_names_the_bad(ihsim: Invoke) -> None:
+    case = family_dilemmas()[0]
+    good = write_jsonl("good.jsonl", [answer(case, "decline", "x", dilemma=case.id)])
+    Path("bad.jsonl").write_text("not json\n", encoding="utf-8")
+    stopped = ihsim("import", str(good), "bad.jsonl", "-f", FAMILY)
+    assert stopped.exit_code == 2 and "bad.jsonl:1: not JSON" in stopped.stderr
+    assert not Path(os.environ["IHSIM_DB"]).exists()
+    kept = ihsim("import", str(good), "bad.jsonl", "-f", FAMILY, "--keep-going")
+    assert kept.exit_code == 1, kept.output
+    assert "1 samples read from good.jsonl: 1 imported" in kept.stderr
+    assert "error: bad.jsonl:1: not JSON: Expecting value (skipped: --keep-going)" in kept.stderr
+    assert db_rows("SELECT COUNT(*) FROM transcripts") == [(1,)]
+
+
+def test_a_different_file_with_the_same_prompts_adds_its_samples(ihsim: Invoke) -> None:
+    case = family_dilemmas()[0]
+    first = write_jsonl("a.jsonl", [answer(case, "decline", "x", dilemma=case.id)] * 3)
+    second = write_jsonl("b.jsonl", [answer(case, "decline", "x", dilemma=case.id)] * 2)
+    assert ihsim("import", str(first), str(second), "-f", FAMILY).exit_code == 0
+    rows = db_rows("SELECT run_id, COUNT(*), COUNT(DISTINCT epoch) FROM transcripts GROUP BY 1")
+    assert sorted(n for _, n, _ in rows) == [2, 3] and all(n == k for _, n, k in rows)

@@ -157,6 +157,7 @@ class Catalogue:
             for d in self.items
         }
         self.by_id = {d.id: d for d in self.items}
+        self.made: dict[str, tuple[Dilemma, str]] = {}
 
     def find(
         self, axes: dict[str, str], setting: int | None, dilemma_id: str | None
@@ -200,6 +201,20 @@ class Catalogue:
             )
         shown = {a: axes.get(a, NOT_RECORDED) for a in sorted(self.family.axes)}
         return candidates[0], shown
+
+    def placed(
+        self, base: Dilemma, shown: dict[str, str], prompt: list[Message]
+    ) -> tuple[Dilemma, str]:
+        """The copy of `base` whose messages are the sample's own prompt, and its stored JSON:
+        made once per distinct prompt, however many samples share it."""
+        prompt_json = [m.model_dump(exclude_defaults=True) for m in prompt]
+        key = json.dumps([base.id, shown, prompt_json], sort_keys=True)
+        if key not in self.made:
+            dilemma_id = hashlib.sha256(key.encode()).hexdigest()[:16]
+            update = {"id": dilemma_id, "messages": prompt, "axes": shown}
+            body = {**self.bodies[base.id], **update, "messages": prompt_json}
+            self.made[key] = (base.model_copy(update=update), json.dumps(body))
+        return self.made[key]
 
     def _check_axes(self, axes: dict[str, str]) -> None:
         for axis, value in axes.items():
@@ -341,13 +356,8 @@ def _placed(
         raise Misplaced(("messages",), "no assistant message after the prompt")
     axes = _axes(sample, record, placing, catalogue.family)
     base, shown = catalogue.find(axes, record.setting, record.dilemma)
-    prompt_json = [m.model_dump(exclude_defaults=True) for m in prompt]
-    key = json.dumps([base.id, shown, prompt_json], sort_keys=True)
-    dilemma_id = hashlib.sha256(key.encode()).hexdigest()[:16]
-    dilemma = base.model_copy(update={"id": dilemma_id, "messages": prompt, "axes": shown})
-    body = json.dumps(
-        {**catalogue.bodies[base.id], "id": dilemma_id, "messages": prompt_json, "axes": shown}
-    )
+    dilemma, body = catalogue.placed(base, shown, prompt)
+    dilemma_id = dilemma.id
     slot = (dilemma_id, record.model)
     epoch, epochs[slot] = epochs[slot], epochs[slot] + 1
     answer = record.final_answer
