@@ -388,3 +388,12 @@ def test_a_different_file_with_the_same_prompts_adds_its_samples(ihsim: Invoke) 
     assert ihsim("import", str(first), str(second), "-f", FAMILY).exit_code == 0
     rows = db_rows("SELECT run_id, COUNT(*), COUNT(DISTINCT epoch) FROM transcripts GROUP BY 1")
     assert sorted(n for _, n, _ in rows) == [2, 3] and all(n == k for _, n, k in rows)
+
+
+def test_an_import_with_uneven_epochs_is_listed_as_complete(ihsim: Invoke) -> None:
+    items = family_dilemmas()
+    records = [answer(d, "decline", "x", dilemma=d.id) for d in items[:3]]
+    records.append(answer(items[0], "decline", "x", dilemma=items[0].id))
+    assert ihsim("import", str(write_jsonl("t.jsonl", records)), "-f", FAMILY).exit_code == 0
+    [listed] = json.loads(ihsim("runs", "--json").stdout)
+    assert (listed["done"], listed["planned"]) == (4, 4)
