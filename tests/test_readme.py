@@ -71,3 +71,27 @@ def test_every_path_the_readme_names_exists() -> None:
     for area, files in rows:
         for name in re.findall(r"`([\w.]+\.py)`", files):
             assert (root / area / name).exists(), f"{area}{name}"
+
+
+def test_readme_import_example_is_what_the_commands_print(ihsim: Invoke) -> None:
+    readme = README.read_text(encoding="utf-8")
+    family = (README.parent / "tests" / "data" / "families" / "audit-log.yaml").read_text()
+    assert f"```yaml\n{family}```" in readme
+    log = "tests/data/inspect/inspect-0.3.285/shared-prompt.eval"
+    family_file = "tests/data/families/audit-log.yaml"
+    imported = ihsim("import", str(README.parent / log), "-f", str(README.parent / family_file))
+    run = imported.stdout.strip()
+    assert f"\n{run}\n" in readme
+    summary = imported.stderr.strip().replace(str(README.parent) + "/", "")
+    assert summary in readme, summary
+    ihsim("classify")
+    row = next(
+        line for line in ihsim("report", "-F", "md").stdout.splitlines() if "mockllm" in line
+    )
+    assert row in readme, row
+    crossed = ihsim("validate", "--scores", run).stdout.splitlines()
+    table = crossed[next(i for i, x in enumerate(crossed) if x.startswith("kept_audit_log")) :]
+    shown = [x.rstrip() for x in table if x.startswith(("  kept_audit_log ", "  C ", "  I "))]
+    assert len(shown) == 3
+    for line in shown:
+        assert line in readme, line

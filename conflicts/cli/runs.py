@@ -471,8 +471,10 @@ def _show_account(batch: Any, account: Any, family: str) -> None:
     """What became of every sample of one batch, on stderr; its run id on stdout."""
     source = f"{batch.path} ({batch.part})" if batch.part else str(batch.path)
     failed = f" ({account.failed} failed at the source)" if account.failed else ""
+    stored = account.placed or account.already
+    name = account.run_id if stored else "nothing stored"
     say(
-        f"{account.run_id}: {account.read} samples read from {source}: "
+        f"{name}: {account.read} samples read from {source}: "
         f"{len(account.placed)} imported{failed}, {account.already} already there, "
         f"{len(account.unplaced)} not placed ({family})",
         err=True,
@@ -482,7 +484,7 @@ def _show_account(batch: Any, account: Any, family: str) -> None:
         for where, why in account.unplaced:
             if why == reason:
                 say(f"    {where}", err=True)
-    if account.placed or account.already:
+    if stored:
         say(account.run_id)
 
 

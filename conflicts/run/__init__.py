@@ -7,7 +7,9 @@
 - `tool_environment`: tool calls answered from the family's script.
 - `response_cache`: a request already answered is served from the store.
 - `prices`: token prices (`prices.yaml`) and what a run cost.
-- `transcript_import`, `inspect_logs`: transcripts made elsewhere (JSONL, Inspect AI logs).
+- `import_sources`: what `ihsim import` reads, as batches of samples keyed by their source;
+  `inspect_logs` (Inspect AI logs) and `harness_results` (agentic-misalignment results) read
+  theirs; `transcript_import` places every sample in a family's dilemmas, or says why not.
 - `garbage_collection`: the collector paused and frozen around what a run loads once.
 
 May import: `providers`, `store`, `scenarios` and what they may.
