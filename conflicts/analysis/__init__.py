@@ -5,6 +5,7 @@
 - `comparisons`: which model (or axis value) subverts more, and whether it is significant.
 - `drilldown`: the transcripts behind a report cell.
 - `smoke`: what a few dilemmas say about a model before a big run (`ihsim smoke`).
+- `source_scores`: an import's verdicts against the scores its source gave (`validate --scores`).
 
 May import: `run`, `providers`, `store`, `scenarios` and what they may.
 """

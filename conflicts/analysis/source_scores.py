@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from conflicts.store import verdicts
 from conflicts.store.database import Store
 
 LABELS = ("comply", "refuse", "subvert", "unclear")
@@ -41,18 +42,7 @@ def score_tables(
     store: Store, runs: Sequence[str], classifier: str, version: str
 ) -> list[ScoreTable]:
     """Every scorer of the runs' sources crossed with the classifier's labels."""
-    marks = ", ".join("?" * len(runs))
-    rows = store.db.execute(
-        f"""
-        SELECT s.key, s.type, s.value, v.principal, v.label, COUNT(*)
-        FROM transcripts t JOIN verdicts v ON v.transcript_id = t.id,
-             json_each(t.source, '$.scores') s
-        WHERE t.run_id IN ({marks}) AND t.source IS NOT NULL
-          AND v.classifier = ? AND v.classifier_version = ? AND v.label != 'not_applicable'
-        GROUP BY s.key, s.type, s.value, v.principal, v.label
-        """,
-        (*runs, classifier, version),
-    )
+    rows = verdicts.source_score_counts(store, runs, classifier, version)
     tables: dict[tuple[str, str], ScoreTable] = {}
     for scorer, kind, value, principal, label, n in rows:
         table = tables.setdefault((scorer, principal), ScoreTable(scorer, principal))

@@ -366,3 +366,22 @@ def smoke_notes(
         (run_id, classifier, version),
     ).fetchall()
     return [(str(m), int(i), int(n), int(u or 0)) for m, i, n, u in rows]
+
+
+def source_score_counts(
+    store: Store, runs: Sequence[str], classifier: str, version: str
+) -> list[tuple[str, str, Any, str, str, int]]:
+    """(scorer, JSON type, value, principal, label, count) over the runs' imported transcripts
+    whose source gave scores: each source score crossed with the classifier's labels."""
+    marks = ", ".join("?" * len(runs))
+    return store.db.execute(
+        f"""
+        SELECT s.key, s.type, s.value, v.principal, v.label, COUNT(*)
+        FROM transcripts t JOIN verdicts v ON v.transcript_id = t.id,
+             json_each(t.source, '$.scores') s
+        WHERE t.run_id IN ({marks}) AND t.source IS NOT NULL
+          AND v.classifier = ? AND v.classifier_version = ? AND v.label != 'not_applicable'
+        GROUP BY s.key, s.type, s.value, v.principal, v.label
+        """,
+        (*runs, classifier, version),
+    ).fetchall()
