@@ -397,3 +397,27 @@ def test_an_import_with_uneven_epochs_is_listed_as_complete(ihsim: Invoke) -> No
     assert ihsim("import", str(write_jsonl("t.jsonl", records)), "-f", FAMILY).exit_code == 0
     [listed] = json.loads(ihsim("runs", "--json").stdout)
     assert (listed["done"], listed["planned"]) == (4, 4)
+
+
+def test_the_same_file_twice_in_one_command_is_imported_once(ihsim: Invoke) -> None:
+    log = str(RELEASES[-1] / "epochs.eval")
+    result = ihsim("import", log, log, "-f", AUDIT)
+    assert result.exit_code == 0, result.output
+    assert ": 6 imported, 0 already there" in result.stderr
+    assert ": 0 imported, 6 already there" in result.stderr
+    assert db_rows("SELECT COUNT(*) FROM transcripts") == [(6,)]
+
+
+def test_a_count_the_store_does_not_hold_is_never_printed(
+    ihsim: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from conflicts.run import transcript_import
+
+    log = str(RELEASES[-1] / "epochs.eval")
+    assert ihsim("import", log, "-f", AUDIT).exit_code == 0
+    # a store whose samples the import cannot see: it would write every one a second time
+    monkeypatch.setattr(transcript_import.Existing, "of", classmethod(lambda cls, s, r: cls()))
+    again = ihsim("import", log, "-f", AUDIT)
+    assert again.exit_code == 2, again.output
+    assert "6 transcripts to import, 0 stored; this file's import was rolled back" in again.stderr
+    assert db_rows("SELECT COUNT(*) FROM transcripts") == [(6,)]

@@ -411,13 +411,17 @@ def import_command(
     catalogue = Catalogue(family, loaded)
     bad: list[InputError] = []
     planned = []
+    existing: dict[str, Existing] = {}
     known = open_store(db) if db.exists() else None  # read only what is there: a bad file
     try:  # leaves no store behind
         for path in paths:
             try:
                 for batch in batches(path):
                     run_id = run_id_of(batch, catalogue, loaded.name)
-                    account = place(batch, catalogue, placing, Existing.of(known, run_id), run_id)
+                    if run_id not in existing:
+                        existing[run_id] = Existing.of(known, run_id)
+                    account = place(batch, catalogue, placing, existing[run_id], run_id)
+                    existing[run_id].add(account)  # the same file twice: already there
                     planned.append((batch, account))
             except DilemmaFileError as exc:
                 if not keep_going:

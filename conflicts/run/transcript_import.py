@@ -39,7 +39,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from conflicts.errors import DilemmaFileError
+from conflicts.errors import DilemmaFileError, StoreError
 from conflicts.run.import_sources import Batch, Sample
 from conflicts.scenarios.axes import NOT_RECORDED
 from conflicts.scenarios.dilemma import Dilemma, Message, ToolCall
@@ -262,6 +262,14 @@ class Existing:
         keys, epochs = store.source_keys(run_id)
         return cls(keys, Counter(epochs))
 
+    def add(self, account: Account) -> None:
+        """What an account placed, as if stored: a later batch of the same run finds it."""
+        for placed in account.placed:
+            t = placed.transcript
+            self.keys.add(t.source.key if t.source else "")
+            slot = (t.dilemma_id, t.model)
+            self.epochs[slot] = max(self.epochs[slot], t.epoch + 1)
+
 
 def place(
     batch: Batch, catalogue: Catalogue, placing: Placing, existing: Existing, run_id: str
@@ -416,11 +424,19 @@ def import_batch(store: Store, batch: Batch, account: Account, family: str, hier
                 dilemma_count=0,
             )
             store.add_run(info, batch.sha256)
+        before = sum(store.transcript_counts(account.run_id).values())
         unique = {p.dilemma.id: p for p in placed}
         store.add_dilemmas(account.run_id, _pairs(unique.values()), appended=True)
         store.insert_transcripts(
             p.transcript.model_copy(update={"run_id": account.run_id}) for p in placed
         )
+        added = sum(store.transcript_counts(account.run_id).values()) - before
+        if added != len(placed):  # what the account says is imported is what is stored
+            raise StoreError(
+                f"{account.run_id}: {len(placed)} transcripts to import, {added} stored;"
+                " this file's import was rolled back",
+                file=str(store.path),
+            )
         store.recount_import(account.run_id)
     return len(placed)
 
