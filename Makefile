@@ -62,17 +62,18 @@ bench-peers: bytecode $(PEERS)/.installed-stamp
 	$(BIN)/python -m bench.peers
 
 # Opt in: rewrite the Inspect logs the import tests read (tests/data/inspect/inspect-VERSION/)
-# with the oldest release that writes .eval logs and the newest, each in its own environment.
-INSPECT_OLD := .venv-inspect-0.3.46
-$(INSPECT_OLD)/.installed-stamp:
-	@echo "installing Inspect AI 0.3.46 into $(INSPECT_OLD) (log: $(INSPECT_OLD)/install.log)"
-	@$(PYTHON) -m venv $(INSPECT_OLD)
-	@( $(INSPECT_OLD)/bin/pip install --upgrade pip && $(INSPECT_OLD)/bin/pip install inspect-ai==0.3.46 ) \
-		> $(INSPECT_OLD)/install.log 2>&1 || { tail -30 $(INSPECT_OLD)/install.log; exit 1; }
+# with the oldest release that writes .eval logs, one from mid-2025, and the newest, each in its
+# own environment.
+INSPECT_RELEASES := 0.3.46 0.3.105
+.venv-inspect-%/.installed-stamp:
+	@echo "installing Inspect AI $* into .venv-inspect-$* (log: .venv-inspect-$*/install.log)"
+	@$(PYTHON) -m venv .venv-inspect-$*
+	@( .venv-inspect-$*/bin/pip install --upgrade pip && .venv-inspect-$*/bin/pip install inspect-ai==$* ) \
+		> .venv-inspect-$*/install.log 2>&1 || { tail -30 .venv-inspect-$*/install.log; exit 1; }
 	@touch $@
 
-inspect-logs: $(INSPECT_OLD)/.installed-stamp $(PEERS)/.installed-stamp
-	tests/data/inspect/make_outside_logs.sh $(INSPECT_OLD)/bin/python $(PEERS)/bin/python
+inspect-logs: $(INSPECT_RELEASES:%=.venv-inspect-%/.installed-stamp) $(PEERS)/.installed-stamp
+	tests/data/inspect/make_outside_logs.sh $(INSPECT_RELEASES:%=.venv-inspect-%/bin/python) $(PEERS)/bin/python
 
 # Opt in (not part of `make test`): a real llama-cpp-python server with the small model the
 # package index publishes, started on 127.0.0.1, driven through ihsim's tool loop and a small run,
@@ -94,4 +95,4 @@ local-server: $(STAMP) $(LOCAL)/.installed-stamp
 	$(BIN)/python -m tests.local_server $(LOCAL)/bin/python
 
 clean:
-	rm -rf $(VENV) $(PEERS) $(INSPECT_OLD) $(LOCAL) results/demo
+	rm -rf $(VENV) $(PEERS) .venv-inspect-* $(LOCAL) results/demo

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Writes the logs of outside_task.py with each Inspect release given (a python of an environment
-# that has it), into tests/data/inspect/inspect-VERSION/: `make inspect-logs` runs it with an old
-# release (the first to write .eval logs) and the newest. mockllm answers, so no network is used.
+# that has it), into tests/data/inspect/inspect-VERSION/: `make inspect-logs` runs it with the
+# first release to write .eval logs, one from mid-2025 and the newest. mockllm answers, so no
+# network is used. New logs have new ids: the README's import example quotes the committed ones.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 for given in "$@"; do
