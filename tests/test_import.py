@@ -421,3 +421,15 @@ def test_a_count_the_store_does_not_hold_is_never_printed(
     assert again.exit_code == 2, again.output
     assert "6 transcripts to import, 0 stored; this file's import was rolled back" in again.stderr
     assert db_rows("SELECT COUNT(*) FROM transcripts") == [(6,)]
+
+
+def test_a_person_labelling_an_import_sees_and_keeps_the_source_key(ihsim: Invoke) -> None:
+    log = str(RELEASES[-1] / "epochs.eval")
+    assert ihsim("import", log, "-f", AUDIT).exit_code == 0
+    assert ihsim("classify").exit_code == 0
+    shown = ihsim("label", "-o", "gold.jsonl", "-n", "1", input="s\n")
+    assert " · source tidy-0" in shown.stdout
+    [line] = [json.loads(x) for x in Path("gold.jsonl").read_text().splitlines()]
+    assert line["source"].startswith("tidy-0") and line["label"] == "subvert"
+    agreement = json.loads(ihsim("validate", "gold.jsonl", "--json").stdout)
+    assert agreement["overall"]["n"] == 1

@@ -89,7 +89,7 @@ def review(
         if limit is not None and shown >= limit:
             break
         shown += 1
-        _show(store, case, console)
+        source = _show(store, case, console)
         for principal in todo:
             label = _ask_label(case, principal, ask, console, blind)
             if label == "quit":
@@ -103,6 +103,7 @@ def review(
                     dilemma=case.dilemma,
                     model=case.model,
                     epoch=case.epoch,
+                    source=source,  # an imported transcript's sample, for joining back
                     principal=principal,
                     label=label,
                     labeller=labeller,
@@ -147,13 +148,17 @@ def _ask_label(
         console.print("type c, r, s or u" + (", Enter to accept" if accept else "") + ", k or q")
 
 
-def _show(store: Store, case: Case, console: Console) -> None:
+def _show(store: Store, case: Case, console: Console) -> str | None:
     """The whole conversation, as text: nothing a model wrote is read as markup, and no
-    control sequence in it reaches the terminal (`conflicts.inert`)."""
+    control sequence in it reaches the terminal (`conflicts.inert`). Returns the imported
+    transcript's source key."""
     dilemma = store.dilemma(case.dilemma)
     transcript = store.transcript(case.transcript_id)
+    source = f" · source {transcript.source.key}" if transcript.source else ""
     console.rule(
-        Text(inert(f"{case.model} · {dilemma.family} · epoch {case.epoch} · {case.dilemma}"))
+        Text(
+            inert(f"{case.model} · {dilemma.family} · epoch {case.epoch} · {case.dilemma}{source}")
+        )
     )
     for message in [*dilemma.messages, *transcript.messages]:
         who = message.role + (f" ({message.principal})" if message.principal else "")
@@ -166,3 +171,4 @@ def _show(store: Store, case: Case, console: Console) -> None:
         console.print(Panel(text, title="reasoning", title_align="left"))
     if transcript.stop_reason in NOT_ANSWERED:
         console.print(Text(NOT_ANSWERED[transcript.stop_reason], style="bold yellow"))
+    return transcript.source.key if transcript.source else None
