@@ -277,6 +277,56 @@ def run_memory(folder: Path, sizes: tuple[int, ...] = (5_000, 50_000)) -> None:
     print(f"run memory {'':>9} growth            {peaks[-1] / peaks[0]:.2f} x (floor 1.5 x)")
 
 
+def import_samples(path: Path, count: int) -> Path:
+    """`count` JSONL samples of 100 prompts (so both the per-sample work and the per-prompt
+    copies are in it), each with its own source id, as a harness's dump would have them."""
+    family = load_family("confidential-instructions")
+    axes = {axis: list(values) for axis, values in family.supported_axes().items()}
+    dilemmas = list(dilemma_lines(family, load_hierarchy("model-spec"), axes, 0))
+    with path.open("w", encoding="utf-8") as out:
+        for n in range(count):
+            dilemma = json.loads(dilemmas[n % len(dilemmas)].json)
+            prompt = [
+                {"role": m["role"], "content": f"{m['content']} ({n % 100})"}
+                for m in dilemma["messages"]
+            ]
+            record = {
+                "model": f"lab/m{n % 3}",
+                "messages": [*prompt, {"role": "assistant", "content": "I can't discuss that."}],
+                "dilemma": dilemma["id"],
+                "source_id": f"s{n}",
+                "scores": {"judge": "C" if n % 2 else "I"},
+            }
+            out.write(json.dumps(record) + "\n")
+    return path
+
+
+def bench_import(folder: Path, sizes: tuple[int, ...] = (5_000, 25_000)) -> None:
+    """A whole `ihsim import` of a JSONL dump at two sizes: samples per second and peak memory.
+    A file is checked whole before anything is written (a bad line writes nothing), so memory
+    grows with the file; the rate should not fall with it."""
+    rates, peaks = [], []
+    for size in sizes:
+        source = import_samples(folder / f"import-{size}.jsonl", size)
+        command = [*IHSIM, "import", str(source), "-f", "confidential-instructions"]
+        command += ["--db", str(folder / f"import-{size}.db")]
+        started = time.perf_counter()
+        measured = subprocess.run(
+            [sys.executable, "-c", PEAK_RSS, *command], check=True, capture_output=True, text=True
+        )
+        elapsed = time.perf_counter() - started
+        rates.append(size / elapsed)
+        peaks.append(int(measured.stdout.split()[-1]) / 1024)
+        print(
+            f"import     {size:>9} samples           {rates[-1]:>7,.0f} samples/s  "
+            f"peak RSS {peaks[-1]:>5.0f} MB  {elapsed:5.1f} s (whole `ihsim import`, JSONL)"
+        )
+    print(
+        f"import     {'':>9} growth            rate {rates[-1] / rates[0]:.2f} x, "
+        f"memory {peaks[-1] / peaks[0]:.2f} x for {sizes[-1] / sizes[0]:.0f} x the samples"
+    )
+
+
 def synthetic_verdicts(store: Store, target: int, seed: int = 0) -> str:
     """A run with `target` or more verdicts over real dilemmas of every seed family the
     model-spec hierarchy hosts: three models, labels drawn at random, one in ten transcripts
@@ -323,18 +373,20 @@ def synthetic_verdicts(store: Store, target: int, seed: int = 0) -> str:
                         now(),
                         "answered",
                         None,
+                        None,
+                        None,
                     )
                 )
                 for principal in dilemma.principals:
                     label = rng.choices(labels, weights=(5, 3, 2, 0.2))[0]
                     verdicts.append(
-                        (next_id, principal, "evidence", "2", label, 1.0, "{}", now(), tested)
+                        (next_id, principal, "evidence", "3", label, 1.0, "{}", now(), tested)
                     )
                 made += len(dilemma.principals)
                 next_id += 1
         epoch += 1
     with store.transaction() as db:
-        db.executemany("INSERT INTO transcripts VALUES (" + ", ".join("?" * 16) + ")", transcripts)
+        db.executemany("INSERT INTO transcripts VALUES (" + ", ".join("?" * 18) + ")", transcripts)
         db.executemany(
             "INSERT INTO verdicts (transcript_id, principal, classifier, classifier_version,"
             " label, confidence, evidence, created_at, tested) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -394,7 +446,9 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--runner-repeats", type=int, default=3, help="cold runs, median taken")
     parser.add_argument("--verdicts", type=int, default=1_000_000, help="report benchmark size")
-    parser.add_argument("--only", choices=["generate", "runner", "sims", "report"], default=None)
+    parser.add_argument(
+        "--only", choices=["generate", "runner", "sims", "import", "report"], default=None
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=Path.cwd() / "results") as tmp:
         if args.only in (None, "generate"):
@@ -406,6 +460,8 @@ def main() -> None:
         if args.only in (None, "sims"):
             bench_run_and_classify(Path(tmp), args.epochs)
             run_memory(Path(tmp))
+        if args.only in (None, "import"):
+            bench_import(Path(tmp))
         if args.only in (None, "report"):
             bench_report(Path(tmp), args.verdicts)
 
