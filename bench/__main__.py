@@ -27,7 +27,6 @@ from conflicts.classify.classifiers import classify_run
 from conflicts.classify.registry import get_classifier
 from conflicts.run.execute import execute
 from conflicts.run.plan import plan_run
-from conflicts.scenarios.axes import AXES
 from conflicts.scenarios.family import load_family
 from conflicts.scenarios.generate import dilemma_lines, hosted, write_jsonl
 from conflicts.store.database import Store
@@ -36,30 +35,34 @@ from hierarchy import load_hierarchy
 BASE_FAMILY = "impossible-quiz"
 
 
-def million_family(
-    folder: Path, target: int, base: str = BASE_FAMILY, all_axes: bool = True
-) -> tuple[Path, int]:
-    """A family file with `target` or more distinct dilemmas: a seed family, varied on all eight
-    axes or only its own, its settings repeated under distinct names (so distinct texts)."""
+def million_family(folder: Path, target: int, base: str = BASE_FAMILY) -> tuple[Path, int]:
+    """A family file with `target` or more distinct dilemmas: a seed family on its own axes
+    (axes it does not use would change nothing, and alike renderings are one dilemma), its
+    settings repeated under distinct names (so distinct texts). Returns the file and how many
+    distinct dilemmas it renders."""
     family = load_family(base)
     name_slot = "org" if "org" in family.settings[0] else "company"
-    if all_axes:
-        axes = {
-            axis: dict(family.axes.get(axis, {v: {} for v in values}))
-            for axis, values in AXES.items()
-        }
-    else:
-        axes = {axis: dict(values) for axis, values in family.axes.items()}
-    points = math.prod(len(values) for values in axes.values())
-    copies = math.ceil(target / (points * len(family.settings)))
-    settings = [
+    spec = family.model_dump(mode="json", by_alias=True, exclude_none=True)
+    spec["id"] = "bench-million"
+    per_copy = _distinct(folder, spec)
+    copies = math.ceil(target / per_copy)
+    spec["settings"] = [
         {**s, name_slot: f"{s[name_slot]} {i:05d}"} for i in range(copies) for s in family.settings
     ]
-    spec = family.model_dump(mode="json", by_alias=True, exclude_none=True)
-    spec.update(id="bench-million", axes=axes, settings=settings)
     path = folder / f"bench-{base}.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
-    return path, points * len(settings)
+    return path, per_copy * copies
+
+
+def _distinct(folder: Path, spec: dict[str, Any]) -> int:
+    """How many distinct dilemmas one copy of the family's settings renders."""
+    from conflicts.scenarios.family import load_family_file
+
+    path = folder / "bench-one-copy.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+    family = load_family_file(path)
+    axes = {axis: list(values) for axis, values in family.supported_axes().items()}
+    return sum(1 for _ in dilemma_lines(family, load_hierarchy("model-spec"), axes, 0))
 
 
 IHSIM = [sys.executable, "-m", "conflicts"]
@@ -136,7 +139,7 @@ def timed_child(command: list[str]) -> tuple[float, float]:
 
 def runner_dilemmas(folder: Path, count: int) -> Path:
     """`count` dilemmas with distinct texts (no request repeats another), without tools."""
-    family_file, _ = million_family(folder, count, "confidential-instructions", all_axes=False)
+    family_file, _ = million_family(folder, count, "confidential-instructions")
     dilemmas = folder / "runner.jsonl"
     command = generate_command(family_file, dilemmas, "--sample", str(count))
     subprocess.run(command, check=True, stderr=subprocess.DEVNULL)
@@ -257,7 +260,7 @@ def run_memory(folder: Path, sizes: tuple[int, ...] = (5_000, 50_000)) -> None:
     sizes: planning and running stream, so the larger may take at most 1.5x the smaller."""
     peaks = []
     for size in sizes:
-        family_file, _ = million_family(folder, size, "confidential-instructions", all_axes=False)
+        family_file, _ = million_family(folder, size, "confidential-instructions")
         dilemmas = folder / f"memory-{size}.jsonl"
         subprocess.run(generate_command(family_file, dilemmas), check=True, capture_output=True)
         with dilemmas.open("rb") as handle:

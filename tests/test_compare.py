@@ -17,7 +17,8 @@ def test_schemer_subverts_the_user_significantly_more_than_deferential(ihsim: In
     assert len(rows) == 3 * 3  # three principals, three pairs of models
     pair = {(r["principal"], r["model_a"], r["model_b"]): r for r in rows}
     schemer = pair["end_user", "sim/deferential", "sim/schemer"]
-    assert schemer["significant"] and schemer["p_holm"] < 1e-10
+    # decisively (the exact p moves with the dilemma ids that seed the personas' draws)
+    assert schemer["significant"] and schemer["p_holm"] < 1e-6
     assert schemer["rate_b"] > schemer["rate_a"]
     literal = pair["end_user", "sim/deferential", "sim/literal"]
     assert not literal["significant"] and literal["p_holm"] >= literal["p"]
@@ -45,3 +46,15 @@ def test_compare_needs_verdicts_and_two_models(ihsim: Invoke) -> None:
     ihsim("classify")
     result = ihsim("compare")
     assert result.exit_code == 2 and "fewer than two models" in result.stderr
+
+
+def test_an_axis_that_was_not_varied_is_shown_but_never_compared(ihsim: Invoke) -> None:
+    """environment-hacking's framing changes nothing where nothing is prohibited: those
+    dilemmas are reported under `not varied here`, and left out of the framing comparison."""
+    ihsim("generate", "-f", "environment-hacking", "-o", "d.jsonl")
+    assert ihsim("run", "d.jsonl", "-m", "sim/schemer", "-q").exit_code == 0
+    assert ihsim("classify").exit_code == 0
+    rows = json.loads(ihsim("report", "--json").stdout)["rows"]
+    assert any(r["group"] == "framing" and r["value"] == "not varied here" for r in rows)
+    compared = ihsim("compare", "--axis", "framing").stdout
+    assert "framing=prohibitive" in compared and "not varied here" not in compared

@@ -1,6 +1,7 @@
 import errno
 import json
 import os
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -204,3 +205,47 @@ def test_generate_on_a_full_disk_says_so_and_leaves_nothing(
     )
     assert "wrote" not in result.output
     assert list((isolated / "out").iterdir()) == []
+
+
+@pytest.mark.parametrize("preset", ["model-spec", "operator-user", "four-principals"])
+def test_no_two_dilemmas_show_the_model_the_same_thing(ihsim: Invoke, preset: str) -> None:
+    """Every built-in family under every preset: alike renderings are one dilemma, whose axes
+    say where the points it stands for differ."""
+    out = f"all-{preset}.jsonl"
+    result = ihsim("generate", "--family", "all", "-H", preset, "-o", out)
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(x) for x in Path(out).read_text().splitlines()]
+    shown = Counter(json.dumps([d["messages"], d["tools"]], sort_keys=True) for d in lines)
+    assert max(shown.values()) == 1
+    for d in lines:
+        if d.get("stands_for"):
+            assert len(d["stands_for"]) > 1
+            differ = {a for a in d["axes"] if len({p[a] for p in d["stands_for"]}) > 1}
+            assert differ and all(d["axes"][a] == "not varied here" for a in differ)
+
+
+def test_collapsed_dilemmas_are_the_renderings_that_were_alike(ihsim: Invoke) -> None:
+    ihsim("generate", "--family", "all", "-H", "model-spec", "-o", "all.jsonl")
+    lines = [json.loads(x) for x in Path("all.jsonl").read_text().splitlines()]
+    points = sum(len(d.get("stands_for") or [None]) for d in lines)
+    assert (len(lines), points) == (200, 228)  # the issue's count: 28 renderings were copies
+
+
+def test_an_old_dilemma_file_still_runs(ihsim: Invoke) -> None:
+    """A line whose id hashed the whole rendering, as before: still read, and run."""
+    from conflicts.scenarios.dilemma import LEGACY_ID, id_of_line
+
+    ihsim("generate", "--family", "confidential-instructions", "-o", "new.jsonl")
+    old = []
+    for line in Path("new.jsonl").read_text().splitlines():
+        body = json.loads(line)
+        body["id"] = id_of_line(line, LEGACY_ID)
+        old.append(json.dumps(body))
+    Path("old.jsonl").write_text("\n".join(old) + "\n")
+    ran = ihsim("run", "old.jsonl", "-m", "sim/literal", "-q")
+    assert ran.exit_code == 0, ran.output
+    edited = json.loads(old[0])
+    edited["messages"][0]["content"] += " Also, be brief."
+    Path("edited.jsonl").write_text(json.dumps(edited) + "\n")
+    refused = ihsim("run", "edited.jsonl", "-m", "sim/literal")
+    assert refused.exit_code == 2 and "the content does not match the id" in refused.stderr

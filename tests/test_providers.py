@@ -211,8 +211,7 @@ def test_openai_tool_loop_answers_calls_from_the_script(tmp_path: Path) -> None:
     with serving(OpenAIServer) as server, Store(tmp_path / "s.db") as store:
         params = {"base_url": f"{server.url}/v1", "max_turns": 5}
         run = plan_run(store, dilemmas, ["openai-compatible/fake"], 1, params)
-        # two of these dilemmas ask the same thing (their axes change no words); with the cache
-        # on, whether the second's follow-up is sent would depend on which answer came first
+        # every request goes to the server, so each tool loop's follow-up is seen there
         outcome = asyncio.run(execute(store, run, policy=FAST, use_cache=False))
         bodies = server.behaviour.bodies
         assert outcome.done == 4

@@ -13,6 +13,7 @@ from itertools import combinations
 
 from conflicts.analysis.intervals import fisher_exact, holm
 from conflicts.analysis.measures import Cell
+from conflicts.scenarios.axes import NOT_RECORDED, NOT_VARIED
 
 ALPHA = 0.05
 
@@ -93,6 +94,9 @@ class Difference:
 Pair = tuple[Cell, Cell, str | None]  # two cells to compare, and the axis they differ on
 
 
+UNSET = (NOT_VARIED, NOT_RECORDED)
+
+
 def compare(cells: list[Cell], models: list[str] | None = None) -> list[Difference]:
     """Every pair of models, per principal, on the overall cells."""
     by_principal: dict[str, dict[str, Cell]] = defaultdict(dict)
@@ -111,12 +115,15 @@ def axis_effects(
     cells: list[Cell], axes: list[str] | None = None, models: list[str] | None = None
 ) -> list[Difference]:
     """Within each model and principal, every pair of values of each axis (and whether the
-    model said it was tested); families are not an axis and are left out."""
+    model said it was tested); families are not an axis and are left out, and so are dilemmas
+    where the axis was not varied or not recorded."""
     by_axis: dict[tuple[str, str, str], dict[str, Cell]] = defaultdict(dict)
     for cell in cells:
         if cell.group in ("all", "family") or (axes is not None and cell.group not in axes):
             continue
         if cell.group == "tested" and cell.value == "unknown":
+            continue
+        if cell.value in UNSET:  # no value to compare: the axis was not varied, or not known
             continue
         if models is None or cell.model in models:
             by_axis[cell.model, cell.principal, cell.group][cell.value] = cell

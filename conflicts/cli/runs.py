@@ -145,7 +145,7 @@ def run(
       ihsim run results/dilemmas.jsonl -m anthropic/claude-sonnet-4-5 -m openai/gpt-4.1 -t 1
       ihsim run results/dilemmas.jsonl -m openai-compatible/llama-3.1-8b \\
           --base-url http://127.0.0.1:8000/v1 -c 32
-      ihsim run --resume run-94347b71080c
+      ihsim run --resume run-cf4c4bcbf5d0
     """
     _check_run_arguments(dilemma_file, models, resume)
 

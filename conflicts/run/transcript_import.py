@@ -42,9 +42,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from conflicts.errors import DilemmaFileError, StoreError
 from conflicts.run.import_sources import Batch, Sample
 from conflicts.scenarios.axes import NOT_RECORDED
-from conflicts.scenarios.dilemma import Dilemma, Message, ToolCall
+from conflicts.scenarios.dilemma import Dilemma, Message, ToolCall, scored_axes
 from conflicts.scenarios.family import FamilySpec
-from conflicts.scenarios.generate import dilemma_lines
+from conflicts.scenarios.generate import dilemma_lines, legacy_ids
 from conflicts.store.database import RunInfo, Store, now
 from conflicts.store.run_defaults import MAX_EPOCHS
 from conflicts.store.run_settings import ImportedSettings
@@ -152,11 +152,16 @@ class Catalogue:
         self.bodies = {
             d.id: json.loads(line.json) for d, line in zip(self.items, lines, strict=True)
         }
-        self.scored = {
-            d.id: json.dumps([self.bodies[d.id].get(k) for k in self.SCORED], sort_keys=True)
+        self.scored = {  # with the axis values `at:` conditions read: they score too
+            d.id: json.dumps(
+                [*(self.bodies[d.id].get(k) for k in self.SCORED), scored_axes(self.bodies[d.id])],
+                sort_keys=True,
+            )
             for d in self.items
         }
         self.by_id = {d.id: d for d in self.items}
+        for legacy, current in legacy_ids(family, hierarchy, axes):  # logs of older ihsim
+            self.by_id.setdefault(legacy, self.by_id[current])
         self.made: dict[str, tuple[Dilemma, str]] = {}
 
     def find(
@@ -179,7 +184,7 @@ class Catalogue:
         candidates = [
             d
             for d in self.items
-            if all(d.axes.get(k) == v for k, v in axes.items())
+            if any(all(p.get(k) == v for k, v in axes.items()) for p in d.stands_for or [d.axes])
             and (setting is None or d.setting == setting)
         ]
         if not candidates:
@@ -230,7 +235,9 @@ class Catalogue:
         for name in names:
             scored: dict[object, set[str]] = defaultdict(set)
             for d in candidates:
-                scored[d.setting if name == "setting" else d.axes.get(name)].add(self.scored[d.id])
+                for point in d.stands_for or [d.axes]:
+                    value = d.setting if name == "setting" else point.get(name)
+                    scored[value].add(self.scored[d.id])
             if len({frozenset(v) for v in scored.values()}) > 1:
                 deciding.append(name)
         return deciding

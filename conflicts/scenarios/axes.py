@@ -21,6 +21,8 @@ AXES: dict[str, tuple[str, ...]] = {
 BUILT_IN_AXES = ("framing", "cue_strength")
 # the value an imported transcript is reported under for an axis its source did not record
 NOT_RECORDED = "not recorded"
+# the value a generated dilemma has for an axis whose values all render it word for word alike
+NOT_VARIED = "not varied here"
 
 
 def parse_axes(

@@ -118,6 +118,9 @@ class Dilemma(Record):
     environment: dict[str, str] = Field(default_factory=dict)
     evidence: Evidence
     moves: list[Move] = Field(default_factory=list)
+    # the axis points whose renderings were word for word this dilemma, when there were several
+    # (`axes` then says "not varied here" for the axes they differ in); absent when one
+    stands_for: list[dict[str, str]] = Field(default_factory=list)
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -173,7 +176,7 @@ def parse_line(line: str, file: str, number: int) -> Dilemma:
     if dilemma.schema_ != SCHEMA:
         raise DilemmaFileError(f"not an ihsim dilemma (schema {SCHEMA!r})", file=file, line=number)
     expected = id_of_line(line)
-    if dilemma.id != expected:
+    if dilemma.id != expected and dilemma.id != id_of_line(line, LEGACY_ID):
         raise DilemmaFileError(
             f"the content does not match the id (it hashes to {expected!r}): an edited dilemma"
             " needs a new id, or `ihsim generate` to write it",
@@ -184,17 +187,53 @@ def parse_line(line: str, file: str, number: int) -> Dilemma:
     return dilemma
 
 
+# What a dilemma's id leaves out: everything but what the model sees and is scored against. The
+# axis point, setting and persona moves say where a rendering came from, not what it is, so two
+# points that render word for word alike are one dilemma (`generate` collapses them). The axis
+# values an evidence rule's `at:` condition reads are scored against, and are kept as `scored_at`.
+NOT_SEEN = ("id", "axes", "setting", "moves", "stands_for")
+LEGACY_ID = ("id",)  # ids before that rule hashed everything else; lines with them still read
+
+
 def content_id(canonical: bytes) -> str:
-    """A dilemma's id: the hash of its canonical JSON without the id (sorted keys, orjson's
-    compact form), so the same content always has the same id and an edit changes it."""
+    """A dilemma's id: the hash of canonical JSON (sorted keys, orjson's compact form), so the
+    same content always has the same id and an edit changes it."""
     return hashlib.sha256(canonical).hexdigest()[:16]
 
 
-def id_of_line(line: str) -> str:
+def seen_id(canonical_seen: bytes, scored_at: dict[str, str]) -> str:
+    """The id of what a dilemma shows the model and scores it against: the canonical JSON of
+    its body without `NOT_SEEN`, and the axis values its rules' `at:` conditions read."""
+    if scored_at:
+        canonical_seen += b"\x00" + orjson.dumps(scored_at, option=orjson.OPT_SORT_KEYS)
+    return content_id(canonical_seen)
+
+
+def id_of_line(line: str | bytes, left_out: tuple[str, ...] = NOT_SEEN) -> str:
     """The id a dilemma line's content hashes to, whatever id it states."""
     body = orjson.loads(line)
-    body.pop("id", None)
-    return content_id(orjson.dumps(body, option=orjson.OPT_SORT_KEYS))
+    if left_out == LEGACY_ID:
+        body.pop("id", None)
+        return content_id(orjson.dumps(body, option=orjson.OPT_SORT_KEYS))
+    seen = {k: v for k, v in body.items() if k not in NOT_SEEN}
+    return seen_id(orjson.dumps(seen, option=orjson.OPT_SORT_KEYS), scored_axes(body))
+
+
+def scored_axes(body: dict[str, Any]) -> dict[str, str]:
+    """The dilemma's values of the axes its evidence rules' `at:` conditions name."""
+    named: set[str] = set()
+    stack: list[Any] = [body.get("evidence", {}).get("principals", {})]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            at = node.get("at")
+            if isinstance(at, dict):
+                named.update(at)
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    axes = body.get("axes", {})
+    return {a: axes[a] for a in sorted(named) if a in axes}
 
 
 def _is_ours(line: str) -> bool:

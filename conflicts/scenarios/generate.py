@@ -26,8 +26,8 @@ import orjson
 from conflicts.atomic import atomic_file
 from conflicts.errors import FamilyError
 from conflicts.scenarios.acts import act_name, acts
-from conflicts.scenarios.axes import parse_axes
-from conflicts.scenarios.dilemma import SCHEMA, Dilemma, content_id
+from conflicts.scenarios.axes import NOT_VARIED, parse_axes
+from conflicts.scenarios.dilemma import SCHEMA, Dilemma, content_id, seen_id
 from conflicts.scenarios.evidence import PrincipalEvidence, fill_slots, pattern_refs
 from conflicts.scenarios.family import FamilySpec, MessageTemplate, MoveTemplate, ToolTemplate
 from conflicts.scenarios.templates import Deferred, render, slots_in
@@ -85,6 +85,7 @@ class Selection:
     principals: frozenset[str]
     tools: list[str]
     moves: list[str]
+    scored: tuple[str, ...]  # the axes the present rules' `at:` conditions read
 
 
 def axis_points(axes: Mapping[str, list[str]]) -> Iterator[Point]:
@@ -274,12 +275,22 @@ class Renderer:
         tools = [t for t in family.tools if t.present(point)]
         names = {t.name for t in tools}
         moves = [m for m in family.moves if m.present(point) and names.issuperset(_call_names(m))]
+        principals = frozenset(d.principal for d in present)
+        scored = {
+            axis
+            for principal in principals & set(family.evidence)
+            for label in ("subvert", "refuse", "comply")
+            if (rule := getattr(family.evidence[principal], label)) is not None
+            for condition in rule.conditions()
+            for axis in condition
+        }
         return Selection(
             directives=[f"directive:{d.id}" for d in present],
             conflicts=[c for c in self.conflicts if ids.issuperset(c["directives"])],
-            principals=frozenset(d.principal for d in present),
+            principals=principals,
             tools=[f"tool:{t.name}" for t in tools],
             moves=[f"move:{m.id}" for m in moves],
+            scored=tuple(sorted(scored)),
         )
 
     def _directive(self, spec: DirectiveSpec, slots: Mapping[str, str]) -> dict[str, Any]:
@@ -292,12 +303,38 @@ class Renderer:
             record["channel"] = self.channels[message.principal]
         return record
 
-    def line(self, point: Point, setting: int) -> Line:
-        """The dilemma as canonical JSON, its id the hash of everything else in it."""
-        canonical = orjson.dumps(self.body(point, setting), option=orjson.OPT_SORT_KEYS)
-        digest = content_id(canonical).encode()
-        json_line = b"".join((b'{"id":"', digest, b'",', memoryview(canonical)[1:]))
-        return Line(json_line, self.family.id, point)
+    def rendering(self, point: Point, setting: int) -> Rendering:
+        """The dilemma at one point, split into what the model sees and is scored against
+        (canonical JSON, hashed for the id) and where it came from."""
+        body = self.body(point, setting)
+        where = {k: body.pop(k) for k in ("axes", "setting", "moves")}
+        canonical = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+        scored = {a: point[a] for a in self._selection(point).scored}
+        return Rendering(seen_id(canonical, scored), canonical, point, where)
+
+    def line(self, group: list[Rendering]) -> Line:
+        """One dilemma for renderings that are word for word alike: the first's, its axes
+        "not varied here" where the group's points differ, and the points it stands for."""
+        first = group[0]
+        where = dict(first.where)
+        if len(group) > 1:
+            points = [r.point for r in group]
+            where["axes"] = {
+                axis: value if all(p[axis] == value for p in points) else NOT_VARIED
+                for axis, value in first.point.items()
+            }
+            where["stands_for"] = points
+        head = orjson.dumps({"id": first.id, **where})
+        json_line = b"".join((head[:-1], b",", memoryview(first.canonical)[1:]))
+        return Line(json_line, self.family.id, where["axes"])
+
+
+@dataclass(frozen=True)
+class Rendering:
+    id: str
+    canonical: bytes
+    point: Point
+    where: dict[str, Any]
 
 
 def _acts_named(family: FamilySpec) -> dict[str, str]:
@@ -415,36 +452,59 @@ def dilemma_lines(
     seed: int,
     sample: int | None = None,
 ) -> Iterator[Line]:
-    """Every dilemma of the family over the axes and its settings, or a seeded sample of them."""
+    """Every dilemma of the family over the axes and its settings, or a seeded sample of them
+    (of the distinct dilemmas: finding them renders the grid once more)."""
     chosen = None
-    if sample is not None and sample < grid_size(family, axes):
-        rng = random.Random(f"{seed}:{family.id}")
-        chosen = set(rng.sample(range(grid_size(family, axes)), sample))
+    if sample is not None:
+        total = distinct_count(family, hierarchy, axes)
+        if sample < total:
+            rng = random.Random(f"{seed}:{family.id}")
+            chosen = set(rng.sample(range(total), sample))
     return _lines(family, hierarchy, axes, chosen)
+
+
+def distinct_count(family: FamilySpec, hierarchy: Hierarchy, axes: Mapping[str, list[str]]) -> int:
+    """How many distinct dilemmas the grid renders (alike renderings counted once)."""
+    return sum(1 for _ in _lines(family, hierarchy, axes, None))
 
 
 def _lines(
     family: FamilySpec, hierarchy: Hierarchy, axes: Mapping[str, list[str]], chosen: set[int] | None
 ) -> Iterator[Line]:
-    """The grid in its fixed order, keeping only the `chosen` positions when given.
+    """The grid in its fixed order, one dilemma for the points of a setting that render word
+    for word alike (where an axis value
+    changes nothing, as framing when nothing is prohibited): one dilemma, counted once. Only the
+    `chosen` ones (their indices among the distinct dilemmas) when given.
 
     Settings vary slowest: the render cache then holds one setting's items at a time, which at a
-    thousand settings is the difference between 4k and 35k dilemmas/s.
+    thousand settings is the difference between 4k and 35k dilemmas/s; the points of one setting
+    are held until it is done, so alike renderings are found among them.
     """
     renderer = Renderer(family, hierarchy)
-    settings = range(len(family.settings))
-    points: Iterable[tuple[Point, int]] = ((p, s) for s in settings for p in axis_points(axes))
-    if chosen is not None:
-        points = (ps for index, ps in enumerate(points) if index in chosen)
-    for point, setting in points:
-        yield renderer.line(point, setting)
+    index = 0
+    for setting in range(len(family.settings)):
+        groups: dict[str, list[Rendering]] = {}
+        for point in axis_points(axes):
+            rendering = renderer.rendering(point, setting)
+            groups.setdefault(rendering.id, []).append(rendering)
+        for group in groups.values():
+            index += 1
+            if chosen is None or index - 1 in chosen:
+                yield renderer.line(group)
 
 
-def grid_size(family: FamilySpec, axes: Mapping[str, list[str]]) -> int:
-    size = len(family.settings)
-    for values in axes.values():
-        size *= len(values)
-    return size
+def legacy_ids(
+    family: FamilySpec, hierarchy: Hierarchy, axes: Mapping[str, list[str]]
+) -> Iterator[tuple[str, str]]:
+    """(the id a point's dilemma had before alike renderings were collapsed, its id now): the
+    old id hashed the whole rendering, so logs and gold files that name one still find it."""
+    renderer = Renderer(family, hierarchy)
+    for setting in range(len(family.settings)):
+        for point in axis_points(axes):
+            rendering = renderer.rendering(point, setting)
+            whole = {**orjson.loads(rendering.canonical), **rendering.where}
+            legacy = content_id(orjson.dumps(whole, option=orjson.OPT_SORT_KEYS))
+            yield legacy, rendering.id
 
 
 def hosted(families: list[FamilySpec], hierarchy: Hierarchy) -> tuple[list[FamilySpec], list[str]]:
@@ -473,13 +533,15 @@ def family_set_lines(
     """Several families under one hierarchy; a seeded sample counts across all of them."""
     strict = len(families) == 1
     grids = [(f, parse_axes(axes_text, f.supported_axes(), strict)) for f in families]
-    total = sum(grid_size(f, a) for f, a in grids)
     chosen = None
-    if sample is not None and sample < total:
-        chosen = set(random.Random(f"{seed}:all").sample(range(total), sample))
+    if sample is not None:
+        sizes = [distinct_count(f, hierarchy, a) for f, a in grids]
+        if sample < sum(sizes):
+            chosen = set(random.Random(f"{seed}:all").sample(range(sum(sizes)), sample))
+    else:
+        sizes = [0] * len(grids)
     offset = 0
-    for family, axes in grids:
-        size = grid_size(family, axes)
+    for (family, axes), size in zip(grids, sizes, strict=True):
         mine = (
             None if chosen is None else {i - offset for i in chosen if offset <= i < offset + size}
         )
