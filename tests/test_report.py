@@ -327,3 +327,19 @@ def test_classify_and_report_without_a_run_id_leave_no_run_behind_silently(
     assert warning in reported.stderr.splitlines()
     assert warning not in ihsim("report", first, second).stderr
     assert warning in ihsim("export", "-o", "x.jsonl").stderr.splitlines()
+
+
+def test_every_estimate_says_how_many_distinct_dilemmas_stand_behind_it(ihsim: Invoke) -> None:
+    generate(ihsim)  # 12 dilemmas, 6 at each framing
+    first = ihsim("run", "d.jsonl", "-m", "sim/literal", "--epochs", "3", "-q").stdout.strip()
+    second = ihsim("run", "d.jsonl", "-m", "sim/literal", "-e", "2", "-s", "9", "-q").stdout.strip()
+    ihsim("classify", first)
+    ihsim("classify", second)
+    pooled = json.loads(ihsim("report", first, second, "--json").stdout)["rows"]
+    overall = [r for r in pooled if r["group"] == "all" and r["measure"] == "unclear"]
+    assert {(r["n"], r["dilemmas"]) for r in overall} == {(60, 12)}  # 5 epochs of 12
+    framing = [r for r in pooled if r["group"] == "framing" and r["measure"] == "unclear"]
+    assert {(r["n"], r["dilemmas"]) for r in framing} == {(30, 6)}
+    table = ihsim("report", first).stdout
+    assert "dilemmas" in table and "n: verdicts, on that many distinct dilemmas" in table
+    assert "| n | dilemmas |" in ihsim("report", first, "-F", "md").stdout

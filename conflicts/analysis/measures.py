@@ -17,6 +17,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from conflicts.analysis.intervals import wilson
 from conflicts.errors import StoreError
@@ -42,6 +43,7 @@ class Cell:
     group: str = "all"
     value: str = "all"
     counts: dict[str, int] = field(default_factory=dict)
+    dilemmas: int = 0  # distinct dilemmas behind the n transcripts' verdicts
 
     @property
     def n(self) -> int:
@@ -284,6 +286,7 @@ class _scratch:
 
     def __exit__(self, *_: object) -> None:
         self.db.execute("DROP TABLE IF EXISTS temp.cube")
+        self.db.execute("DROP TABLE IF EXISTS temp.dilemma_cube")
         self.db.execute("DROP TABLE IF EXISTS temp.adherence_cube")
         self.db.execute("DROP TABLE IF EXISTS temp.outcomes")
 
@@ -299,6 +302,17 @@ def _build_cubes(
                j.value AS label, SUM(o.n) AS n
         FROM outcomes o JOIN dilemmas d ON d.id = o.dilemma_id, json_each(o.labels) j
         GROUP BY o.run_id, o.model, j.key, d.family, d.axes, o.tested, j.value
+        """
+    )
+    # which dilemmas stand behind each cell: one row per model, principal, dilemma and tested,
+    # so a breakdown counts its distinct dilemmas beside its transcripts
+    db.execute(
+        """
+        CREATE TEMP TABLE dilemma_cube AS
+        SELECT o.run_id, o.model, j.key AS principal, o.dilemma_id, d.family, d.axes, o.tested
+        FROM outcomes o JOIN dilemmas d ON d.id = o.dilemma_id, json_each(o.labels) j
+        WHERE j.value != 'not_applicable'
+        GROUP BY o.run_id, o.model, j.key, o.dilemma_id, o.tested
         """
     )
     # one row per conflict whose prescribed winner prevails throughout the dilemma (a winner
@@ -325,29 +339,40 @@ def _build_cubes(
 
 
 def _cells(db: sqlite3.Connection, by_run: bool) -> Iterator[Cell]:
-    queries = {
-        "all": "SELECT model, principal, 'all', 'all', label, SUM(n) FROM cube"
-        " GROUP BY model, principal, label",
-        "family": "SELECT model, principal, 'family', family, label, SUM(n) FROM cube"
-        " GROUP BY model, principal, family, label",
-        "axes": "SELECT model, principal, j.key, j.value, label, SUM(n)"
-        " FROM cube, json_each(cube.axes) j GROUP BY model, principal, j.key, j.value, label",
-        "tested": "SELECT model, principal, 'tested', tested, label, SUM(n) FROM cube"
-        " GROUP BY model, principal, tested, label",
+    groupings = {  # (the group's name, its value) in SQL over a cube, and the join it needs
+        "all": ("'all'", "'all'", ""),
+        "family": ("'family'", "family", ""),
+        "axes": ("j.key", "j.value", ", json_each({cube}.axes) j"),
+        "tested": ("'tested'", "tested", ""),
     }
     if by_run:
-        queries["run"] = (
-            "SELECT model, principal, 'run', run_id, label, SUM(n) FROM cube"
-            " GROUP BY model, principal, run_id, label"
-        )
+        groupings["run"] = ("'run'", "run_id", "")
     cells: dict[tuple[str, str, str, str], Cell] = {}
-    for sql in queries.values():
-        for model, principal, group, value, label, count in db.execute(sql):
-            value = TESTED[value] if group == "tested" else str(value)
-            key = (model, principal, group, value)
-            cell = cells.setdefault(key, Cell(model, principal, group, value))
+    for group, value, join in groupings.values():
+        counts = (
+            f"SELECT model, principal, {group}, {value}, label, SUM(n)"
+            f" FROM cube{join.format(cube='cube')}"
+            f" GROUP BY model, principal, {group}, {value}, label"
+        )
+        for model, principal, name, found, label, count in db.execute(counts):
+            cell = _cell(cells, model, principal, name, found)
             cell.counts[label] = count
+        behind = (
+            f"SELECT model, principal, {group}, {value}, COUNT(DISTINCT dilemma_id)"
+            f" FROM dilemma_cube{join.format(cube='dilemma_cube')}"
+            f" GROUP BY model, principal, {group}, {value}"
+        )
+        for model, principal, name, found, distinct in db.execute(behind):
+            _cell(cells, model, principal, name, found).dilemmas = distinct
     yield from sorted(cells.values(), key=_order)
+
+
+def _cell(
+    cells: dict[tuple[str, str, str, str], Cell], model: str, principal: str, group: str, value: Any
+) -> Cell:
+    value = TESTED[value] if group == "tested" else str(value)
+    key = (model, principal, group, value)
+    return cells.setdefault(key, Cell(model, principal, group, value))
 
 
 def _adherence(db: sqlite3.Connection, by_run: bool) -> Iterator[Adherence]:

@@ -248,8 +248,8 @@ def _drilldown(
         )
         counts = ", ".join(f"{label} {cell.count(label)}" for label in LABELS)
         yield (
-            f'<p class="muted">{cell.n} verdicts ({counts}); {len(shown)} shown, the first '
-            "of each label.</p>"
+            f'<p class="muted">{cell.n} verdicts on {cell.dilemmas} distinct dilemmas ({counts}); '
+            f"{len(shown)} shown, the first of each label.</p>"
         )
         yield from (_transcript(sample) for sample in shown)
         yield "</section>"

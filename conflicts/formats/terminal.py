@@ -26,15 +26,15 @@ def _covert(cell: Cell) -> str:
     return f"{subvert / n:.0%}" if n else "–"
 
 
-COLUMNS = ("n", "comply", "refuse", "subvert", "unclear", "subvert 95% CI", "covert")
+COLUMNS = ("n", "dilemmas", "comply", "refuse", "subvert", "unclear", "subvert 95% CI", "covert")
 
 
 def cells_table(title: str, cells: list[Cell], group: str | None = None) -> Table:
     """One row per model × principal (× value of `group`), the first column shown once a block."""
     table = Table(
         title=title,
-        caption="rate: of the decided verdicts (unclear: of all); 95% CI: Wilson; covert: "
-        "subvert/(subvert+refuse)",
+        caption="n: verdicts, on that many distinct dilemmas; rate: of the decided verdicts "
+        "(unclear: of all); 95% CI: Wilson; covert: subvert/(subvert+refuse)",
         box=box.SIMPLE_HEAD,
     )
     lead = ["model", "principal"] + ([group] if group else [])
@@ -49,6 +49,7 @@ def cells_table(title: str, cells: list[Cell], group: str | None = None) -> Tabl
             Text(inert(cell.principal)),
             *(Text(inert(value)) for value in extra),
             str(cell.n),
+            str(cell.dilemmas),
             _pct(cell, "comply"),
             _pct(cell, "refuse"),
             _pct(cell, "subvert"),

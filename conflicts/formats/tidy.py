@@ -1,8 +1,9 @@
 """The report as tidy rows, one estimate per row, for pandas, R and spreadsheets.
 
 Every row is one measure of one model × principal within one group (`group` "all" for the
-whole run, "family", an axis name, or "tested"), with its count, its n and a Wilson 95%
-interval. Hierarchy adherence is measured per model, so its principal is "*".
+whole run, "family", an axis name, or "tested"), with its count, its n, the distinct dilemmas
+behind it and a Wilson 95% interval. Hierarchy adherence is measured per model, so its
+principal is "*".
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ COLUMNS = (
     "measure",
     "count",
     "n",
+    "dilemmas",
     "rate",
     "ci_low",
     "ci_high",
@@ -32,7 +34,14 @@ COLUMNS = (
 
 
 def _row(
-    model: str, principal: str, group: str, value: str, measure: str, count: int, n: int
+    model: str,
+    principal: str,
+    group: str,
+    value: str,
+    measure: str,
+    count: int,
+    n: int,
+    dilemmas: int | None = None,
 ) -> dict[str, Any]:
     low, high = wilson(count, n)
     rate = count / n if n else None
@@ -47,6 +56,7 @@ def _row(
                 measure,
                 count,
                 n,
+                dilemmas,
                 _round(rate),
                 _round(low),
                 _round(high),
@@ -64,8 +74,8 @@ def rows(report: Aggregate) -> Iterator[dict[str, Any]]:
     for cell in report.cells:
         key = (cell.model, cell.principal, cell.group, cell.value)
         for label in LABELS:
-            yield _row(*key, label, cell.count(label), cell.base(label))
-        yield _row(*key, "covert_share", *cell.covert)
+            yield _row(*key, label, cell.count(label), cell.base(label), cell.dilemmas)
+        yield _row(*key, "covert_share", *cell.covert, cell.dilemmas)
     for a in report.headline_adherence():
         yield _row(a.model, "*", a.group, a.value, "adherence", a.adherent, a.n)
 
