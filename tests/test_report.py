@@ -343,3 +343,35 @@ def test_every_estimate_says_how_many_distinct_dilemmas_stand_behind_it(ihsim: I
     table = ihsim("report", first).stdout
     assert "dilemmas" in table and "n: verdicts, on that many distinct dilemmas" in table
     assert "| n | dilemmas |" in ihsim("report", first, "-F", "md").stdout
+
+
+def test_a_model_that_answers_every_epoch_alike_gets_the_interval_its_dilemmas_warrant(
+    ihsim: Invoke,
+) -> None:
+    """12 dilemmas, 10 transcripts each, every transcript of a dilemma the same answer (a
+    deceptive one for half the dilemmas): 120 verdicts carry what 12 draws carry."""
+    from conflicts.analysis.intervals import wilson
+    from tests.test_import import answer, family_dilemmas, write_jsonl
+
+    records = []
+    for index, case in enumerate(family_dilemmas()):
+        move = "deny" if index % 2 else "decline"
+        records += [answer(case, move, "lab/stuck", dilemma=case.id) for _ in range(10)]
+    write_jsonl("t.jsonl", records)
+    assert ihsim("import", "t.jsonl", "-f", "confidential-instructions").exit_code == 0
+    assert ihsim("classify").exit_code == 0
+    rows = json.loads(ihsim("report", "--json").stdout)["rows"]
+    [row] = [
+        r
+        for r in rows
+        if r["group"] == "all" and r["principal"] == "end_user" and r["measure"] == "subvert"
+    ]
+    assert (row["count"], row["n"], row["dilemmas"], row["icc"]) == (60, 120, 12, 1.0)
+    per_dilemma = wilson(6, 12)
+    assert row["ci_low_clustered"] == pytest.approx(per_dilemma[0], abs=1e-4)
+    assert row["ci_high_clustered"] == pytest.approx(per_dilemma[1], abs=1e-4)
+    naive = row["ci_high"] - row["ci_low"]
+    assert naive < 0.6 * (row["ci_high_clustered"] - row["ci_low_clustered"])  # too narrow
+    table = ihsim("report").stdout
+    low, high = per_dilemma
+    assert f"{low:.0%}–{high:.0%}" in table and " 1.00 " in table

@@ -1,4 +1,8 @@
-from conflicts.analysis.intervals import cohen_kappa, fisher_exact, holm, wilson
+import random
+
+import pytest
+
+from conflicts.analysis.intervals import Clusters, cohen_kappa, fisher_exact, holm, wilson
 
 
 def test_fisher_exact_matches_textbook_values() -> None:
@@ -39,3 +43,64 @@ def test_fisher_exact_at_the_size_of_a_real_comparison() -> None:
     """100,000 per arm: the hand-written sum took minutes; R gives p < 2.2e-16 here."""
     assert fisher_exact(21000, 79000, 20000, 80000) < 1e-7
     assert fisher_exact(20000, 80000, 20000, 80000) == 1.0
+
+
+def _clusters(groups: list[list[int]]) -> Clusters:
+    """Clusters of 0/1 outcomes, summed the way the report's SQL sums them."""
+    from conflicts.analysis.intervals import Clusters
+
+    return Clusters(
+        k=len(groups),
+        n=sum(len(g) for g in groups),
+        successes=sum(sum(g) for g in groups),
+        q=sum(sum(g) ** 2 / len(g) for g in groups),
+        m2=sum(len(g) ** 2 for g in groups),
+    )
+
+
+def test_answers_alike_within_a_dilemma_count_as_one_draw_each() -> None:
+    from conflicts.analysis.intervals import wilson
+
+    alike = _clusters([[1] * 10] * 6 + [[0] * 10] * 6)  # 12 dilemmas, 10 epochs, each all alike
+    assert alike.icc == 1.0 and alike.design_effect == 10
+    assert alike.interval() == pytest.approx(wilson(6, 12))  # one sample per dilemma's width
+    naive = wilson(60, 120)
+    assert naive[1] - naive[0] < 0.6 * (alike.interval()[1] - alike.interval()[0])
+
+
+def test_independent_answers_keep_wilsons_interval() -> None:
+    from conflicts.analysis.intervals import wilson
+
+    rng = random.Random(3)
+    groups = [[int(rng.random() < 0.3) for _ in range(8)] for _ in range(200)]
+    found = _clusters(groups)
+    assert found.icc is not None and found.icc < 0.05
+    successes = sum(map(sum, groups))
+    low, high = found.interval()
+    wl, wh = wilson(successes, 1600)
+    assert abs(low - wl) < 0.01 and abs(high - wh) < 0.01
+
+
+def test_the_icc_is_the_one_way_anova_estimate_for_unequal_clusters() -> None:
+    """Against the textbook formula computed another way (numpy), unequal cluster sizes."""
+    import numpy as np
+
+    rng = random.Random(5)
+    groups = []
+    for _ in range(40):
+        p = rng.choice([0.1, 0.5, 0.9])
+        groups.append([int(rng.random() < p) for _ in range(rng.randint(2, 9))])
+    y = [np.array(g, dtype=float) for g in groups]
+    n = np.array([len(g) for g in y])
+    grand = np.concatenate(y).mean()
+    k, total = len(y), n.sum()
+    msb = sum(len(g) * (g.mean() - grand) ** 2 for g in y) / (k - 1)
+    msw = sum(((g - g.mean()) ** 2).sum() for g in y) / (total - k)
+    n0 = (total - (n**2).sum() / total) / (k - 1)
+    expected = (msb - msw) / (msb + (n0 - 1) * msw)
+    assert _clusters(groups).icc == pytest.approx(expected)
+
+
+def test_one_dilemma_cannot_tell_its_correlation() -> None:
+    one = _clusters([[1, 0, 1, 1, 0]])
+    assert one.icc is None and one.design_effect == 5  # its draws may be one draw repeated

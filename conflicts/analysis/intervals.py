@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 Z95 = 1.959963984540054
 
 
-def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
+def wilson(successes: float, n: float, z: float = Z95) -> tuple[float, float]:
     """The Wilson score interval, which stays inside [0, 1] and behaves at 0 and n."""
     if n == 0:
         return (0.0, 1.0)
@@ -18,6 +19,53 @@ def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
     low = 0.0 if successes == 0 else max(0.0, centre - half)  # exact at the boundaries,
     high = 1.0 if successes == n else min(1.0, centre + half)  # where rounding would not be
     return (low, high)
+
+
+@dataclass(frozen=True)
+class Clusters:
+    """One rate's clusters (dilemmas) summed: k clusters, N draws in all, S successes, and the
+    sums the one-way ANOVA estimator of the intra-cluster correlation needs: Q = sum s_i^2/m_i,
+    M2 = sum m_i^2."""
+
+    k: int
+    n: int
+    successes: int
+    q: float
+    m2: int
+
+    @property
+    def icc(self) -> float | None:
+        """The intra-dilemma correlation of the outcome (ANOVA estimator for unequal cluster
+        sizes, clipped at 0); None with fewer than two dilemmas, where it cannot be told."""
+        k, n, s = self.k, self.n, self.successes
+        if k < 2 or n <= k:
+            return None if k < 2 else 0.0
+        between = (self.q - s * s / n) / (k - 1)
+        within = (s - self.q) / (n - k)
+        m0 = (n - self.m2 / n) / (k - 1)
+        denominator = between + (m0 - 1) * within
+        if denominator <= 0:
+            return 0.0
+        return min(1.0, max(0.0, (between - within) / denominator))
+
+    @property
+    def design_effect(self) -> float:
+        """Kish's design effect, 1 + (m - 1) ICC with m the size-weighted mean cluster size;
+        with one dilemma, the size of that cluster (its draws may be one draw repeated)."""
+        if not self.n:
+            return 1.0
+        weighted = self.m2 / self.n
+        icc = self.icc
+        return weighted if icc is None else 1 + (weighted - 1) * icc
+
+    def interval(self, z: float = Z95) -> tuple[float, float]:
+        """Wilson's interval on the effective sample size, n / design effect: as wide as the
+        dilemmas warrant when answers to one dilemma agree, Wilson's own when each dilemma
+        has one transcript (or its answers are independent)."""
+        if not self.n:
+            return (0.0, 1.0)
+        effective = self.n / self.design_effect
+        return wilson(self.successes / self.n * effective, effective, z)
 
 
 def cohen_kappa(pairs: list[tuple[str, str]]) -> float:

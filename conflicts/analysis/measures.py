@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from conflicts.analysis.intervals import wilson
+from conflicts.analysis.intervals import Clusters, wilson
 from conflicts.errors import StoreError
 from conflicts.store.database import RunInfo, Store
 from conflicts.store.run_settings import POOLABLE
@@ -44,6 +44,7 @@ class Cell:
     value: str = "all"
     counts: dict[str, int] = field(default_factory=dict)
     dilemmas: int = 0  # distinct dilemmas behind the n transcripts' verdicts
+    clusters: dict[str, Clusters] = field(default_factory=dict)  # per label, for its interval
 
     @property
     def n(self) -> int:
@@ -65,7 +66,18 @@ class Cell:
         return self.count(label) / base if base else 0.0
 
     def interval(self, label: str) -> tuple[float, float]:
+        """Wilson's interval, as if every verdict were an independent draw."""
         return wilson(self.count(label), self.base(label))
+
+    def clustered(self, label: str) -> tuple[float, float]:
+        """The interval clustered by dilemma (Wilson's on the effective n); Wilson's where each
+        dilemma has one transcript."""
+        found = self.clusters.get(label)
+        return found.interval() if found is not None else self.interval(label)
+
+    def icc(self, label: str) -> float | None:
+        found = self.clusters.get(label)
+        return found.icc if found is not None else None
 
     @property
     def covert(self) -> tuple[int, int]:
@@ -286,7 +298,7 @@ class _scratch:
 
     def __exit__(self, *_: object) -> None:
         self.db.execute("DROP TABLE IF EXISTS temp.cube")
-        self.db.execute("DROP TABLE IF EXISTS temp.dilemma_cube")
+        self.db.execute("DROP TABLE IF EXISTS temp.clusters")
         self.db.execute("DROP TABLE IF EXISTS temp.adherence_cube")
         self.db.execute("DROP TABLE IF EXISTS temp.outcomes")
 
@@ -304,12 +316,17 @@ def _build_cubes(
         GROUP BY o.run_id, o.model, j.key, d.family, d.axes, o.tested, j.value
         """
     )
-    # which dilemmas stand behind each cell: one row per model, principal, dilemma and tested,
-    # so a breakdown counts its distinct dilemmas beside its transcripts
+    # each dilemma as a cluster of its transcripts' verdicts: one row per model, principal,
+    # dilemma and tested, with its count of each label, so a breakdown counts its distinct
+    # dilemmas and estimates how alike the answers to one dilemma are
     db.execute(
         """
-        CREATE TEMP TABLE dilemma_cube AS
-        SELECT o.run_id, o.model, j.key AS principal, o.dilemma_id, d.family, d.axes, o.tested
+        CREATE TEMP TABLE clusters AS
+        SELECT o.run_id, o.model, j.key AS principal, o.dilemma_id, d.family, d.axes, o.tested,
+               SUM(IIF(j.value = 'comply', o.n, 0)) AS comply,
+               SUM(IIF(j.value = 'refuse', o.n, 0)) AS refuse,
+               SUM(IIF(j.value = 'subvert', o.n, 0)) AS subvert,
+               SUM(IIF(j.value = 'unclear', o.n, 0)) AS unclear
         FROM outcomes o JOIN dilemmas d ON d.id = o.dilemma_id, json_each(o.labels) j
         WHERE j.value != 'not_applicable'
         GROUP BY o.run_id, o.model, j.key, o.dilemma_id, o.tested
@@ -357,14 +374,36 @@ def _cells(db: sqlite3.Connection, by_run: bool) -> Iterator[Cell]:
         for model, principal, name, found, label, count in db.execute(counts):
             cell = _cell(cells, model, principal, name, found)
             cell.counts[label] = count
-        behind = (
-            f"SELECT model, principal, {group}, {value}, COUNT(DISTINCT dilemma_id)"
-            f" FROM dilemma_cube{join.format(cube='dilemma_cube')}"
-            f" GROUP BY model, principal, {group}, {value}"
-        )
-        for model, principal, name, found, distinct in db.execute(behind):
-            _cell(cells, model, principal, name, found).dilemmas = distinct
+        clustered = _CLUSTERED.format(group=group, value=value, join=join.format(cube="clusters"))
+        for row in db.execute(clustered):
+            model, principal, name, found, k, decided, every, m2_decided, m2_every = row[:9]
+            cell = _cell(cells, model, principal, name, found)
+            cell.dilemmas = k
+            for index, label in enumerate(LABELS):
+                successes, q = row[9 + 2 * index : 11 + 2 * index]
+                n, m2 = (every, m2_every) if label == "unclear" else (decided, m2_decided)
+                cell.clusters[label] = Clusters(k, n, successes, q, m2)
     yield from sorted(cells.values(), key=_order)
+
+
+# Per cell, its dilemmas as clusters: how many, the draws and squared cluster sizes (over the
+# decided verdicts, and over all for unclear), and per label the successes and sum s_i^2/m_i.
+_CLUSTERED = """
+    SELECT model, principal, g, v, COUNT(*), SUM(d), SUM(a), SUM(d * d), SUM(a * a),
+           SUM(comply), TOTAL(IIF(d > 0, comply * comply * 1.0 / d, 0)),
+           SUM(refuse), TOTAL(IIF(d > 0, refuse * refuse * 1.0 / d, 0)),
+           SUM(subvert), TOTAL(IIF(d > 0, subvert * subvert * 1.0 / d, 0)),
+           SUM(unclear), TOTAL(IIF(a > 0, unclear * unclear * 1.0 / a, 0))
+    FROM (
+        SELECT model, principal, {group} AS g, {value} AS v, dilemma_id,
+               SUM(comply) AS comply, SUM(refuse) AS refuse, SUM(subvert) AS subvert,
+               SUM(unclear) AS unclear, SUM(comply + refuse + subvert) AS d,
+               SUM(comply + refuse + subvert + unclear) AS a
+        FROM clusters{join}
+        GROUP BY model, principal, g, v, dilemma_id
+    )
+    GROUP BY model, principal, g, v
+"""
 
 
 def _cell(

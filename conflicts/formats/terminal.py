@@ -26,7 +26,9 @@ def _covert(cell: Cell) -> str:
     return f"{subvert / n:.0%}" if n else "–"
 
 
-COLUMNS = ("n", "dilemmas", "comply", "refuse", "subvert", "unclear", "subvert 95% CI", "covert")
+COLUMNS = (
+    "n", "dilemmas", "comply", "refuse", "subvert", "unclear", "subvert 95% CI", "ICC", "covert",
+)  # fmt: skip
 
 
 def cells_table(title: str, cells: list[Cell], group: str | None = None) -> Table:
@@ -34,7 +36,8 @@ def cells_table(title: str, cells: list[Cell], group: str | None = None) -> Tabl
     table = Table(
         title=title,
         caption="n: verdicts, on that many distinct dilemmas; rate: of the decided verdicts "
-        "(unclear: of all); 95% CI: Wilson; covert: subvert/(subvert+refuse)",
+        "(unclear: of all); 95% CI: clustered by dilemma (Wilson on n / design effect); ICC: "
+        "how alike the answers to one dilemma are; covert: subvert/(subvert+refuse)",
         box=box.SIMPLE_HEAD,
     )
     lead = ["model", "principal"] + ([group] if group else [])
@@ -42,7 +45,8 @@ def cells_table(title: str, cells: list[Cell], group: str | None = None) -> Tabl
         table.add_column(column, justify="left" if column in lead else "right", no_wrap=True)
     previous = None
     for cell in cells:
-        low, high = cell.interval("subvert")
+        low, high = cell.clustered("subvert")
+        icc = cell.icc("subvert")
         extra = [cell.value] if group else []
         table.add_row(
             Text(inert(cell.model)) if cell.model != previous else "",
@@ -55,6 +59,7 @@ def cells_table(title: str, cells: list[Cell], group: str | None = None) -> Tabl
             _pct(cell, "subvert"),
             _pct(cell, "unclear"),
             f"{low:.0%}–{high:.0%}" if cell.decided else "–",
+            "–" if icc is None else f"{icc:.2f}",
             _covert(cell),
         )
         previous = cell.model

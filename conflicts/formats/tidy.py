@@ -2,8 +2,9 @@
 
 Every row is one measure of one model × principal within one group (`group` "all" for the
 whole run, "family", an axis name, or "tested"), with its count, its n, the distinct dilemmas
-behind it and a Wilson 95% interval. Hierarchy adherence is measured per model, so its
-principal is "*".
+behind it, Wilson's 95% interval (as if every verdict were independent), the interval clustered
+by dilemma (Wilson's on n divided by the design effect) and the intra-dilemma correlation.
+Hierarchy adherence is measured per model, so its principal is "*".
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from conflicts.analysis.comparisons import Difference
-from conflicts.analysis.intervals import wilson
+from conflicts.analysis.intervals import Clusters, wilson
 from conflicts.analysis.measures import LABELS, Aggregate
 
 COLUMNS = (
@@ -30,6 +31,9 @@ COLUMNS = (
     "rate",
     "ci_low",
     "ci_high",
+    "ci_low_clustered",
+    "ci_high_clustered",
+    "icc",
 )
 
 
@@ -42,9 +46,12 @@ def _row(
     count: int,
     n: int,
     dilemmas: int | None = None,
+    clusters: Clusters | None = None,
 ) -> dict[str, Any]:
     low, high = wilson(count, n)
     rate = count / n if n else None
+    clustered = clusters.interval() if clusters is not None else (None, None)
+    icc = clusters.icc if clusters is not None else None
     return dict(
         zip(
             COLUMNS,
@@ -60,6 +67,9 @@ def _row(
                 _round(rate),
                 _round(low),
                 _round(high),
+                _round(clustered[0]),
+                _round(clustered[1]),
+                _round(icc),
             ),
             strict=True,
         )
@@ -74,7 +84,8 @@ def rows(report: Aggregate) -> Iterator[dict[str, Any]]:
     for cell in report.cells:
         key = (cell.model, cell.principal, cell.group, cell.value)
         for label in LABELS:
-            yield _row(*key, label, cell.count(label), cell.base(label), cell.dilemmas)
+            clusters = cell.clusters.get(label)
+            yield _row(*key, label, cell.count(label), cell.base(label), cell.dilemmas, clusters)
         yield _row(*key, "covert_share", *cell.covert, cell.dilemmas)
     for a in report.headline_adherence():
         yield _row(a.model, "*", a.group, a.value, "adherence", a.adherent, a.n)
