@@ -27,6 +27,7 @@ from conflicts.classify.classifiers import classify_run
 from conflicts.classify.registry import get_classifier
 from conflicts.run.execute import execute
 from conflicts.run.plan import plan_run
+from conflicts.scenarios.axes import AXES
 from conflicts.scenarios.family import load_family
 from conflicts.scenarios.generate import dilemma_lines, hosted, write_jsonl
 from conflicts.store.database import Store
@@ -44,6 +45,12 @@ def million_family(folder: Path, target: int, base: str = BASE_FAMILY) -> tuple[
     name_slot = "org" if "org" in family.settings[0] else "company"
     spec = family.model_dump(mode="json", by_alias=True, exclude_none=True)
     spec["id"] = "bench-million"
+    # every axis, those the family lacks putting a word of their own in the first message, so
+    # each point is distinct and one setting renders a big grid (the file stays under 8 MB)
+    extra = [axis for axis in AXES if axis not in family.axes]
+    for axis in extra:
+        spec["axes"][axis] = {v: {f"bench_{axis}": f"({axis}: {v})"} for v in AXES[axis]}
+    spec["messages"][0]["content"] += "".join(f" {{{{ bench_{axis} }}}}" for axis in extra)
     per_copy = _distinct(folder, spec)
     copies = math.ceil(target / per_copy)
     spec["settings"] = [
