@@ -215,8 +215,11 @@ def id_of_line(line: str | bytes, left_out: tuple[str, ...] = NOT_SEEN) -> str:
     if left_out == LEGACY_ID:
         body.pop("id", None)
         return content_id(orjson.dumps(body, option=orjson.OPT_SORT_KEYS))
-    seen = {k: v for k, v in body.items() if k not in NOT_SEEN}
-    return seen_id(orjson.dumps(seen, option=orjson.OPT_SORT_KEYS), scored_axes(body))
+    raw = line.encode() if isinstance(line, str) else line
+    scored = scored_axes(body) if b'"at"' in raw else {}  # few rules read an axis: skip the walk
+    for key in NOT_SEEN:
+        body.pop(key, None)
+    return seen_id(orjson.dumps(body, option=orjson.OPT_SORT_KEYS), scored)
 
 
 def scored_axes(body: dict[str, Any]) -> dict[str, str]:
