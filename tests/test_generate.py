@@ -233,13 +233,13 @@ def test_collapsed_dilemmas_are_the_renderings_that_were_alike(ihsim: Invoke) ->
 
 def test_an_old_dilemma_file_still_runs(ihsim: Invoke) -> None:
     """A line whose id hashed the whole rendering, as before: still read, and run."""
-    from conflicts.scenarios.dilemma import LEGACY_ID, id_of_line
+    from conflicts.scenarios.dilemma import legacy_id
 
     ihsim("generate", "--family", "confidential-instructions", "-o", "new.jsonl")
     old = []
     for line in Path("new.jsonl").read_text().splitlines():
         body = json.loads(line)
-        body["id"] = id_of_line(line, LEGACY_ID)
+        body["id"] = legacy_id(body)
         old.append(json.dumps(body))
     Path("old.jsonl").write_text("\n".join(old) + "\n")
     ran = ihsim("run", "old.jsonl", "-m", "sim/literal", "-q")

@@ -44,7 +44,7 @@ from conflicts.run.import_sources import Batch, Sample
 from conflicts.scenarios.axes import NOT_RECORDED
 from conflicts.scenarios.dilemma import Dilemma, Message, ToolCall, scored_axes
 from conflicts.scenarios.family import FamilySpec
-from conflicts.scenarios.generate import dilemma_lines, legacy_ids
+from conflicts.scenarios.generate import lines_with_legacy_ids
 from conflicts.store.database import RunInfo, Store, now
 from conflicts.store.run_defaults import MAX_EPOCHS
 from conflicts.store.run_settings import ImportedSettings
@@ -147,7 +147,8 @@ class Catalogue:
     def __init__(self, family: FamilySpec, hierarchy: Any) -> None:
         axes = {axis: list(values) for axis, values in family.supported_axes().items()}
         self.family = family
-        lines = list(dilemma_lines(family, hierarchy, axes, 0))
+        rendered = list(lines_with_legacy_ids(family, hierarchy, axes))
+        lines = [line for line, _ in rendered]
         self.items = [Dilemma.model_validate_json(line.json) for line in lines]
         self.bodies = {
             d.id: json.loads(line.json) for d, line in zip(self.items, lines, strict=True)
@@ -160,8 +161,9 @@ class Catalogue:
             for d in self.items
         }
         self.by_id = {d.id: d for d in self.items}
-        for legacy, current in legacy_ids(family, hierarchy, axes):  # logs of older ihsim
-            self.by_id.setdefault(legacy, self.by_id[current])
+        for dilemma, (_, olds) in zip(self.items, rendered, strict=True):  # older ihsim's ids
+            for old in olds:
+                self.by_id.setdefault(old, dilemma)
         self.made: dict[str, tuple[Dilemma, str]] = {}
 
     def find(

@@ -176,7 +176,7 @@ def parse_line(line: str, file: str, number: int) -> Dilemma:
     if dilemma.schema_ != SCHEMA:
         raise DilemmaFileError(f"not an ihsim dilemma (schema {SCHEMA!r})", file=file, line=number)
     expected = id_of_line(line)
-    if dilemma.id != expected and dilemma.id != id_of_line(line, LEGACY_ID):
+    if dilemma.id != expected and dilemma.id != legacy_id(orjson.loads(line)):
         raise DilemmaFileError(
             f"the content does not match the id (it hashes to {expected!r}): an edited dilemma"
             " needs a new id, or `ihsim generate` to write it",
@@ -192,7 +192,6 @@ def parse_line(line: str, file: str, number: int) -> Dilemma:
 # points that render word for word alike are one dilemma (`generate` collapses them). The axis
 # values an evidence rule's `at:` condition reads are scored against, and are kept as `scored_at`.
 NOT_SEEN = ("id", "axes", "setting", "moves", "stands_for")
-LEGACY_ID = ("id",)  # ids before that rule hashed everything else; lines with them still read
 
 
 def content_id(canonical: bytes) -> str:
@@ -209,12 +208,17 @@ def seen_id(canonical_seen: bytes, scored_at: dict[str, str]) -> str:
     return content_id(canonical_seen)
 
 
-def id_of_line(line: str | bytes, left_out: tuple[str, ...] = NOT_SEEN) -> str:
+def legacy_id(body: dict[str, Any]) -> str:
+    """The id a dilemma had before alike renderings were one: the hash of all but its id. Lines,
+    logs and gold files that name a dilemma by it still find it."""
+    return content_id(
+        orjson.dumps({k: v for k, v in body.items() if k != "id"}, option=orjson.OPT_SORT_KEYS)
+    )
+
+
+def id_of_line(line: str | bytes) -> str:
     """The id a dilemma line's content hashes to, whatever id it states."""
     body = orjson.loads(line)
-    if left_out == LEGACY_ID:
-        body.pop("id", None)
-        return content_id(orjson.dumps(body, option=orjson.OPT_SORT_KEYS))
     raw = line.encode() if isinstance(line, str) else line
     scored = scored_axes(body) if b'"at"' in raw else {}  # few rules read an axis: skip the walk
     for key in NOT_SEEN:

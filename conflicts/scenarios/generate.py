@@ -27,7 +27,7 @@ from conflicts.atomic import atomic_file
 from conflicts.errors import FamilyError
 from conflicts.scenarios.acts import act_name, acts
 from conflicts.scenarios.axes import NOT_VARIED, parse_axes
-from conflicts.scenarios.dilemma import SCHEMA, Dilemma, content_id, seen_id
+from conflicts.scenarios.dilemma import SCHEMA, Dilemma, legacy_id, seen_id
 from conflicts.scenarios.evidence import PrincipalEvidence, fill_slots, pattern_refs
 from conflicts.scenarios.family import FamilySpec, MessageTemplate, MoveTemplate, ToolTemplate
 from conflicts.scenarios.templates import Deferred, render, slots_in
@@ -465,46 +465,46 @@ def dilemma_lines(
 
 def distinct_count(family: FamilySpec, hierarchy: Hierarchy, axes: Mapping[str, list[str]]) -> int:
     """How many distinct dilemmas the grid renders (alike renderings counted once)."""
-    return sum(1 for _ in _lines(family, hierarchy, axes, None))
+    return sum(1 for _ in _groups(Renderer(family, hierarchy), axes))
 
 
 def _lines(
     family: FamilySpec, hierarchy: Hierarchy, axes: Mapping[str, list[str]], chosen: set[int] | None
 ) -> Iterator[Line]:
-    """The grid in its fixed order, one dilemma for the points of a setting that render word
-    for word alike (where an axis value
-    changes nothing, as framing when nothing is prohibited): one dilemma, counted once. Only the
-    `chosen` ones (their indices among the distinct dilemmas) when given.
+    """The grid's distinct dilemmas in their fixed order (`_groups`); only the `chosen` ones
+    (their indices among the distinct dilemmas) when given."""
+    renderer = Renderer(family, hierarchy)
+    for index, group in enumerate(_groups(renderer, axes)):
+        if chosen is None or index in chosen:
+            yield renderer.line(group)
+
+
+def _groups(renderer: Renderer, axes: Mapping[str, list[str]]) -> Iterator[list[Rendering]]:
+    """The grid in its fixed order, as groups of the points of a setting that render word for
+    word alike (where an axis value changes nothing, as framing when nothing is prohibited):
+    each group is one dilemma, counted once.
 
     Settings vary slowest: the render cache then holds one setting's items at a time, which at a
     thousand settings is the difference between 4k and 35k dilemmas/s; the points of one setting
     are held until it is done, so alike renderings are found among them.
     """
-    renderer = Renderer(family, hierarchy)
-    index = 0
-    for setting in range(len(family.settings)):
+    for setting in range(len(renderer.family.settings)):
         groups: dict[str, list[Rendering]] = {}
         for point in axis_points(axes):
             rendering = renderer.rendering(point, setting)
             groups.setdefault(rendering.id, []).append(rendering)
-        for group in groups.values():
-            index += 1
-            if chosen is None or index - 1 in chosen:
-                yield renderer.line(group)
+        yield from groups.values()
 
 
-def legacy_ids(
+def lines_with_legacy_ids(
     family: FamilySpec, hierarchy: Hierarchy, axes: Mapping[str, list[str]]
-) -> Iterator[tuple[str, str]]:
-    """(the id a point's dilemma had before alike renderings were collapsed, its id now): the
-    old id hashed the whole rendering, so logs and gold files that name one still find it."""
+) -> Iterator[tuple[Line, list[str]]]:
+    """Every distinct dilemma with the ids its points had before alike renderings were one
+    (`legacy_id`), rendered once: logs and gold files that name one by such an id find it."""
     renderer = Renderer(family, hierarchy)
-    for setting in range(len(family.settings)):
-        for point in axis_points(axes):
-            rendering = renderer.rendering(point, setting)
-            whole = {**orjson.loads(rendering.canonical), **rendering.where}
-            legacy = content_id(orjson.dumps(whole, option=orjson.OPT_SORT_KEYS))
-            yield legacy, rendering.id
+    for group in _groups(renderer, axes):
+        olds = [legacy_id({**orjson.loads(r.canonical), **r.where}) for r in group]
+        yield renderer.line(group), olds
 
 
 def hosted(families: list[FamilySpec], hierarchy: Hierarchy) -> tuple[list[FamilySpec], list[str]]:
