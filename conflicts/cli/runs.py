@@ -421,7 +421,6 @@ def import_command(
                     if run_id not in existing:
                         existing[run_id] = Existing.of(known, run_id)
                     account = place(batch, catalogue, placing, existing[run_id], run_id)
-                    existing[run_id].add(account)  # the same file twice: already there
                     planned.append((batch, account))
             except DilemmaFileError as exc:
                 if not keep_going:

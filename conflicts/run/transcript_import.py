@@ -271,23 +271,17 @@ class Existing:
         keys, epochs = store.source_keys(run_id)
         return cls(keys, Counter(epochs))
 
-    def add(self, account: Account) -> None:
-        """What an account placed, as if stored: a later batch of the same run finds it."""
-        for placed in account.placed:
-            t = placed.transcript
-            self.keys.add(t.source.key if t.source else "")
-            slot = (t.dilemma_id, t.model)
-            self.epochs[slot] = max(self.epochs[slot], t.epoch + 1)
-
 
 def place(
     batch: Batch, catalogue: Catalogue, placing: Placing, existing: Existing, run_id: str
 ) -> Account:
     """Every sample of the batch checked and placed, or set aside with its reason; a record
-    that is not the format at all raises, located (a bad file, nothing written)."""
+    that is not the format at all raises, located (a bad file, nothing written). What it
+    places joins `existing`, as if stored: a later batch of the same run (the same file given
+    twice) finds it already there."""
     account = Account(run_id)
     seen: dict[str, str] = {}
-    epochs = Counter(existing.epochs)
+    epochs = existing.epochs
     for sample in batch.samples:
         account.read += 1
         key = sample.source.key
@@ -306,6 +300,7 @@ def place(
         except Misplaced as exc:
             field_ = f"{'.'.join(exc.loc)}: " if exc.loc else ""
             account.unplaced.append((_at(sample), f"{field_}{exc.message}"))
+    existing.keys.update(p.transcript.source.key for p in account.placed if p.transcript.source)
     return account
 
 
