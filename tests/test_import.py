@@ -145,6 +145,8 @@ def test_both_inspect_formats_hold_the_same_transcripts(ihsim: Invoke) -> None:
         ("VALID\nnot json\n", "t.jsonl:2: not JSON"),
         ('{"messages": [{"role": "user", "content": "hi"}]}\n', "t.jsonl:1: model: Field required"),
         ('{"model": "x", "messages": [], "colour": "red"}\n', "t.jsonl:1: colour: Extra inputs"),
+        ('{"model": "x", "messages": [], "scores": "C"}\n', "t.jsonl:1: scores: must be an object"),
+        ('{"model": "x", "messages": [], "error": 500}\n', "t.jsonl:1: error: must be a string"),
         ("", "t.jsonl: no transcripts in file"),
     ],
 )

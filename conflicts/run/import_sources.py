@@ -16,6 +16,7 @@ from typing import Any
 
 from conflicts.errors import DilemmaFileError
 from conflicts.run.plan import file_sha256
+from conflicts.scenarios.dilemma import jsonl_lines
 from conflicts.store.transcript import Source
 
 
@@ -76,27 +77,21 @@ def jsonl_samples(path: Path) -> Iterator[Sample]:
     """ihsim.transcript/1 lines: each line one sample, keyed by its `source_id` (and `epoch`)
     when it gives one, else by its line, so no two lines are ever merged."""
     file = str(path)
-    try:
-        handle = path.open(encoding="utf-8")
-    except OSError as exc:
-        raise DilemmaFileError(f"cannot read: {exc.strerror or exc}", file=file) from None
-    with handle:
+    for number, line in jsonl_lines(path):
         try:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    raw = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise DilemmaFileError(f"not JSON: {exc.msg}", file=file, line=number) from None
-                if not isinstance(raw, dict):
-                    raise DilemmaFileError("not a transcript record", file=file, line=number)
-                yield _jsonl_sample(file, number, raw)
-        except UnicodeDecodeError:
-            raise DilemmaFileError("not UTF-8 text", file=file) from None
+            raw = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DilemmaFileError(f"not JSON: {exc.msg}", file=file, line=number) from None
+        if not isinstance(raw, dict):
+            raise DilemmaFileError("not a transcript record", file=file, line=number)
+        yield _jsonl_sample(file, number, raw)
 
 
 def _jsonl_sample(file: str, number: int, raw: dict[str, Any]) -> Sample:
+    for name, kind, wanted in (("scores", dict, "an object"), ("metadata", dict, "an object"),
+                               ("error", str, "a string")):  # fmt: skip
+        if raw.get(name) is not None and not isinstance(raw[name], kind):
+            raise DilemmaFileError(f"must be {wanted}", file=file, line=number, loc=(name,))
     source_id, epoch = raw.get("source_id"), raw.get("epoch")
     key = f"line {number}"
     if isinstance(source_id, str | int) and not isinstance(source_id, bool):
@@ -106,10 +101,10 @@ def _jsonl_sample(file: str, number: int, raw: dict[str, Any]) -> Sample:
         key=key,
         id=str(source_id) if source_id is not None else None,
         epoch=epoch if isinstance(epoch, int) and not isinstance(epoch, bool) else None,
-        scores=scores if isinstance(scores, dict) else {},
-        metadata=metadata if isinstance(metadata, dict) else {},
+        scores=scores or {},
+        metadata=metadata or {},
     )
     error = raw.pop("error", None)
-    for key in ("scores", "metadata"):
-        raw.pop(key, None)
-    return Sample(file, number, raw, source, error if isinstance(error, str) and error else None)
+    for kept in ("scores", "metadata"):  # the source's, not the transcript record's
+        raw.pop(kept, None)
+    return Sample(file, number, raw, source, error or None)

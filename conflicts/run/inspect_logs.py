@@ -104,7 +104,7 @@ def log_samples(path: Path) -> Iterator[Sample]:
             scores=scores(sample),
             metadata=sample.metadata or {},
         )
-        error = sample.error.message or "the sample failed" if sample.error else None
+        error = (sample.error.message or "the sample failed") if sample.error else None
         yield Sample(f"{path}:{where}", None, record(model, sample), source, error)
 
 

@@ -134,28 +134,35 @@ def read_dilemmas(path: Path) -> Iterator[tuple[int, Dilemma]]:
 def read_dilemma_lines(path: Path) -> Iterator[tuple[int, str, Dilemma]]:
     """Stream (line number, the line's JSON, dilemma): the store keeps the JSON as it came."""
     file = str(path)
+    seen: dict[str, int] = {}
+    for number, line in jsonl_lines(path):
+        text = line.strip()
+        dilemma = parse_line(text, file, number)
+        if (first := seen.setdefault(dilemma.id, number)) != number:
+            # a run would count it twice and store it once: never complete, never right
+            raise DilemmaFileError(
+                f"dilemma {dilemma.id} repeats line {first}", file=file, line=number
+            )
+        yield number, text, dilemma
+    if not seen:
+        raise DilemmaFileError("no dilemmas in file", file=file)
+
+
+def jsonl_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, line) for every line of a JSONL file that is not blank, streamed; a file
+    that cannot be opened or is not UTF-8 is one located error."""
+    file = str(path)
     try:
         handle = path.open(encoding="utf-8")
     except OSError as exc:
         raise DilemmaFileError(f"cannot read: {exc.strerror or exc}", file=file) from None
-    seen: dict[str, int] = {}
     with handle:
         try:
             for number, line in enumerate(handle, start=1):
-                text = line.strip()
-                if not text:
-                    continue
-                dilemma = parse_line(text, file, number)
-                if (first := seen.setdefault(dilemma.id, number)) != number:
-                    # a run would count it twice and store it once: never complete, never right
-                    raise DilemmaFileError(
-                        f"dilemma {dilemma.id} repeats line {first}", file=file, line=number
-                    )
-                yield number, text, dilemma
+                if line.strip():
+                    yield number, line
         except UnicodeDecodeError:
             raise DilemmaFileError("not UTF-8 text", file=file) from None
-    if not seen:
-        raise DilemmaFileError("no dilemmas in file", file=file)
 
 
 def parse_line(line: str, file: str, number: int) -> Dilemma:
