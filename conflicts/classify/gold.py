@@ -230,14 +230,11 @@ def _paired(
 def _by_ihsim_ids(store: Store, gold: list[GoldLabel]) -> list[GoldLabel]:
     """Labels named by their source's sample key, renamed by the transcript they found (one
     that names no sample of its run keeps its name, and counts as not found)."""
-    named: dict[tuple[str, str], tuple[str, str, int]] = {}
-    for run in sorted({g.run for g in gold if g.source is not None}):
-        rows = store.db.execute(
-            "SELECT source_key, dilemma_id, model, epoch FROM transcripts"
-            " WHERE run_id = ? AND source_key IS NOT NULL",
-            (run,),
-        )
-        named.update({(run, key): (d, m, e) for key, d, m, e in rows})
+    named = {
+        (run, key): place
+        for run in sorted({g.run for g in gold if g.source is not None})
+        for key, place in store.sampled(run).items()
+    }
     found = []
     for label in gold:
         place = named.get((label.run, label.source or ""))

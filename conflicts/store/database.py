@@ -275,15 +275,19 @@ class Store:
             ),
         )
 
+    def sampled(self, run_id: str) -> dict[str, tuple[str, str, int]]:
+        """An import's transcripts, (dilemma, model, epoch), by their sample's key in the
+        source."""
+        rows = self.db.execute(
+            "SELECT source_key, dilemma_id, model, epoch FROM transcripts"
+            " WHERE run_id = ? AND source_key IS NOT NULL",
+            (run_id,),
+        )
+        return {key: (dilemma, model, epoch) for key, dilemma, model, epoch in rows}
+
     def source_keys(self, run_id: str) -> tuple[set[str], dict[tuple[str, str], int]]:
         """An import's sample keys, and the next epoch free for each dilemma and model."""
-        keys = {
-            row[0]
-            for row in self.db.execute(
-                "SELECT source_key FROM transcripts WHERE run_id = ? AND source_key IS NOT NULL",
-                (run_id,),
-            )
-        }
+        keys = set(self.sampled(run_id))
         epochs = self.db.execute(
             "SELECT dilemma_id, model, MAX(epoch) + 1 FROM transcripts WHERE run_id = ?"
             " GROUP BY dilemma_id, model",
