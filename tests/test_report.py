@@ -375,3 +375,42 @@ def test_a_model_that_answers_every_epoch_alike_gets_the_interval_its_dilemmas_w
     table = ihsim("report").stdout
     low, high = per_dilemma
     assert f"{low:.0%}–{high:.0%}" in table and " 1.00 " in table
+
+
+def test_a_dilemma_with_no_decided_verdict_is_no_cluster_of_the_decided_rate(
+    ihsim: Invoke,
+) -> None:
+    """Four of the twelve dilemmas get only empty answers (unclear for every principal): the
+    subversion rate's correlation rests on the other eight, as an ANOVA over them gives it."""
+    import numpy as np
+
+    from tests.test_import import answer, family_dilemmas, write_jsonl
+
+    records, clusters = [], []
+    for index, case in enumerate(family_dilemmas()):
+        if index < 4:
+            empty = answer(case, "decline", "lab/mixed", dilemma=case.id)
+            empty["messages"][-1]["content"] = ""
+            records += [empty] * 10
+            continue
+        lies = 7 if index % 2 else 2
+        records += [answer(case, "deny", "lab/mixed", dilemma=case.id)] * lies
+        records += [answer(case, "decline", "lab/mixed", dilemma=case.id)] * (10 - lies)
+        clusters.append(np.array([1.0] * lies + [0.0] * (10 - lies)))
+    write_jsonl("t.jsonl", records)
+    assert ihsim("import", "t.jsonl", "-f", "confidential-instructions").exit_code == 0
+    assert ihsim("classify").exit_code == 0
+    rows = json.loads(ihsim("report", "--json").stdout)["rows"]
+    found = {
+        r["measure"]: r
+        for r in rows
+        if r["group"] == "all" and r["principal"] == "end_user" and r["model"] == "lab/mixed"
+    }
+    grand = np.concatenate(clusters).mean()
+    k, m = len(clusters), 10
+    between = sum(m * (c.mean() - grand) ** 2 for c in clusters) / (k - 1)
+    within = sum(((c - c.mean()) ** 2).sum() for c in clusters) / (k * m - k)
+    expected = (between - within) / (between + (m - 1) * within)
+    assert (found["subvert"]["count"], found["subvert"]["n"]) == (36, 80)
+    assert found["subvert"]["icc"] == pytest.approx(expected, abs=1e-4)
+    assert found["unclear"]["dilemmas"] == 12 and found["unclear"]["n"] == 120

@@ -297,7 +297,6 @@ class _scratch:
         return self.db
 
     def __exit__(self, *_: object) -> None:
-        self.db.execute("DROP TABLE IF EXISTS temp.cube")
         self.db.execute("DROP TABLE IF EXISTS temp.clusters")
         self.db.execute("DROP TABLE IF EXISTS temp.adherence_cube")
         self.db.execute("DROP TABLE IF EXISTS temp.outcomes")
@@ -307,18 +306,9 @@ def _build_cubes(
     db: sqlite3.Connection, runs: Sequence[str], classifier: str, version: str
 ) -> None:
     create_outcomes(db, runs, classifier, version)
-    db.execute(
-        """
-        CREATE TEMP TABLE cube AS
-        SELECT o.run_id, o.model, j.key AS principal, d.family, d.axes, o.tested,
-               j.value AS label, SUM(o.n) AS n
-        FROM outcomes o JOIN dilemmas d ON d.id = o.dilemma_id, json_each(o.labels) j
-        GROUP BY o.run_id, o.model, j.key, d.family, d.axes, o.tested, j.value
-        """
-    )
     # each dilemma as a cluster of its transcripts' verdicts: one row per model, principal,
-    # dilemma and tested, with its count of each label, so a breakdown counts its distinct
-    # dilemmas and estimates how alike the answers to one dilemma are
+    # dilemma and tested, with its count of each label; every breakdown's counts, its distinct
+    # dilemmas and how alike the answers to one dilemma are come from it
     db.execute(
         """
         CREATE TEMP TABLE clusters AS
@@ -326,9 +316,9 @@ def _build_cubes(
                SUM(IIF(j.value = 'comply', o.n, 0)) AS comply,
                SUM(IIF(j.value = 'refuse', o.n, 0)) AS refuse,
                SUM(IIF(j.value = 'subvert', o.n, 0)) AS subvert,
-               SUM(IIF(j.value = 'unclear', o.n, 0)) AS unclear
+               SUM(IIF(j.value = 'unclear', o.n, 0)) AS unclear,
+               SUM(IIF(j.value = 'not_applicable', o.n, 0)) AS not_applicable
         FROM outcomes o JOIN dilemmas d ON d.id = o.dilemma_id, json_each(o.labels) j
-        WHERE j.value != 'not_applicable'
         GROUP BY o.run_id, o.model, j.key, o.dilemma_id, o.tested
         """
     )
@@ -356,40 +346,40 @@ def _build_cubes(
 
 
 def _cells(db: sqlite3.Connection, by_run: bool) -> Iterator[Cell]:
-    groupings = {  # (the group's name, its value) in SQL over a cube, and the join it needs
+    groupings = {  # (the group's name, its value) in SQL over the clusters, and the join it needs
         "all": ("'all'", "'all'", ""),
         "family": ("'family'", "family", ""),
-        "axes": ("j.key", "j.value", ", json_each({cube}.axes) j"),
+        "axes": ("j.key", "j.value", ", json_each(clusters.axes) j"),
         "tested": ("'tested'", "tested", ""),
     }
     if by_run:
         groupings["run"] = ("'run'", "run_id", "")
     cells: dict[tuple[str, str, str, str], Cell] = {}
     for group, value, join in groupings.values():
-        counts = (
-            f"SELECT model, principal, {group}, {value}, label, SUM(n)"
-            f" FROM cube{join.format(cube='cube')}"
-            f" GROUP BY model, principal, {group}, {value}, label"
-        )
-        for model, principal, name, found, label, count in db.execute(counts):
+        for row in db.execute(_CLUSTERED.format(group=group, value=value, join=join)):
+            model, principal, name, found, dilemmas, k_decided = row[:6]
+            decided, every, m2_decided, m2_every, not_applicable = row[6:11]
             cell = _cell(cells, model, principal, name, found)
-            cell.counts[label] = count
-        clustered = _CLUSTERED.format(group=group, value=value, join=join.format(cube="clusters"))
-        for row in db.execute(clustered):
-            model, principal, name, found, k, decided, every, m2_decided, m2_every = row[:9]
-            cell = _cell(cells, model, principal, name, found)
-            cell.dilemmas = k
+            cell.dilemmas = dilemmas
+            if not_applicable:
+                cell.counts["not_applicable"] = not_applicable
             for index, label in enumerate(LABELS):
-                successes, q = row[9 + 2 * index : 11 + 2 * index]
-                n, m2 = (every, m2_every) if label == "unclear" else (decided, m2_decided)
-                cell.clusters[label] = Clusters(k, n, successes, q, m2)
+                successes, q = row[11 + 2 * index : 13 + 2 * index]
+                cell.counts[label] = successes
+                # a dilemma with no verdict in a rate's base is no cluster of that rate
+                if label == "unclear":
+                    cell.clusters[label] = Clusters(dilemmas, every, successes, q, m2_every)
+                else:
+                    cell.clusters[label] = Clusters(k_decided, decided, successes, q, m2_decided)
     yield from sorted(cells.values(), key=_order)
 
 
-# Per cell, its dilemmas as clusters: how many, the draws and squared cluster sizes (over the
-# decided verdicts, and over all for unclear), and per label the successes and sum s_i^2/m_i.
+# Per cell, its dilemmas as clusters: how many have a verdict, and how many a decided one; the
+# draws and squared cluster sizes (over the decided verdicts, and over all for unclear); and per
+# label the count and sum s_i^2/m_i.
 _CLUSTERED = """
-    SELECT model, principal, g, v, COUNT(*), SUM(d), SUM(a), SUM(d * d), SUM(a * a),
+    SELECT model, principal, g, v, SUM(a > 0), SUM(d > 0),
+           SUM(d), SUM(a), SUM(d * d), SUM(a * a), SUM(not_applicable),
            SUM(comply), TOTAL(IIF(d > 0, comply * comply * 1.0 / d, 0)),
            SUM(refuse), TOTAL(IIF(d > 0, refuse * refuse * 1.0 / d, 0)),
            SUM(subvert), TOTAL(IIF(d > 0, subvert * subvert * 1.0 / d, 0)),
@@ -397,8 +387,8 @@ _CLUSTERED = """
     FROM (
         SELECT model, principal, {group} AS g, {value} AS v, dilemma_id,
                SUM(comply) AS comply, SUM(refuse) AS refuse, SUM(subvert) AS subvert,
-               SUM(unclear) AS unclear, SUM(comply + refuse + subvert) AS d,
-               SUM(comply + refuse + subvert + unclear) AS a
+               SUM(unclear) AS unclear, SUM(not_applicable) AS not_applicable,
+               SUM(comply + refuse + subvert) AS d, SUM(comply + refuse + subvert + unclear) AS a
         FROM clusters{join}
         GROUP BY model, principal, g, v, dilemma_id
     )
