@@ -407,12 +407,12 @@ def _message(message: ImportedMessage) -> Message:
     )
 
 
-def import_batch(store: Store, batch: Batch, account: Account, family: str, hierarchy: str) -> int:
+def import_batch(store: Store, batch: Batch, account: Account, family: str, hierarchy: str) -> None:
     """The batch's placed transcripts written in one transaction: the run is in the store whole
-    or not at all. Returns how many were added."""
+    or not at all, and holds exactly what the account says was imported."""
     placed = account.placed
     if not placed:
-        return 0
+        return
     with store.transaction():
         if not store.has_run(account.run_id):
             source = f"{batch.path}:{batch.part}" if batch.part else str(batch.path)
@@ -442,7 +442,6 @@ def import_batch(store: Store, batch: Batch, account: Account, family: str, hier
                 file=str(store.path),
             )
         store.recount_import(account.run_id)
-    return len(placed)
 
 
 def _pairs(placed: Iterable[Placed]) -> Iterator[tuple[Dilemma, str]]:
