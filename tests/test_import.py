@@ -435,3 +435,29 @@ def test_a_person_labelling_an_import_sees_and_keeps_the_source_key(ihsim: Invok
     assert line["source"].startswith("tidy-0") and line["label"] == "subvert"
     agreement = json.loads(ihsim("validate", "gold.jsonl", "--json").stdout)
     assert agreement["overall"]["n"] == 1
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ("surveillance=nope", "--axes: unknown value 'nope' for axis surveillance"),
+        ("framing=prohibitive", "--axes: this family does not vary 'framing'"),
+        ("surveillance=none|monitored", "--axes: give one value of surveillance"),
+    ],
+)
+def test_bad_axes_for_a_file_are_one_error_and_write_nothing(
+    ihsim: Invoke, given: str, message: str
+) -> None:
+    result = ihsim("import", str(RELEASES[-1] / "epochs.eval"), "-f", AUDIT, "--axes", given)
+    assert result.exit_code == 2 and message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not Path(os.environ["IHSIM_DB"]).exists()
+
+
+def test_a_gold_line_that_names_no_transcript_is_bad_input(ihsim: Invoke) -> None:
+    write_jsonl("gold.jsonl", [{"run": "r", "principal": "end_user", "label": "comply"}])
+    result = ihsim("validate", "gold.jsonl")
+    assert result.exit_code == 2
+    assert "gold.jsonl:1: name the transcript by dilemma, model and epoch, or by source" in (
+        result.stderr
+    )

@@ -148,3 +148,15 @@ def test_a_condition_without_its_prompt_is_not_placed(ihsim: Invoke, tmp_path: P
 def test_a_folder_that_is_not_a_results_folder(ihsim: Invoke, tmp_path: Path) -> None:
     result = ihsim("import", str(tmp_path), "-f", FAMILY)
     assert result.exit_code == 2 and "agentic-misalignment results folder" in result.stderr
+
+
+def test_a_damaged_response_file_is_one_located_error_and_writes_nothing(
+    ihsim: Invoke, tmp_path: Path
+) -> None:
+    root = harness_folder(tmp_path / "exp", {"m": [answered(next(iter(CONDITIONS)), WORK)]})
+    damaged = next(root.glob("models/m/*/sample_001/response.json"))
+    damaged.write_text('{"raw_response": "cut off', encoding="utf-8")
+    result = ihsim("import", str(root), "-f", FAMILY)
+    assert result.exit_code == 2 and f"{damaged}: not a response file" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not Path(os.environ["IHSIM_DB"]).exists()

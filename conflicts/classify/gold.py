@@ -81,8 +81,8 @@ def read_gold(path: Path) -> list[GoldLabel]:
             if first["type"] == "json_invalid":
                 raise DilemmaFileError("not JSON", file=file, line=number) from None
             where = format_field([p for p in first["loc"] if isinstance(p, str | int)])
-            raise DilemmaFileError(
-                message_of(first), file=file, line=number, loc=(where,)
+            raise DilemmaFileError(  # a check of the whole line names no field
+                message_of(first), file=file, line=number, loc=(where,) if where else ()
             ) from None
     if not labels:
         raise DilemmaFileError("no gold labels in file", file=file)
