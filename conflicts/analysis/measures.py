@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conflicts.analysis.intervals import Clusters, wilson
+from conflicts.analysis.pairings import Pairing, PairKey, pairings
 from conflicts.errors import StoreError
 from conflicts.store.database import RunInfo, Store
 from conflicts.store.run_settings import POOLABLE
@@ -104,6 +105,8 @@ class Aggregate:
     cells: list[Cell]
     adherence: list[Adherence]
     caveats: list[str] = field(default_factory=list)  # said beside the rows in every format
+    # the arms that share dilemmas, for paired tests: what `aggregate` was asked to pair
+    pairings: dict[PairKey, Pairing] = field(default_factory=dict)
 
     def overall(self) -> list[Cell]:
         return [c for c in self.cells if c.group == "all"]
@@ -272,8 +275,12 @@ def pooled_settings(infos: Sequence[RunInfo]) -> list[str]:
     return warnings
 
 
-def aggregate(store: Store, runs: Sequence[str], classifier: str) -> Aggregate:
-    """Every measure of the report, for the latest version of `classifier` over these runs."""
+def aggregate(
+    store: Store, runs: Sequence[str], classifier: str, paired: Sequence[str] | None = None
+) -> Aggregate:
+    """Every measure of the report, for the latest version of `classifier` over these runs;
+    with `paired`, what paired tests need: models and runs on their shared dilemmas, and the
+    values of the axes named (every axis for ["all"]) on their minimal pairs."""
     version = latest_version(store, classifier)
     if version is None:
         raise StoreError(
@@ -284,7 +291,13 @@ def aggregate(store: Store, runs: Sequence[str], classifier: str) -> Aggregate:
         by_run = len(runs) > 1  # runs pooled: each model's rows also run by run
         cells = list(_cells(db, by_run))
         adherence = list(_adherence(db, by_run))
-    return Aggregate(list(runs), classifier, version, cells, adherence)
+        found = Aggregate(list(runs), classifier, version, cells, adherence)
+        if paired is not None:
+            axes = [g for g in found.groups() if g not in ("family", "tested", "run")]
+            if "all" not in paired:
+                axes = [axis for axis in axes if axis in paired]
+            found.pairings = pairings(db, by_run, axes)
+    return found
 
 
 class _scratch:

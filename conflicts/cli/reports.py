@@ -28,14 +28,17 @@ FORMATS = ("table", "md", "csv", "json", "html")
 EXPORTS = ("jsonl", "csv", "parquet")
 
 
-def _gather(db: Path, run_ids: tuple[str, ...], classifier_name: str) -> tuple[Any, Any]:
-    """The store and the aggregate over these runs (the latest run when none is named)."""
+def _gather(
+    db: Path, run_ids: tuple[str, ...], classifier_name: str, paired: list[str] | None = None
+) -> tuple[Any, Any]:
+    """The store and the aggregate over these runs (the latest run when none is named), with
+    what paired tests need for the axes in `paired`."""
     from conflicts.analysis.measures import aggregate, caveats
 
     store = open_store(db)
     try:
         infos = _selected_runs(store, run_ids)
-        found = aggregate(store, [info.id for info in infos], classifier_name)
+        found = aggregate(store, [info.id for info in infos], classifier_name, paired)
         found.caveats = _left_out(store, infos, run_ids) + caveats(store, infos, found)
         for warning in found.caveats:
             say(f"warning: {warning}", err=True)
@@ -122,14 +125,14 @@ def report(
     from conflicts.analysis.comparisons import axis_effects, compare
 
     fmt = "json" if as_json else fmt
-    store, found = _gather(db, run_ids, classifier_name)
+    store, found = _gather(db, run_ids, classifier_name, None if fmt == "table" else ["all"])
     with store:
         groups = _check_groups(found, by, "by")
         if fmt == "table":  # its tables print no comparison: none is computed
             _print_tables(found, groups, output)
             return
-        differences = compare(found.cells)
-        effects = axis_effects(found.cells)
+        differences = compare(found)
+        effects = axis_effects(found)
         if fmt == "md":
             from conflicts.formats.markdown import markdown
 
@@ -242,7 +245,9 @@ def compare_command(
     as_json: bool,
 ) -> None:
     """Compare subversion rates between models, per principal, or with --axis between the values
-    of an axis within each model; Fisher's exact test, Holm's correction over all comparisons.
+    of an axis within each model. Arms on the same dilemmas are tested as paired data
+    (McNemar's exact test, or Cochran-Mantel-Haenszel's over dilemmas with epochs), others with
+    Fisher's exact test; Holm's correction over all comparisons. Each line names its test.
 
     \b
     Example:
@@ -252,15 +257,13 @@ def compare_command(
     """
     from conflicts.analysis.comparisons import axis_effects, compare
 
-    store, found = _gather(db, run_ids, classifier_name)
+    store, found = _gather(db, run_ids, classifier_name, list(axis_names))
     with store:
         chosen = list(models) or None
         if axis_names:
-            differences = axis_effects(
-                found.cells, _check_groups(found, axis_names, "axis"), chosen
-            )
+            differences = axis_effects(found, _check_groups(found, axis_names, "axis"), chosen)
         else:
-            differences = compare(found.cells, chosen)
+            differences = compare(found, chosen)
     if as_json:
         say(json.dumps([d.as_dict() for d in differences], indent=2))
         return

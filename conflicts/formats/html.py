@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from html import escape
 from typing import Any
 
-from conflicts.analysis.comparisons import Difference
+from conflicts.analysis.comparisons import TESTS_SAID, Difference
 from conflicts.analysis.drilldown import Sample
 from conflicts.analysis.measures import LABELS, Aggregate, Cell, percent
 from conflicts.store.transcript import NOT_ANSWERED
@@ -154,9 +154,9 @@ def _sentences(title: str, found: list[Difference], only_significant: bool) -> I
     yield f"<h2>{escape(title)}</h2>"
     yield (
         f'<p class="muted">{sum(d.significant for d in found)} of {len(found)} comparisons '
-        "significant at 0.05 (Fisher's exact test, Holm's correction)"
+        "significant at 0.05"
         + ("; the significant ones:" if only_significant and shown else ".")
-        + "</p>"
+        + f" {escape(TESTS_SAID)}</p>"
     )
     if shown:
         yield "<ul>" + "".join(f"<li>{escape(d.sentence())}</li>" for d in shown) + "</ul>"

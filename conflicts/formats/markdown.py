@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from conflicts.analysis.comparisons import Difference
+from conflicts.analysis.comparisons import TESTS_SAID, Difference
 from conflicts.analysis.measures import LABELS, Aggregate, Cell, percent
 
 
@@ -74,7 +74,7 @@ def _lines(
     if differences:
         yield "## Differences between models"
         yield ""
-        yield "Fisher's exact test on subvert against the rest; Holm's correction over all pairs."
+        yield TESTS_SAID
         yield ""
         yield from (f"- {d.sentence()}" for d in differences)
         yield ""
