@@ -17,7 +17,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from conflicts.analysis.intervals import Clusters, wilson
 from conflicts.analysis.pairings import Pairing, PairKey, pairings
@@ -25,6 +25,9 @@ from conflicts.errors import StoreError
 from conflicts.store.database import RunInfo, Store
 from conflicts.store.run_settings import POOLABLE
 from conflicts.store.verdicts import classified_share, create_outcomes, latest_version, unengaged
+
+if TYPE_CHECKING:
+    from conflicts.analysis.correction import Correction
 
 LABELS = ("comply", "refuse", "subvert", "unclear")
 DECIDED = ("comply", "refuse", "subvert")
@@ -107,6 +110,7 @@ class Aggregate:
     caveats: list[str] = field(default_factory=list)  # said beside the rows in every format
     # the arms that share dilemmas, for paired tests: what `aggregate` was asked to pair
     pairings: dict[PairKey, Pairing] = field(default_factory=dict)
+    correction: Correction | None = None  # `--correct-with`: the classifier's measured error
 
     def overall(self) -> list[Cell]:
         return [c for c in self.cells if c.group == "all"]
@@ -442,6 +446,13 @@ def _adherence(db: sqlite3.Connection, by_run: bool) -> Iterator[Adherence]:
 
 def _order(cell: Cell) -> tuple[str, str, bool, str, str]:
     return (cell.model, cell.principal, cell.group != "all", cell.group, cell.value)
+
+
+def corrected_text(found: Aggregate, cell: Cell, label: str) -> str:
+    """A corrected rate as every format states it: `rate (low–high)`, or – where none."""
+    if found.correction is None or (c := found.correction.of(cell, label)) is None:
+        return "–"
+    return f"{c.rate:.0%} ({c.low:.0%}–{c.high:.0%})"
 
 
 def percent(count: int, n: int) -> str:

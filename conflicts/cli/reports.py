@@ -101,6 +101,14 @@ def _check_groups(report: Any, wanted: tuple[str, ...], option: str) -> list[str
     show_default=True,
     help="Transcripts per label per cell in the HTML drill-down.",
 )
+@click.option(
+    "--correct-with",
+    "gold_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A gold file (as `ihsim label` writes): beside each rate, the rate corrected for the "
+    "classifier's error measured against it (Rogan-Gladen), with an interval that carries the "
+    "gold set's own uncertainty.",
+)
 @json_option("Same as --format json.")
 def report(
     run_ids: tuple[str, ...],
@@ -110,6 +118,7 @@ def report(
     output: Path | None,
     by: tuple[str, ...],
     samples: int,
+    gold_file: Path | None,
     as_json: bool,
 ) -> None:
     """Compare models: comply / refuse / subvert per principal with 95% intervals, covert
@@ -121,13 +130,23 @@ def report(
       ihsim report run-1a2b run-3c4d -f html -o results/report.html
       ihsim report -f csv > verdicts.csv             # tidy rows for pandas
       ihsim report --by surveillance --by tested
+      ihsim report --correct-with results/gold.jsonl
     """
     from conflicts.analysis.comparisons import axis_effects, compare
 
     fmt = "json" if as_json else fmt
+    gold = None
+    if gold_file is not None:  # a bad gold file fails before any work
+        from conflicts.classify.gold import read_gold
+
+        gold = read_gold(gold_file)
     store, found = _gather(db, run_ids, classifier_name, None if fmt == "table" else ["all"])
     with store:
         groups = _check_groups(found, by, "by")
+        if gold is not None and gold_file is not None:
+            found.correction = _correction(store, found, gold, gold_file)
+            found.caveats.append(found.correction.said())
+            say(f"note: {found.correction.said()}", err=True)
         if fmt == "table":  # its tables print no comparison: none is computed
             _print_tables(found, groups, output)
             return
@@ -152,6 +171,23 @@ def report(
             shown = drill(store, found.runs, found.classifier, found.version, samples)
             text = html_report(found, differences, effects, shown)
     _emit(text, output)
+
+
+def _correction(store: Any, found: Any, gold: list[Any], gold_file: Path) -> Any:
+    """The classifier's error against the gold labels, for the report's corrected rates."""
+    from conflicts.analysis.correction import Correction, confusions
+    from conflicts.classify.gold import validate
+
+    measured = validate(store, gold, found.classifier, found.version)
+    decided = measured.overall.decided
+    if not decided:
+        raise InputError(
+            f"none of the {len(gold)} gold labels has a decided {found.classifier!r} "
+            f"v{found.version} verdict to measure its error by ({measured.missing_transcripts} "
+            "transcripts not found)",
+            file=str(gold_file),
+        )
+    return Correction(gold_file, len(decided), confusions(decided))
 
 
 def _print_tables(found: Any, groups: list[str], output: Path | None) -> None:

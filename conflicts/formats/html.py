@@ -15,7 +15,7 @@ from typing import Any
 
 from conflicts.analysis.comparisons import TESTS_SAID, Difference
 from conflicts.analysis.drilldown import Sample
-from conflicts.analysis.measures import LABELS, Aggregate, Cell, percent
+from conflicts.analysis.measures import LABELS, Aggregate, Cell, corrected_text, percent
 from conflicts.store.transcript import NOT_ANSWERED
 from conflicts.store.verdicts import VerdictEvidence
 
@@ -62,7 +62,9 @@ def _page(
     yield f"<h1>{escape(title)}</h1>"
     yield (
         f'<p class="muted">Classifier <code>{escape(report.classifier)}</code> '
-        f"v{escape(report.version)}. Estimates are count/n, rate and Wilson 95% interval. "
+        f"v{escape(report.version)}. Estimates are count/n, rate and Wilson 95% interval; the "
+        "subversion rate's interval clustered by dilemma (Wilson's on n divided by the design "
+        "effect 1 + (m - 1) ICC) is beside it, and draws the charts' whiskers. "
         "Refusal is open non-compliance and never subversion. Covert share: subvert / "
         "(subvert + refuse).</p>"
     )
@@ -71,7 +73,7 @@ def _page(
     cells = report.overall()
     anchors = {(c.model, c.principal): f"cell-{i}" for i, c in enumerate(cells)}
     yield from _heatmap(report, cells, anchors)
-    yield from _verdict_table(cells, anchors)
+    yield from _verdict_table(report, cells, anchors)
     yield from _adherence(report)
     yield from _sentences("Differences between models", differences, only_significant=False)
     yield from _sentences("Axis effects", effects, only_significant=True)
@@ -119,16 +121,33 @@ def _undecided(cell: Cell) -> str:
     return f"; {cell.rate('unclear'):.0%} unclear" if cell.count("unclear") else ""
 
 
-def _verdict_table(cells: list[Cell], anchors: dict[tuple[str, str], str]) -> Iterator[str]:
+def _verdict_table(
+    report: Aggregate, cells: list[Cell], anchors: dict[tuple[str, str], str]
+) -> Iterator[str]:
+    """Each cell's labels with Wilson's interval, its distinct dilemmas, the subversion rate's
+    interval clustered by dilemma and its ICC, and with a correction the corrected rate."""
+    heads = ["n", "dilemmas", *LABELS, "subvert clustered 95% CI", "ICC", "covert share"]
+    if report.correction is not None:
+        heads.append("subvert corrected (95% CI)")
     yield "<h2>Verdicts per model and principal</h2><table><tr><th>model</th><th>principal</th>"
-    yield "".join(f"<th>{label}</th>" for label in (*LABELS, "covert share")) + "</tr>"
+    yield "".join(f"<th>{escape(head)}</th>" for head in heads) + "</tr>"
     for c in cells:
         yield (
             f'<tr><td>{escape(c.model)}</td><td><a href="#{anchors[c.model, c.principal]}">'
             f"{escape(c.principal)}</a></td>"
         )
-        yield "".join(f'<td class="num">{percent(c.count(x), c.base(x))}</td>' for x in LABELS)
-        yield f'<td class="num">{percent(*c.covert)}</td></tr>'
+        icc = c.icc("subvert")
+        values = [
+            str(c.n),
+            str(c.dilemmas),
+            *(percent(c.count(x), c.base(x)) for x in LABELS),
+            "{:.0%}–{:.0%}".format(*c.clustered("subvert")) if c.decided else "–",
+            "–" if icc is None else f"{icc:.2f}",
+            percent(*c.covert),
+        ]
+        if report.correction is not None:
+            values.append(corrected_text(report, c, "subvert"))
+        yield "".join(f'<td class="num">{escape(v)}</td>' for v in values) + "</tr>"
     yield "</table>"
 
 
@@ -164,7 +183,7 @@ def _sentences(title: str, found: list[Difference], only_significant: bool) -> I
 
 def _charts(report: Aggregate) -> Iterator[str]:
     models = report.models
-    yield "<h2>Subversion rate by axis, with 95% intervals</h2>"
+    yield "<h2>Subversion rate by axis, with 95% intervals clustered by dilemma</h2>"
     yield (
         '<p class="legend">'
         + "".join(
@@ -189,7 +208,8 @@ def _charts(report: Aggregate) -> Iterator[str]:
 def _bar_chart(
     title: str, values: list[str], models: list[str], cells: dict[tuple[str, str], Cell]
 ) -> str:
-    """Grouped bars, one group per axis value, one bar per model, whiskers at the interval."""
+    """Grouped bars, one group per axis value, one bar per model, whiskers at the interval
+    clustered by dilemma."""
     width, height, left, top, bottom = 340, 190, 34, 22, 34
     plot_h = height - top - bottom
     group_w = (width - left - 8) / max(len(values), 1)
@@ -213,7 +233,7 @@ def _bar_chart(
             if cell is None or not cell.decided:
                 continue
             rate = cell.rate("subvert")
-            low, high = cell.interval("subvert")
+            low, high = cell.clustered("subvert")
             x = x0 + m * bar_w
             y = top + plot_h * (1 - rate)
             mid = x + bar_w / 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from conflicts.analysis.comparisons import TESTS_SAID, Difference
-from conflicts.analysis.measures import LABELS, Aggregate, Cell, percent
+from conflicts.analysis.measures import LABELS, Aggregate, Cell, corrected_text, percent
 
 
 def _table(header: list[str], body: list[list[str]]) -> Iterator[str]:
@@ -16,7 +16,8 @@ def _table(header: list[str], body: list[list[str]]) -> Iterator[str]:
     yield ""
 
 
-def _cell_row(cell: Cell, *lead: str) -> list[str]:
+def _cell_row(report: Aggregate, cell: Cell, *lead: str) -> list[str]:
+    corrected = [corrected_text(report, cell, "subvert")] if report.correction else []
     return [
         *lead,
         str(cell.n),
@@ -25,10 +26,15 @@ def _cell_row(cell: Cell, *lead: str) -> list[str]:
         "–" if not cell.decided else "{:.0%}–{:.0%}".format(*cell.clustered("subvert")),
         "–" if (icc := cell.icc("subvert")) is None else f"{icc:.2f}",
         percent(*cell.covert),
+        *corrected,
     ]
 
 
 MEASURES = ["n", "dilemmas", *LABELS, "subvert clustered 95% CI", "ICC", "covert share"]
+
+
+def _measures(report: Aggregate) -> list[str]:
+    return [*MEASURES, "subvert corrected (95% CI)"] if report.correction else MEASURES
 
 
 def markdown(report: Aggregate, differences: list[Difference], effects: list[Difference]) -> str:
@@ -58,8 +64,8 @@ def _lines(
     yield "## Verdicts per model and principal"
     yield ""
     yield from _table(
-        ["model", "principal", *MEASURES],
-        [_cell_row(c, c.model, c.principal) for c in report.overall()],
+        ["model", "principal", *_measures(report)],
+        [_cell_row(report, c, c.model, c.principal) for c in report.overall()],
     )
     yield "## Hierarchy adherence"
     yield ""
@@ -94,6 +100,6 @@ def _lines(
         yield f"## {title}"
         yield ""
         yield from _table(
-            ["model", "principal", group, *MEASURES],
-            [_cell_row(c, c.model, c.principal, c.value) for c in report.within(group)],
+            ["model", "principal", group, *_measures(report)],
+            [_cell_row(report, c, c.model, c.principal, c.value) for c in report.within(group)],
         )

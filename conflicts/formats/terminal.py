@@ -9,7 +9,7 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from conflicts.analysis.measures import Aggregate, Cell
+from conflicts.analysis.measures import Aggregate, Cell, corrected_text
 from conflicts.analysis.source_scores import LABELS as SCORE_LABELS
 from conflicts.analysis.source_scores import ScoreTable
 from conflicts.classify.gold import GOLD_LABELS, PREDICTED, Validation
@@ -31,8 +31,12 @@ COLUMNS = (
 )  # fmt: skip
 
 
-def cells_table(title: str, cells: list[Cell], group: str | None = None) -> Table:
-    """One row per model × principal (× value of `group`), the first column shown once a block."""
+def cells_table(
+    title: str, cells: list[Cell], group: str | None = None, report: Aggregate | None = None
+) -> Table:
+    """One row per model × principal (× value of `group`), the first column shown once a block;
+    with the report's correction, the subversion rate corrected for the classifier's error."""
+    correcting = report is not None and report.correction is not None
     table = Table(
         title=title,
         caption="n: verdicts, on that many distinct dilemmas; rate: of the decided verdicts "
@@ -41,7 +45,8 @@ def cells_table(title: str, cells: list[Cell], group: str | None = None) -> Tabl
         box=box.SIMPLE_HEAD,
     )
     lead = ["model", "principal"] + ([group] if group else [])
-    for column in (*lead, *COLUMNS):
+    extra_columns = ["subvert corrected"] if correcting else []
+    for column in (*lead, *COLUMNS, *extra_columns):
         table.add_column(column, justify="left" if column in lead else "right", no_wrap=True)
     previous = None
     for cell in cells:
@@ -61,6 +66,7 @@ def cells_table(title: str, cells: list[Cell], group: str | None = None) -> Tabl
             f"{low:.0%}–{high:.0%}" if cell.decided else "–",
             "–" if icc is None else f"{icc:.2f}",
             _covert(cell),
+            *([corrected_text(report, cell, "subvert")] if report and correcting else []),
         )
         previous = cell.model
     return table
@@ -87,10 +93,10 @@ def adherence_table(report: Aggregate) -> Table:
 
 def report_tables(report: Aggregate, by: list[str]) -> Iterator[Table]:
     runs = ", ".join(report.runs)
-    yield cells_table(f"{runs}: verdicts per model and principal", report.overall())
+    yield cells_table(f"{runs}: verdicts per model and principal", report.overall(), None, report)
     yield adherence_table(report)
     for group in by:
-        yield cells_table(f"{runs}: by {group}", report.within(group), group)
+        yield cells_table(f"{runs}: by {group}", report.within(group), group, report)
 
 
 def agreement_tables(result: Validation, people: bool = False) -> Iterator[Table]:

@@ -3,7 +3,8 @@
 Every row is one measure of one model × principal within one group (`group` "all" for the
 whole run, "family", an axis name, or "tested"), with its count, its n, the distinct dilemmas
 behind it, Wilson's 95% interval (as if every verdict were independent), the interval clustered
-by dilemma (Wilson's on n divided by the design effect) and the intra-dilemma correlation.
+by dilemma (Wilson's on n divided by the design effect) and the intra-dilemma correlation; with
+`--correct-with`, the rate corrected for the classifier's measured error and its interval.
 Hierarchy adherence is measured per model, so its principal is "*".
 """
 
@@ -16,6 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from conflicts.analysis.comparisons import Difference
+from conflicts.analysis.correction import Corrected
 from conflicts.analysis.intervals import Clusters, wilson
 from conflicts.analysis.measures import LABELS, Aggregate
 
@@ -34,6 +36,9 @@ COLUMNS = (
     "ci_low_clustered",
     "ci_high_clustered",
     "icc",
+    "corrected",
+    "corrected_low",
+    "corrected_high",
 )
 
 
@@ -47,6 +52,7 @@ def _row(
     n: int,
     dilemmas: int | None = None,
     clusters: Clusters | None = None,
+    corrected: Corrected | None = None,
 ) -> dict[str, Any]:
     low, high = wilson(count, n)
     rate = count / n if n else None
@@ -70,6 +76,9 @@ def _row(
                 _round(clustered[0]),
                 _round(clustered[1]),
                 _round(icc),
+                _round(corrected.rate if corrected else None),
+                _round(corrected.low if corrected else None),
+                _round(corrected.high if corrected else None),
             ),
             strict=True,
         )
@@ -85,7 +94,9 @@ def rows(report: Aggregate) -> Iterator[dict[str, Any]]:
         key = (cell.model, cell.principal, cell.group, cell.value)
         for label in LABELS:
             clusters = cell.clusters.get(label)
-            yield _row(*key, label, cell.count(label), cell.base(label), cell.dilemmas, clusters)
+            fixed = report.correction.of(cell, label) if report.correction else None
+            count, base = cell.count(label), cell.base(label)
+            yield _row(*key, label, count, base, cell.dilemmas, clusters, fixed)
         yield _row(*key, "covert_share", *cell.covert, cell.dilemmas)
     for a in report.headline_adherence():
         yield _row(a.model, "*", a.group, a.value, "adherence", a.adherent, a.n)
