@@ -6,6 +6,7 @@
 - `runs`: `run`, `smoke`, `runs`, `import`.
 - `labels`: `classify`, `label`, `validate`.
 - `reports`: `report`, `compare`, `export`.
+- `power`: `power`, how many dilemmas a comparison needs.
 
 Commands import what they use when they run, so `ihsim --help` loads no SDK.
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from conflicts.cli import labels, reports, runs, scenarios
+from conflicts.cli import labels, power, reports, runs, scenarios
 from conflicts.cli.options import CONTEXT, IhsimGroup
 
 
@@ -36,5 +36,6 @@ for command in (
     reports.report,
     reports.compare_command,
     reports.export_command,
+    power.power_command,
 ):
     main.add_command(command)

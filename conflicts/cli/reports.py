@@ -28,7 +28,7 @@ FORMATS = ("table", "md", "csv", "json", "html")
 EXPORTS = ("jsonl", "csv", "parquet")
 
 
-def _gather(
+def gather(
     db: Path, run_ids: tuple[str, ...], classifier_name: str, paired: list[str] | None = None
 ) -> tuple[Any, Any]:
     """The store and the aggregate over these runs (the latest run when none is named), with
@@ -140,7 +140,7 @@ def report(
         from conflicts.classify.gold import read_gold
 
         gold = read_gold(gold_file)
-    store, found = _gather(db, run_ids, classifier_name, None if fmt == "table" else ["all"])
+    store, found = gather(db, run_ids, classifier_name, None if fmt == "table" else ["all"])
     with store:
         groups = _check_groups(found, by, "by")
         if gold is not None and gold_file is not None:
@@ -293,7 +293,7 @@ def compare_command(
     """
     from conflicts.analysis.comparisons import axis_effects, compare
 
-    store, found = _gather(db, run_ids, classifier_name, list(axis_names))
+    store, found = gather(db, run_ids, classifier_name, list(axis_names))
     with store:
         chosen = list(models) or None
         if axis_names:

@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from conflicts.analysis.measures import Aggregate, Cell, corrected_text
+from conflicts.analysis.power import CellPower
 from conflicts.analysis.source_scores import LABELS as SCORE_LABELS
 from conflicts.analysis.source_scores import ScoreTable
 from conflicts.classify.gold import GOLD_LABELS, PREDICTED, Validation
@@ -169,3 +170,47 @@ def score_tables(tables: list[ScoreTable], classifier: str, version: str) -> Ite
             cells = [str(found.counts[value, label]) for label in SCORE_LABELS]
             table.add_row(inert(value), *cells)
         yield table
+
+
+def power_table(cells: list[CellPower], alpha: float, power: float, effect: float | None) -> Table:
+    """Per model and principal: the subversion rate, its design, and the smallest rise a second
+    arm of the same design would be found to differ by."""
+    table = Table(
+        title=f"what these transcripts can detect (two-sided alpha {alpha}, power {power})",
+        caption="effective n: decided verdicts over the design effect 1 + (m - 1) ICC; "
+        "detectable: the smallest subversion rate a second arm of this design would be told "
+        "apart from this one",
+        box=box.SIMPLE_HEAD,
+    )
+    heads = [
+        "model",
+        "principal",
+        "subvert",
+        "dilemmas",
+        "per dilemma",
+        "ICC",
+        "effective n",
+        "detectable",
+    ]
+    if effect is not None:
+        heads.append(f"dilemmas for {effect:+.0%}")
+    for head in heads:
+        table.add_column(head, justify="left" if head in ("model", "principal") else "right")
+    previous = None
+    for found in cells:
+        cell = found.cell
+        row: list[Text | str] = [
+            Text(inert(cell.model)) if cell.model != previous else "",
+            Text(inert(cell.principal)),
+            f"{found.rate:.0%}",
+            str(cell.dilemmas),
+            f"{found.transcripts_per_dilemma:.1f}",
+            f"{found.icc:.2f}",
+            f"{found.effective_n:,.0f}",
+            "none up to 100%" if found.detectable is None else f"{found.detectable:.0%}",
+        ]
+        if effect is not None:
+            row.append("–" if found.plan is None else f"{found.plan.dilemmas:,}")
+        table.add_row(*row)
+        previous = cell.model
+    return table
