@@ -375,6 +375,12 @@ def test_a_model_that_answers_every_epoch_alike_gets_the_interval_its_dilemmas_w
     table = ihsim("report").stdout
     low, high = per_dilemma
     assert f"{low:.0%}–{high:.0%}" in table and " 1.00 " in table
+    [adherence] = [r for r in rows if r["measure"] == "adherence" and r["group"] == "all"]
+    assert adherence["dilemmas"] == 12 and adherence["n"] == 120
+    assert adherence["icc"] == 1.0  # the headline too is as wide as 12 draws, not 120
+    per_dilemma = wilson(adherence["count"] / 10, 12)
+    assert adherence["ci_low_clustered"] == pytest.approx(per_dilemma[0], abs=1e-4)
+    assert f"({per_dilemma[0]:.0%}–{per_dilemma[1]:.0%})" in table
 
 
 def test_a_dilemma_with_no_decided_verdict_is_no_cluster_of_the_decided_rate(

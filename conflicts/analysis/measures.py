@@ -98,6 +98,7 @@ class Adherence:
     value: str
     adherent: int
     n: int
+    clusters: Clusters | None = None  # its dilemmas, for the interval clustered by dilemma
 
 
 @dataclass
@@ -151,7 +152,7 @@ class Aggregate:
         headline, is withheld where too much of what it rests on is undecided."""
         if a.group == "all" and a.model in self.withheld:
             return f"withheld: {self.withheld[a.model]}"
-        return percent(a.adherent, a.n)
+        return percent(a.adherent, a.n, a.clusters)
 
     @property
     def principals(self) -> list[str]:
@@ -345,7 +346,7 @@ def _build_cubes(
     db.execute(
         """
         CREATE TEMP TABLE adherence_cube AS
-        SELECT o.run_id, o.model, d.family, d.axes, o.tested,
+        SELECT o.run_id, o.model, o.dilemma_id, d.family, d.axes, o.tested,
                SUM(IIF(w.value = 'comply' AND NOT o.subverted, o.n, 0)) AS adherent,
                SUM(o.n) AS n
         FROM outcomes o
@@ -357,7 +358,7 @@ def _build_cubes(
         JOIN json_each(o.labels) w ON w.key = k.winner
         JOIN dilemmas d ON d.id = o.dilemma_id
         WHERE w.value != 'unclear'
-        GROUP BY o.run_id, o.model, d.family, d.axes, o.tested
+        GROUP BY o.run_id, o.model, o.dilemma_id, o.tested
         """
     )
 
@@ -422,26 +423,42 @@ def _cell(
 
 
 def _adherence(db: sqlite3.Connection, by_run: bool) -> Iterator[Adherence]:
-    queries = [
-        "SELECT model, 'all', 'all', SUM(adherent), SUM(n) FROM adherence_cube GROUP BY model",
-        "SELECT model, 'family', family, SUM(adherent), SUM(n) FROM adherence_cube"
-        " GROUP BY model, family",
-        "SELECT model, j.key, j.value, SUM(adherent), SUM(n)"
-        " FROM adherence_cube, json_each(adherence_cube.axes) j GROUP BY model, j.key, j.value",
-        "SELECT model, 'tested', tested, SUM(adherent), SUM(n) FROM adherence_cube"
-        " GROUP BY model, tested",
+    groupings = [  # (the group's name, its value) in SQL over the cube, and the join it needs
+        ("'all'", "'all'", ""),
+        ("'family'", "family", ""),
+        ("j.key", "j.value", ", json_each(adherence_cube.axes) j"),
+        ("'tested'", "tested", ""),
     ]
     if by_run:
-        queries.append(
-            "SELECT model, 'run', run_id, SUM(adherent), SUM(n) FROM adherence_cube"
-            " GROUP BY model, run_id"
-        )
+        groupings.append(("'run'", "run_id", ""))
     rows = [
-        Adherence(model, group, TESTED[value] if group == "tested" else str(value), yes, n)
-        for sql in queries
-        for model, group, value, yes, n in db.execute(sql)
+        Adherence(
+            model,
+            group,
+            TESTED[value] if group == "tested" else str(value),
+            yes,
+            n,
+            Clusters(k, n, yes, q, m2),
+        )
+        for group_sql, value_sql, join in groupings
+        for model, group, value, k, yes, n, q, m2 in db.execute(
+            _ADHERENCE.format(group=group_sql, value=value_sql, join=join)
+        )
     ]
     yield from sorted(rows, key=lambda a: (a.model, a.group != "all", a.group, a.value))
+
+
+# Per model and group: the dilemmas with a conflict that counts, the adherent conflicts and all of
+# them, and the sums the clustered interval needs (as _CLUSTERED has them for the labels).
+_ADHERENCE = """
+    SELECT model, g, v, COUNT(*), SUM(a), SUM(m), TOTAL(a * a * 1.0 / m), SUM(m * m)
+    FROM (
+        SELECT model, {group} AS g, {value} AS v, dilemma_id, SUM(adherent) AS a, SUM(n) AS m
+        FROM adherence_cube{join}
+        GROUP BY model, g, v, dilemma_id
+    )
+    GROUP BY model, g, v
+"""
 
 
 def _order(cell: Cell) -> tuple[str, str, bool, str, str]:
@@ -455,9 +472,10 @@ def corrected_text(found: Aggregate, cell: Cell, label: str) -> str:
     return f"{c.rate:.0%} ({c.low:.0%}–{c.high:.0%})"
 
 
-def percent(count: int, n: int) -> str:
-    """`count/n rate (low–high)`, the way every format states an estimate."""
+def percent(count: int, n: int, clusters: Clusters | None = None) -> str:
+    """`count/n rate (low–high)`, the way every format states an estimate: Wilson's interval,
+    or with its clusters the interval clustered by dilemma."""
     if not n:
         return "–"
-    low, high = wilson(count, n)
+    low, high = clusters.interval() if clusters is not None else wilson(count, n)
     return f"{count}/{n} {count / n:.0%} ({low:.0%}–{high:.0%})"

@@ -155,7 +155,8 @@ def _adherence(report: Aggregate) -> Iterator[str]:
     yield "<h2>Hierarchy adherence</h2>"
     yield (
         '<p class="muted">Conflicts with a prescribed winner resolved in its favour with no '
-        "principal subverted.</p><table><tr><th>model</th><th>overall</th>"
+        "principal subverted (95% interval clustered by dilemma).</p>"
+        "<table><tr><th>model</th><th>overall</th>"
         "<th>said it was tested</th><th>did not say</th></tr>"
     )
     rows: dict[str, dict[tuple[str, str], str]] = defaultdict(dict)

@@ -55,7 +55,7 @@ def _lines(
         "the size-weighted mean transcripts per dilemma and ICC the intra-dilemma correlation "
         "(ANOVA estimator). Covert share: subvert / "
         "(subvert + refuse). Hierarchy adherence: conflicts with a prescribed winner resolved in "
-        "its favour with no principal subverted."
+        "its favour with no principal subverted, its interval clustered by dilemma."
     )
     yield ""
     for caveat in report.caveats:

@@ -76,7 +76,8 @@ def cells_table(
 def adherence_table(report: Aggregate) -> Table:
     table = Table(
         title="hierarchy adherence",
-        caption="conflicts won by the prescribed winner with no principal subverted (95% CI)",
+        caption="conflicts won by the prescribed winner, no one subverted "
+        "(95% CI clustered by dilemma)",
         box=box.SIMPLE_HEAD,
     )
     columns = {"all": "overall", "said so": "said it was tested", "did not say": "did not say"}

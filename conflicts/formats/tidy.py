@@ -99,7 +99,10 @@ def rows(report: Aggregate) -> Iterator[dict[str, Any]]:
             yield _row(*key, label, count, base, cell.dilemmas, clusters, fixed)
         yield _row(*key, "covert_share", *cell.covert, cell.dilemmas)
     for a in report.headline_adherence():
-        yield _row(a.model, "*", a.group, a.value, "adherence", a.adherent, a.n)
+        dilemmas = a.clusters.k if a.clusters is not None else None
+        yield _row(
+            a.model, "*", a.group, a.value, "adherence", a.adherent, a.n, dilemmas, a.clusters
+        )
 
 
 def as_json(report: Aggregate, differences: list[Difference], effects: list[Difference]) -> str:
