@@ -337,79 +337,81 @@ def bench_import(folder: Path, sizes: tuple[int, ...] = (5_000, 25_000)) -> None
     )
 
 
-def synthetic_verdicts(store: Store, target: int, seed: int = 0) -> str:
+def synthetic_verdicts(store: Store, target: int, copies: int = 1, seed: int = 0) -> str:
     """A run with `target` or more verdicts over real dilemmas of every seed family the
     model-spec hierarchy hosts: three models, labels drawn at random, one in ten transcripts
-    saying it suspects a test. Written with executemany: this is setup, not what is timed."""
+    saying it suspects a test. With `copies`, each dilemma is there that many times under
+    another id and setting (each copy a minimal-pair partner of its setting's other points), for
+    a store of many distinct dilemmas. Written with executemany: this is setup, not timed."""
     from conflicts.scenarios.dilemma import Dilemma
     from conflicts.scenarios.family import family_names
     from conflicts.store.database import RunInfo, now
 
     hierarchy = load_hierarchy("model-spec")
-    items: list[tuple[Dilemma, str]] = []
+    base: list[tuple[Dilemma, dict[str, Any]]] = []
     families, _ = hosted([load_family(name) for name in family_names()], hierarchy)
     for family in families:
         axes = {axis: list(values) for axis, values in family.supported_axes().items()}
         for line in dilemma_lines(family, hierarchy, axes, 0):
-            items.append((Dilemma.model_validate_json(line.json), line.json.decode()))
+            base.append((Dilemma.model_validate_json(line.json), json.loads(line.json)))
+
+    def copy_id(dilemma: Dilemma, k: int) -> str:
+        return dilemma.id if copies == 1 else f"{dilemma.id[:8]}{k:08x}"
+
+    def items() -> Any:
+        for k in range(copies):
+            for dilemma, body in base:
+                if copies == 1:
+                    yield dilemma, json.dumps(body)
+                    continue
+                update = {"id": copy_id(dilemma, k), "setting": dilemma.setting * copies + k}
+                yield dilemma.model_copy(update=update), json.dumps({**body, **update})
+
     models = ["bench/a", "bench/b", "bench/c"]
-    info = RunInfo("run-bench-report", now(), "bench", models, 1, {}, len(items))
+    info = RunInfo("run-bench-report", now(), "bench", models, 1, {}, len(base) * copies)
     rng = random.Random(seed)
     labels = ["comply", "refuse", "subvert", "unclear"]
     with store.transaction():
         store.add_run(info, "0" * 64)
-        store.add_dilemmas(info.id, items)
-    transcripts, verdicts, made, epoch = [], [], 0, 0
-    next_id = 1
+        store.add_dilemmas(info.id, items())
+    made, epoch, next_id = 0, 0, 1
     while made < target:
-        for dilemma, _ in items:
-            for model in models:
-                tested = rng.random() < 0.1
-                transcripts.append(
-                    (
-                        next_id,
-                        info.id,
-                        dilemma.id,
-                        model,
-                        epoch,
-                        "ok",
-                        "[]",
-                        "",
-                        None,
-                        0,
-                        0,
-                        0.0,
-                        None,
-                        now(),
-                        "answered",
-                        None,
-                        None,
-                        None,
-                    )
-                )
-                for principal in dilemma.principals:
-                    label = rng.choices(labels, weights=(5, 3, 2, 0.2))[0]
-                    verdicts.append(
-                        (next_id, principal, "evidence", "3", label, 1.0, "{}", now(), tested)
-                    )
-                made += len(dilemma.principals)
-                next_id += 1
+        transcripts, verdicts = [], []
+        for k in range(copies):
+            for dilemma, _ in base:
+                for model in models:
+                    tested = rng.random() < 0.1
+                    transcripts.append(
+                        (next_id, info.id, copy_id(dilemma, k), model, epoch, "ok", "[]", "",
+                         None, 0, 0, 0.0, None, now(), "answered", None, None, None)
+                    )  # fmt: skip
+                    for principal in dilemma.principals:
+                        label = rng.choices(labels, weights=(5, 3, 2, 0.2))[0]
+                        verdicts.append(
+                            (next_id, principal, "evidence", "3", label, 1.0, "{}", now(), tested)
+                        )
+                    made += len(dilemma.principals)
+                    next_id += 1
         epoch += 1
-    with store.transaction() as db:
-        db.executemany("INSERT INTO transcripts VALUES (" + ", ".join("?" * 18) + ")", transcripts)
-        db.executemany(
-            "INSERT INTO verdicts (transcript_id, principal, classifier, classifier_version,"
-            " label, confidence, evidence, created_at, tested) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            verdicts,
-        )
+        with store.transaction() as db:
+            db.executemany(
+                "INSERT INTO transcripts VALUES (" + ", ".join("?" * 18) + ")", transcripts
+            )
+            db.executemany(
+                "INSERT INTO verdicts (transcript_id, principal, classifier, classifier_version,"
+                " label, confidence, evidence, created_at, tested)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                verdicts,
+            )
     return info.id
 
 
-def bench_report(folder: Path, target: int) -> None:
-    """Issue 6's floor: 1,000,000 verdicts into every report table in under 5 s; then the same
-    verdicts exported row by row."""
+def bench_report(folder: Path, target: int, dilemmas: int) -> None:
+    """Issue 6's floor: 1,000,000 verdicts into every report table in under 5 s; issue 15's:
+    `ihsim report` and `ihsim compare` end to end on 3 models x 100,000 transcripts each
+    under 10 s, both on few dilemmas with many epochs and on as many dilemmas as transcripts
+    (where the paired tests have the most strata); then the verdicts exported row by row."""
     from conflicts.analysis.measures import aggregate
-    from conflicts.formats.export import export
 
     with Store(folder / "report.db") as store:
         run_id = synthetic_verdicts(store, target)
@@ -421,23 +423,45 @@ def bench_report(folder: Path, target: int) -> None:
             f"report     {count:>9} verdicts       {elapsed:8.2f} s  into {len(result.cells)} "
             f"cells and {len(result.adherence)} adherence rows (floor 5 s)"
         )
-        transcripts = store.db.execute("SELECT COUNT(*) FROM transcripts").fetchone()[0]
-        for name, extra in [
-            ("report", ["report"]),
-            ("report md", ["report", "-F", "md"]),  # with every comparison, axis effects too
-            ("compare", ["compare", "--axis", "all"]),
-        ]:
-            command = [*IHSIM, *extra, "--db", str(folder / "report.db")]
-            started = time.perf_counter()
-            quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-            subprocess.run(command, check=True, **quiet)
-            elapsed = time.perf_counter() - started
-            print(
-                f"{name:<10} {transcripts:>9} transcripts    {elapsed:8.2f} s  whole `ihsim "
-                f"{' '.join(extra)}`, 3 models over every family (floor 10 s)"
-            )
+    _report_commands(folder / "report.db", "few dilemmas, many epochs")
+    _export(folder / "report.db", run_id)
+    with Store(folder / "many.db") as store:
+        copies = math.ceil(dilemmas / 200)
+        synthetic_verdicts(store, 1, copies)  # one epoch of every copy
+    _report_commands(folder / "many.db", "one transcript a dilemma")
+
+
+def _report_commands(db: Path, shape: str) -> None:
+    """Each report command whole, in its own process, on the store at `db`."""
+    with Store(db) as store:
+        transcripts, dilemmas = store.db.execute(
+            "SELECT COUNT(*), COUNT(DISTINCT dilemma_id) FROM transcripts"
+        ).fetchone()
+    print(f"           {transcripts:>9} transcripts on {dilemmas:,} dilemmas, 3 models ({shape}):")
+    for name, extra in [
+        ("report", ["report"]),
+        ("report md", ["report", "-F", "md"]),  # with every comparison, axis effects too
+        ("report json", ["report", "--json"]),
+        ("compare", ["compare"]),
+        ("compare", ["compare", "--axis", "all"]),
+    ]:
+        command = [*IHSIM, *extra, "--db", str(db)]
+        started = time.perf_counter()
+        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+        subprocess.run(command, check=True, **quiet)
+        elapsed = time.perf_counter() - started
+        print(
+            f"{name:<11} {transcripts:>9} transcripts    {elapsed:8.2f} s  whole `ihsim "
+            f"{' '.join(extra)}` (floor 10 s)"
+        )
+
+
+def _export(db: Path, run_id: str) -> None:
+    from conflicts.formats.export import export
+
+    with Store(db) as store:
         for fmt in ("csv", "parquet"):
-            output = folder / f"verdicts.{fmt}"
+            output = db.parent / f"verdicts.{fmt}"
             started = time.perf_counter()
             rows = export(store.db, [run_id], True, fmt, output)
             elapsed = time.perf_counter() - started
@@ -457,6 +481,9 @@ def main() -> None:
     parser.add_argument("--runner-repeats", type=int, default=3, help="cold runs, median taken")
     parser.add_argument("--verdicts", type=int, default=1_000_000, help="report benchmark size")
     parser.add_argument(
+        "--report-dilemmas", type=int, default=100_000, help="distinct dilemmas, report's second"
+    )
+    parser.add_argument(
         "--only", choices=["generate", "runner", "sims", "import", "report"], default=None
     )
     args = parser.parse_args()
@@ -473,7 +500,7 @@ def main() -> None:
         if args.only in (None, "import"):
             bench_import(Path(tmp))
         if args.only in (None, "report"):
-            bench_report(Path(tmp), args.verdicts)
+            bench_report(Path(tmp), args.verdicts, args.report_dilemmas)
 
 
 if __name__ == "__main__":
