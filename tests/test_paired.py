@@ -23,11 +23,11 @@ def _clusters(
         [(d, json.dumps(a), json.dumps({"setting": 0})) for d, a in axes.items()],
     )
     db.execute(
-        "CREATE TEMP TABLE clusters (run_id, model, principal, dilemma_id, family, axes, tested,"
+        "CREATE TEMP TABLE clusters (model, principal, point, dilemma_id, tested, run_id,"
         " comply, refuse, subvert, unclear, not_applicable)"
     )
     db.executemany(
-        "INSERT INTO clusters VALUES ('r', ?, ?, ?, 'f', '{}', 0, ?, 0, ?, 0, 0)",
+        "INSERT INTO clusters VALUES (?, ?, 0, ?, 0, 'r', ?, 0, ?, 0, 0)",
         [(m, p, d, comply, subvert) for m, p, d, subvert, comply in rows],
     )
     return db

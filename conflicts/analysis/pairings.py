@@ -8,16 +8,18 @@ they were independent samples throws away the pairing and its power.
 The strata are the dilemmas (for an axis, the minimal pairs). Where every stratum holds one
 decided verdict per arm, the test is McNemar's exact test on the discordant strata; where some
 hold more (epochs), it is the Cochran–Mantel–Haenszel test over the strata, with continuity
-correction. Both reduce to sums over the strata, taken here in SQL, so a million verdicts cost
-one join; the distributions are SciPy's, and the tests check the sums against statsmodels'
-`mcnemar` and `StratifiedTable`.
+correction. Both reduce to sums over the strata, taken here with numpy over one read of each
+dilemma's counts (a join in SQL over a row per dilemma, axis and value was most of a large
+report's time); the distributions are SciPy's, and the tests check the sums against
+statsmodels' `mcnemar` and `StratifiedTable`.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Collection
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
+from itertools import combinations, groupby
 from typing import Any
 
 from conflicts.scenarios.axes import NOT_RECORDED, NOT_VARIED
@@ -72,101 +74,130 @@ def pairings(db: sqlite3.Connection, by_run: bool, axes: Collection[str]) -> dic
     """Every pair of models per principal on their shared dilemmas, of runs within a model
     (`by_run`) and of the values of each of `axes` within a model on their minimal pairs; from
     the report's temp table `clusters`."""
-    db.execute(
-        """
-        CREATE TEMP TABLE arms AS
-        SELECT run_id, model, principal, dilemma_id, SUM(subvert) AS s,
-               SUM(comply + refuse + subvert) AS n
-        FROM clusters GROUP BY run_id, model, principal, dilemma_id
-        HAVING n > 0
-        """
-    )
-    try:
-        db.execute(
-            """
-            CREATE TEMP TABLE sides AS
-            SELECT 'model' AS kind, '' AS model, principal, '' AS axis, model AS side,
-                   dilemma_id AS stratum, SUM(s) AS s, SUM(n) AS n
-            FROM arms GROUP BY model, principal, dilemma_id
-            """
-        )
-        if by_run:
-            db.execute(
-                "INSERT INTO sides SELECT 'run', model, principal, '', run_id, dilemma_id, s, n"
-                " FROM arms"
-            )
-        if axes:
-            _axis_sides(db, axes)
-        db.execute(
-            "CREATE INDEX temp.sides_stratum ON sides (kind, model, principal, axis, stratum)"
-        )
-        return {_pair_key(row): _pairing(row) for row in db.execute(_PAIRED)}
-    finally:
-        db.execute("DROP TABLE IF EXISTS temp.sides")
-        db.execute("DROP TABLE IF EXISTS temp.arms")
+    import numpy as np
+
+    split = ", run_id" if by_run else ""  # without it, in the clusters' order: no sort
+    rows = db.execute(
+        f"SELECT model, principal, dilemma_id, MIN(run_id), SUM(subvert),"
+        f" SUM(comply + refuse + subvert) FROM clusters"
+        f" GROUP BY model, principal, point, dilemma_id{split}"
+    ).fetchall()
+    rows = [row for row in rows if row[5] > 0]
+    if not rows:
+        return {}
+    models, principals, dilemmas, runs = (_index(row[i] for row in rows) for i in range(4))
+    model = np.array([models[row[0]] for row in rows])
+    principal = np.array([principals[row[1]] for row in rows])
+    dilemma = np.array([dilemmas[row[2]] for row in rows])
+    run = np.array([runs[row[3]] for row in rows])
+    subverts = np.array([row[4] for row in rows], dtype=float)
+    decided = np.array([row[5] for row in rows], dtype=float)
+    model_names, principal_names, run_names = list(models), list(principals), list(runs)
+    within = model * len(principals) + principal  # a model and principal
+    found: dict[PairKey, Pairing] = {}
+    for cell, a, b, pairing in _pairs(principal, dilemma, model, subverts, decided, len(models)):
+        found["model", "", principal_names[cell], "", model_names[a], model_names[b]] = pairing
+    if by_run:
+        for cell, a, b, pairing in _pairs(within, dilemma, run, subverts, decided, len(runs)):
+            m, p = divmod(cell, len(principals))
+            key = ("run", model_names[m], principal_names[p], "", run_names[a], run_names[b])
+            found[key] = pairing
+    for axis, values, value_of, stratum_of in _strata(db, axes, dilemmas):
+        v, st = value_of[dilemma], stratum_of[dilemma]
+        on = v >= 0
+        arms = (within[on], st[on], v[on], subverts[on], decided[on], len(values))
+        for cell, a, b, pairing in _pairs(*arms):
+            m, p = divmod(cell, len(principals))
+            found["axis", model_names[m], principal_names[p], axis, values[a], values[b]] = pairing
+    return found
 
 
-def _pair_key(row: tuple[Any, ...]) -> PairKey:
-    kind, model, principal, axis, a, b = (str(v) for v in row[:6])
-    return (kind, model, principal, axis, a, b)
+def _index(names: Iterable[str]) -> dict[str, int]:
+    """Each distinct name's place in sorted order, so that side a < side b as strings."""
+    return {name: i for i, name in enumerate(sorted(set(names)))}
 
 
-def _pairing(row: tuple[Any, ...]) -> Pairing:
-    strata, sa, na, sb, nb, single, only_a, only_b, expected, variance = row[6:]
-    return Pairing(strata, sa, na, sb, nb, bool(single), only_a, only_b, expected, variance)
+def _pairs(
+    cell: Any, stratum: Any, side: Any, subverts: Any, decided: Any, sides: int
+) -> Iterator[tuple[int, int, int, Pairing]]:
+    """Within each cell, every pair of sides (a < b) over the strata where both have a decided
+    verdict: (cell, a, b, their pairing)."""
+    import numpy as np
+
+    if not len(cell):
+        return
+    width = int(stratum.max()) + 1
+    rows, row_of = np.unique(cell * width + stratum, return_inverse=True)
+    s = np.zeros((len(rows), sides))
+    n = np.zeros((len(rows), sides))
+    np.add.at(s, (row_of, side), subverts)
+    np.add.at(n, (row_of, side), decided)
+    row_cell = rows // width
+    for a, b in combinations(range(sides), 2):
+        for index, pairing in _paired_sums(row_cell, s, n, a, b):
+            yield index, a, b, pairing
 
 
-def _axis_sides(db: sqlite3.Connection, axes: Collection[str]) -> None:
-    """Each dilemma's arm under each axis value, its stratum the dilemma with that axis taken
-    out; dilemmas where the axis was not varied or not recorded have no value to compare. The
-    strata are found once per dilemma, each body read once, into an indexed table, since a
-    join on a subquery has no index and is quadratic."""
+def _strata(
+    db: sqlite3.Connection, axes: Collection[str], dilemmas: dict[str, int]
+) -> Iterator[tuple[str, list[str], Any, Any]]:
+    """Per axis: its values in order, and for each dilemma (by index) its value's index and its
+    stratum (the dilemma with that axis taken out: family, setting and every other axis), -1
+    where the axis was not varied or not recorded."""
+    import numpy as np
+
     marks = ", ".join("?" * len(axes))
-    db.execute(
+    rows = db.execute(
         f"""
-        CREATE TEMP TABLE strata AS
-        SELECT d.id AS dilemma_id, j.key AS axis, j.value AS value,
+        SELECT j.key, j.value, d.id,
                d.family || char(31) || d.setting || char(31)
-                   || json_remove(d.axes, '$."' || j.key || '"') AS stratum
+                   || json_remove(d.axes, '$."' || j.key || '"')
         FROM (
             SELECT id, family, axes, json_extract(body, '$.setting') AS setting FROM dilemmas
-            WHERE id IN (SELECT dilemma_id FROM arms)
+            WHERE id IN (SELECT dilemma_id FROM clusters)
         ) d, json_each(d.axes) j
         WHERE j.key IN ({marks}) AND j.value NOT IN (?, ?)
+        ORDER BY j.key
         """,
         (*axes, NOT_VARIED, NOT_RECORDED),
-    )
-    try:
-        db.execute("CREATE INDEX temp.strata_dilemma ON strata (dilemma_id)")
-        db.execute(
-            """
-            INSERT INTO sides
-            SELECT 'axis', a.model, a.principal, t.axis, t.value, t.stratum, SUM(a.s), SUM(a.n)
-            FROM (
-                SELECT model, principal, dilemma_id, SUM(s) AS s, SUM(n) AS n
-                FROM arms GROUP BY model, principal, dilemma_id
-            ) a
-            JOIN strata t ON t.dilemma_id = a.dilemma_id
-            GROUP BY a.model, a.principal, t.axis, t.stratum, t.value
-            """
+    ).fetchall()
+    for axis, group in groupby(rows, key=lambda row: row[0]):
+        items = list(group)
+        values = sorted({row[1] for row in items})
+        index = {value: i for i, value in enumerate(values)}
+        strata: dict[str, int] = {}
+        value_of = np.full(len(dilemmas), -1)
+        stratum_of = np.full(len(dilemmas), -1)
+        for _, value, dilemma, stratum in items:
+            value_of[dilemmas[dilemma]] = index[value]
+            stratum_of[dilemmas[dilemma]] = strata.setdefault(stratum, len(strata))
+        yield axis, values, value_of, stratum_of
+
+
+def _paired_sums(row_cell: Any, s: Any, n: Any, a: int, b: int) -> Iterator[tuple[int, Pairing]]:
+    """Per cell, value a against value b over the strata where both have a decided verdict."""
+    import numpy as np
+
+    both = (n[:, a] > 0) & (n[:, b] > 0)
+    c, sa, na, sb, nb = row_cell[both], s[both, a], n[both, a], s[both, b], n[both, b]
+    t, m = na + nb, sa + sb
+    expected = na * m / t
+    variance = np.where(t > 1, na * nb * m * (t - m) / (t * t * np.maximum(t - 1, 1)), 0.0)
+    for index in np.unique(c):
+        own = c == index
+        single = bool(na[own].max() == 1 and nb[own].max() == 1)
+        yield (
+            int(index),
+            Pairing(
+                int(own.sum()),
+                int(sa[own].sum()),
+                int(na[own].sum()),
+                int(sb[own].sum()),
+                int(nb[own].sum()),
+                single,
+                int((sa[own] > sb[own]).sum()),
+                int((sb[own] > sa[own]).sum()),
+                float(expected[own].sum()),
+                float(variance[own].sum()),
+            ),
         )
-    finally:
-        db.execute("DROP TABLE IF EXISTS temp.strata")
-
-
-# Per pair of sides sharing a stratum: the strata, each arm's counts, whether every stratum held
-# one verdict per arm, the strata where only one arm subverted, and the CMH expectation and
-# variance of arm a's subversions (hypergeometric, given each stratum's margins).
-_PAIRED = """
-    SELECT x.kind, x.model, x.principal, x.axis, x.side, y.side,
-           COUNT(*), SUM(x.s), SUM(x.n), SUM(y.s), SUM(y.n),
-           MAX(x.n) = 1 AND MAX(y.n) = 1, SUM(x.s > y.s), SUM(y.s > x.s),
-           TOTAL(x.n * (x.s + y.s) * 1.0 / (x.n + y.n)),
-           TOTAL(IIF(x.n + y.n > 1,
-               x.n * y.n * (x.s + y.s) * (x.n + y.n - x.s - y.s) * 1.0
-               / ((x.n + y.n) * (x.n + y.n) * (x.n + y.n - 1.0)), 0))
-    FROM sides x JOIN sides y
-        ON y.kind = x.kind AND y.model = x.model AND y.principal = x.principal
-        AND y.axis = x.axis AND y.stratum = x.stratum AND y.side > x.side
-    GROUP BY x.kind, x.model, x.principal, x.axis, x.side, y.side
-"""
