@@ -108,6 +108,9 @@ def test_report_corrects_with_a_gold_file(ihsim: Invoke) -> None:
         in ihsim("report", "--correct-with", "gold.jsonl", "-F", "md").stdout
     )
     assert ihsim("report", "--json").stdout.count('"corrected": null') > 0
+    page = ihsim("report", "--correct-with", "gold.jsonl", "-F", "html").stdout
+    assert "<th>subvert corrected (95% CI)</th>" in page
+    assert f"{expected:.0%} (" in page
 
 
 def test_a_gold_file_that_measures_nothing_is_bad_input(ihsim: Invoke) -> None:

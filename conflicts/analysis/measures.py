@@ -390,29 +390,39 @@ def _build_cubes(
     )
 
 
+def _breakdowns(
+    db: sqlite3.Connection, points: str, summed: str, from_points: str, by_run: bool
+) -> list[str]:
+    """The queries of every breakdown: overall, by family and by axis from the temp table
+    `points` this makes (each dilemma summed once into its axis point by `summed`), by test
+    awareness and by run from the dilemmas, which those split."""
+    db.execute(
+        f"CREATE TEMP TABLE {points} AS SELECT m.family, m.axes, s.* FROM ("
+        + summed.format(label="key AS point", key="point", split="")
+        + ") s JOIN (SELECT DISTINCT point, family, axes FROM dilemma_points) m"
+        " ON m.point = s.point"
+    )
+    queries = [
+        from_points.format(group=group, value=value, join=join)
+        for group, value, join in [
+            ("'all'", "'all'", ""),
+            ("'family'", "family", ""),
+            ("j.key", "j.value", f", json_each({points}.axes) j"),
+        ]
+    ]
+    queries.append(summed.format(label="'tested', key", key="tested", split=", tested"))
+    if by_run:
+        queries.append(summed.format(label="'run', key", key="run_id", split=", run_id"))
+    return queries
+
+
 def _cells(db: sqlite3.Connection, by_run: bool) -> Iterator[Cell]:
     """Every cell's counts and cluster sums. Each dilemma is summed once into its axis point
     (family and axes), so the overall, family and axis breakdowns add up a few hundred points,
     not a row per dilemma; test awareness and runs split a dilemma, and are summed from its
     clusters."""
-    db.execute(
-        "CREATE TEMP TABLE points AS SELECT m.family, m.axes, s.* FROM ("
-        + _SUMMED.format(label="key AS point", key="point", split="")
-        + ") s JOIN (SELECT DISTINCT point, family, axes FROM dilemma_points) m"
-        " ON m.point = s.point"
-    )
     try:
-        queries = [
-            _FROM_POINTS.format(group=group, value=value, join=join)
-            for group, value, join in [
-                ("'all'", "'all'", ""),
-                ("'family'", "family", ""),
-                ("j.key", "j.value", ", json_each(points.axes) j"),
-            ]
-        ]
-        queries.append(_SUMMED.format(label="'tested', key", key="tested", split=", tested"))
-        if by_run:
-            queries.append(_SUMMED.format(label="'run', key", key="run_id", split=", run_id"))
+        queries = _breakdowns(db, "points", _SUMMED, _FROM_POINTS, by_run)
         cells: dict[tuple[str, str, str, str], Cell] = {}
         for sql in queries:
             for row in db.execute(sql):
@@ -484,24 +494,8 @@ def _cell(
 def _adherence(db: sqlite3.Connection, by_run: bool) -> Iterator[Adherence]:
     """Adherence per model and group, its dilemmas summed into their axis points first, as the
     cells' are."""
-    db.execute(
-        "CREATE TEMP TABLE adherence_points AS SELECT m.family, m.axes, s.* FROM ("
-        + _ADHERENCE.format(label="key AS point", key="point", split="")
-        + ") s JOIN (SELECT DISTINCT point, family, axes FROM dilemma_points) m"
-        " ON m.point = s.point"
-    )
     try:
-        queries = [
-            _ADHERENCE_FROM_POINTS.format(group=group, value=value, join=join)
-            for group, value, join in [
-                ("'all'", "'all'", ""),
-                ("'family'", "family", ""),
-                ("j.key", "j.value", ", json_each(adherence_points.axes) j"),
-            ]
-        ]
-        queries.append(_ADHERENCE.format(label="'tested', key", key="tested", split=", tested"))
-        if by_run:
-            queries.append(_ADHERENCE.format(label="'run', key", key="run_id", split=", run_id"))
+        queries = _breakdowns(db, "adherence_points", _ADHERENCE, _ADHERENCE_FROM_POINTS, by_run)
         rows = [
             Adherence(
                 model,

@@ -141,9 +141,9 @@ def _pairs(
 def _strata(
     db: sqlite3.Connection, axes: Collection[str], dilemmas: dict[str, int]
 ) -> Iterator[tuple[str, list[str], Any, Any]]:
-    """Per axis: its values in order, and for each dilemma (by index) its value's index and its
-    stratum (the dilemma with that axis taken out: family, setting and every other axis), -1
-    where the axis was not varied or not recorded."""
+    """Per axis: its values in order, and for each dilemma of `dilemmas` (by index) its value's
+    index and its stratum (the dilemma with that axis taken out: family, setting and every
+    other axis), -1 where the axis was not varied or not recorded."""
     import numpy as np
 
     marks = ", ".join("?" * len(axes))
@@ -162,7 +162,7 @@ def _strata(
         (*axes, NOT_VARIED, NOT_RECORDED),
     ).fetchall()
     for axis, group in groupby(rows, key=lambda row: row[0]):
-        items = list(group)
+        items = [row for row in group if row[2] in dilemmas]  # the others decided nothing
         values = sorted({row[1] for row in items})
         index = {value: i for i, value in enumerate(values)}
         strata: dict[str, int] = {}
