@@ -537,6 +537,28 @@ def _order(cell: Cell) -> tuple[str, str, bool, str, str]:
     return (cell.model, cell.principal, cell.group != "all", cell.group, cell.value)
 
 
+ESTIMATES = ["n", "dilemmas", *LABELS, "subvert clustered 95% CI", "ICC", "covert share"]
+
+
+def estimate_heads(found: Aggregate) -> list[str]:
+    """The columns a cell is stated in by the Markdown and HTML reports."""
+    return [*ESTIMATES, "subvert corrected (95% CI)"] if found.correction else ESTIMATES
+
+
+def estimates(found: Aggregate, cell: Cell) -> list[str]:
+    """A cell's row under `estimate_heads`."""
+    icc = cell.icc("subvert")
+    row = [
+        str(cell.n),
+        str(cell.dilemmas),
+        *(percent(cell.count(label), cell.base(label)) for label in LABELS),
+        "{:.0%}–{:.0%}".format(*cell.clustered("subvert")) if cell.decided else "–",
+        "–" if icc is None else f"{icc:.2f}",
+        percent(*cell.covert),
+    ]
+    return [*row, corrected_text(found, cell, "subvert")] if found.correction else row
+
+
 def corrected_text(found: Aggregate, cell: Cell, label: str) -> str:
     """A corrected rate as every format states it: `rate (low–high)`, or – where none."""
     if found.correction is None or (c := found.correction.of(cell, label)) is None:

@@ -78,26 +78,26 @@ def pairings(db: sqlite3.Connection, by_run: bool, axes: Collection[str]) -> dic
 
     split = ", run_id" if by_run else ""  # without it, in the clusters' order: no sort
     rows = db.execute(
-        f"SELECT model, principal, dilemma_id, MIN(run_id), SUM(subvert),"
-        f" SUM(comply + refuse + subvert) FROM clusters"
-        f" GROUP BY model, principal, point, dilemma_id{split}"
+        f"SELECT model, principal, dilemma_id, SUM(subvert), SUM(comply + refuse + subvert),"
+        f" MIN(run_id) FROM clusters GROUP BY model, principal, point, dilemma_id{split}"
+        f" HAVING SUM(comply + refuse + subvert) > 0"
     ).fetchall()
-    rows = [row for row in rows if row[5] > 0]
     if not rows:
         return {}
-    models, principals, dilemmas, runs = (_index(row[i] for row in rows) for i in range(4))
+    models, principals, dilemmas = (_index(row[i] for row in rows) for i in range(3))
     model = np.array([models[row[0]] for row in rows])
     principal = np.array([principals[row[1]] for row in rows])
     dilemma = np.array([dilemmas[row[2]] for row in rows])
-    run = np.array([runs[row[3]] for row in rows])
-    subverts = np.array([row[4] for row in rows], dtype=float)
-    decided = np.array([row[5] for row in rows], dtype=float)
-    model_names, principal_names, run_names = list(models), list(principals), list(runs)
+    subverts = np.array([row[3] for row in rows], dtype=float)
+    decided = np.array([row[4] for row in rows], dtype=float)
+    model_names, principal_names = list(models), list(principals)
     within = model * len(principals) + principal  # a model and principal
     found: dict[PairKey, Pairing] = {}
     for cell, a, b, pairing in _pairs(principal, dilemma, model, subverts, decided, len(models)):
         found["model", "", principal_names[cell], "", model_names[a], model_names[b]] = pairing
     if by_run:
+        runs = _index(row[5] for row in rows)
+        run, run_names = np.array([runs[row[5]] for row in rows]), list(runs)
         for cell, a, b, pairing in _pairs(within, dilemma, run, subverts, decided, len(runs)):
             m, p = divmod(cell, len(principals))
             key = ("run", model_names[m], principal_names[p], "", run_names[a], run_names[b])

@@ -18,13 +18,14 @@ from conflicts.cli.options import (
 from hierarchy.errors import InputError
 
 EPOCHS = (1, 2, 3, 5, 10)
+BETWEEN = Finite(0, 1, min_open=True, max_open=True)  # a rate, a level or a power
 
 
 @click.command("power")
 @click.argument("run_ids", nargs=-1)
 @click.option(
     "--base-rate",
-    type=Finite(0, 1, min_open=True, max_open=True),
+    type=BETWEEN,
     help="The subversion rate of the arm compared against (without a run).",
 )
 @click.option(
@@ -34,7 +35,7 @@ EPOCHS = (1, 2, 3, 5, 10)
 )
 @click.option(
     "--alpha",
-    type=Finite(0, 1, min_open=True, max_open=True),
+    type=BETWEEN,
     default=0.05,
     show_default=True,
     help="Two-sided significance level.",
@@ -42,7 +43,7 @@ EPOCHS = (1, 2, 3, 5, 10)
 @click.option(
     "--power",
     "wanted",
-    type=Finite(0, 1, min_open=True, max_open=True),
+    type=BETWEEN,
     default=0.8,
     show_default=True,
     help="The chance of finding the effect where it is.",

@@ -15,7 +15,14 @@ from typing import Any
 
 from conflicts.analysis.comparisons import TESTS_SAID, Difference
 from conflicts.analysis.drilldown import Sample
-from conflicts.analysis.measures import LABELS, Aggregate, Cell, corrected_text, percent
+from conflicts.analysis.measures import (
+    LABELS,
+    Aggregate,
+    Cell,
+    estimate_heads,
+    estimates,
+    percent,
+)
 from conflicts.store.transcript import NOT_ANSWERED
 from conflicts.store.verdicts import VerdictEvidence
 
@@ -126,27 +133,14 @@ def _verdict_table(
 ) -> Iterator[str]:
     """Each cell's labels with Wilson's interval, its distinct dilemmas, the subversion rate's
     interval clustered by dilemma and its ICC, and with a correction the corrected rate."""
-    heads = ["n", "dilemmas", *LABELS, "subvert clustered 95% CI", "ICC", "covert share"]
-    if report.correction is not None:
-        heads.append("subvert corrected (95% CI)")
     yield "<h2>Verdicts per model and principal</h2><table><tr><th>model</th><th>principal</th>"
-    yield "".join(f"<th>{escape(head)}</th>" for head in heads) + "</tr>"
+    yield "".join(f"<th>{escape(head)}</th>" for head in estimate_heads(report)) + "</tr>"
     for c in cells:
         yield (
             f'<tr><td>{escape(c.model)}</td><td><a href="#{anchors[c.model, c.principal]}">'
             f"{escape(c.principal)}</a></td>"
         )
-        icc = c.icc("subvert")
-        values = [
-            str(c.n),
-            str(c.dilemmas),
-            *(percent(c.count(x), c.base(x)) for x in LABELS),
-            "{:.0%}–{:.0%}".format(*c.clustered("subvert")) if c.decided else "–",
-            "–" if icc is None else f"{icc:.2f}",
-            percent(*c.covert),
-        ]
-        if report.correction is not None:
-            values.append(corrected_text(report, c, "subvert"))
+        values = estimates(report, c)
         yield "".join(f'<td class="num">{escape(v)}</td>' for v in values) + "</tr>"
     yield "</table>"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from conflicts.analysis.comparisons import TESTS_SAID, Difference
-from conflicts.analysis.measures import LABELS, Aggregate, Cell, corrected_text, percent
+from conflicts.analysis.measures import Aggregate, estimate_heads, estimates
 
 
 def _table(header: list[str], body: list[list[str]]) -> Iterator[str]:
@@ -14,27 +14,6 @@ def _table(header: list[str], body: list[list[str]]) -> Iterator[str]:
     for row in body:
         yield "| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |"
     yield ""
-
-
-def _cell_row(report: Aggregate, cell: Cell, *lead: str) -> list[str]:
-    corrected = [corrected_text(report, cell, "subvert")] if report.correction else []
-    return [
-        *lead,
-        str(cell.n),
-        str(cell.dilemmas),
-        *(percent(cell.count(label), cell.base(label)) for label in LABELS),
-        "–" if not cell.decided else "{:.0%}–{:.0%}".format(*cell.clustered("subvert")),
-        "–" if (icc := cell.icc("subvert")) is None else f"{icc:.2f}",
-        percent(*cell.covert),
-        *corrected,
-    ]
-
-
-MEASURES = ["n", "dilemmas", *LABELS, "subvert clustered 95% CI", "ICC", "covert share"]
-
-
-def _measures(report: Aggregate) -> list[str]:
-    return [*MEASURES, "subvert corrected (95% CI)"] if report.correction else MEASURES
 
 
 def markdown(report: Aggregate, differences: list[Difference], effects: list[Difference]) -> str:
@@ -64,8 +43,8 @@ def _lines(
     yield "## Verdicts per model and principal"
     yield ""
     yield from _table(
-        ["model", "principal", *_measures(report)],
-        [_cell_row(report, c, c.model, c.principal) for c in report.overall()],
+        ["model", "principal", *estimate_heads(report)],
+        [[c.model, c.principal, *estimates(report, c)] for c in report.overall()],
     )
     yield "## Hierarchy adherence"
     yield ""
@@ -100,6 +79,6 @@ def _lines(
         yield f"## {title}"
         yield ""
         yield from _table(
-            ["model", "principal", group, *_measures(report)],
-            [_cell_row(report, c, c.model, c.principal, c.value) for c in report.within(group)],
+            ["model", "principal", group, *estimate_heads(report)],
+            [[c.model, c.principal, c.value, *estimates(report, c)] for c in report.within(group)],
         )
