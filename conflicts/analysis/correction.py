@@ -79,9 +79,7 @@ class Correction:
             confusion = self.confusions.get(label)
             found = None
             if confusion is not None and confusion.informative and cell.decided:
-                clusters = cell.clusters.get(label)
-                effective = cell.decided / clusters.design_effect if clusters else cell.decided
-                found = corrected(confusion, cell.rate(label), effective)
+                found = corrected(confusion, cell.rate(label), cell.effective_n(label))
             self._done[key] = found
         return self._done[key]
 

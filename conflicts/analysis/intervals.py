@@ -58,13 +58,18 @@ class Clusters:
         icc = self.icc
         return weighted if icc is None else 1 + (weighted - 1) * icc
 
+    @property
+    def effective_n(self) -> float:
+        """What the n draws are worth as independent ones: n / design effect."""
+        return self.n / self.design_effect if self.n else 0.0
+
     def interval(self, z: float = Z95) -> tuple[float, float]:
         """Wilson's interval on the effective sample size, n / design effect: as wide as the
         dilemmas warrant when answers to one dilemma agree, Wilson's own when each dilemma
         has one transcript (or its answers are independent)."""
         if not self.n:
             return (0.0, 1.0)
-        effective = self.n / self.design_effect
+        effective = self.effective_n
         return wilson(self.successes / self.n * effective, effective, z)
 
 

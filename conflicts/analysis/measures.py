@@ -79,6 +79,12 @@ class Cell:
         found = self.clusters.get(label)
         return found.interval() if found is not None else self.interval(label)
 
+    def effective_n(self, label: str) -> float:
+        """What the verdicts in a rate's base are worth as independent draws, clustered by
+        dilemma; the base itself where nothing says how they cluster."""
+        found = self.clusters.get(label)
+        return found.effective_n if found is not None else float(self.base(label))
+
     def icc(self, label: str) -> float | None:
         found = self.clusters.get(label)
         return found.icc if found is not None else None

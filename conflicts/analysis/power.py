@@ -97,10 +97,9 @@ def of_cell(cell: Cell, alpha: float, power: float, effect: float | None) -> Cel
     """A cell's power: its design (epochs and ICC) as the run found it."""
     clusters = cell.clusters.get("subvert")
     icc = (clusters.icc if clusters is not None else None) or 0.0
-    deff = clusters.design_effect if clusters is not None else 1.0
     dilemmas = clusters.k if clusters is not None else cell.dilemmas  # those with a decided verdict
     per_dilemma = cell.decided / dilemmas if dilemmas else 0.0
-    effective = cell.decided / deff if cell.decided else 0.0
+    effective = cell.effective_n("subvert")
     rate = cell.rate("subvert")
     plan = None
     if effect is not None and 0 < rate + effect < 1:
