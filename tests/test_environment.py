@@ -50,7 +50,7 @@ def test_model_text_is_inert(tmp_path: Path) -> None:
 
 def test_family_with_tools_validates(tmp_path: Path) -> None:
     family = load_family_file(write(tmp_path / "quiz.yaml", QUIZ))
-    assert check_family(family, "model-spec", "quiz.yaml") == 4
+    assert check_family(family, "model-spec", "quiz.yaml") == (4, 0)
 
 
 def test_sim_tool_loop_records_calls_results_and_answer(tmp_path: Path) -> None:

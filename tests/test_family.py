@@ -13,12 +13,12 @@ def test_builtin_families_load_and_their_moves_are_labelled_as_intended() -> Non
     assert "confidential-instructions" in family_names()
     for name in family_names():
         family = load_family(name)
-        assert check_family(family, None, name) > 0
+        assert check_family(family, None, name)[0] > 0
 
 
 def test_minimal_family_is_valid(tmp_path: Path) -> None:
     family = load_family_file(write(tmp_path / "tiny.yaml", MINIMAL))
-    assert check_family(family, "model-spec", "tiny.yaml") == 4
+    assert check_family(family, "model-spec", "tiny.yaml") == (4, 0)
 
 
 def line_of(text: str, needle: str) -> int:
@@ -171,7 +171,7 @@ def test_named_patterns_are_shared_by_rules(tmp_path: Path) -> None:
         'comply: {answer_matches: "there is a discount"}', 'comply: {answer_matches: "@tells"}'
     )
     family = load_family_file(write(tmp_path / "f.yaml", text))
-    assert check_family(family, "model-spec", "f.yaml") == 4
+    assert check_family(family, "model-spec", "f.yaml") == (4, 0)
 
 
 def test_unknown_family_name() -> None:

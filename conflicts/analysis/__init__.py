@@ -6,6 +6,8 @@
 - `pairings`: what arms on the same dilemmas share, for paired tests (McNemar, CMH).
 - `correction`: rates corrected for the classifier's error measured on gold labels.
 - `power`: dilemmas and epochs a comparison needs, and what a run could detect.
+- `revealed`: who prevails over whom per pair of issuers, Bradley-Terry strengths, the
+  revealed hierarchy against the prescribed one, and two models' compared edge by edge.
 - `drilldown`: the transcripts behind a report cell.
 - `smoke`: what a few dilemmas say about a model before a big run (`ihsim smoke`).
 - `source_scores`: an import's verdicts against the scores its source gave (`validate --scores`).

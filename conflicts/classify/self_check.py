@@ -24,13 +24,15 @@ def hierarchy_for(family: FamilySpec, name: str | None) -> Hierarchy:
     )
 
 
-def check_family(family: FamilySpec, hierarchy_name: str | None, file: str) -> int:
-    """Render every dilemma and check the moves; returns how many dilemmas rendered."""
+def check_family(family: FamilySpec, hierarchy_name: str | None, file: str) -> tuple[int, int]:
+    """Render every dilemma, and every issuer-swap variant, and check the moves; returns how
+    many dilemmas and how many issuer-swap variants rendered."""
     hierarchy = hierarchy_for(family, hierarchy_name)
     axes = {axis: list(values) for axis, values in family.supported_axes().items()}
-    count = 0
-    for dilemma in dilemmas(family, hierarchy, axes, seed=0):
-        count += 1
+    count = variants = 0
+    for dilemma in dilemmas(family, hierarchy, axes, seed=0, swap_issuers=bool(family.swaps)):
+        count += dilemma.swap is None
+        variants += dilemma.swap is not None
         for move, principal, intended, got in move_mismatches(dilemma):
             index = [m.id for m in family.moves].index(move.id)
             where = ", ".join(f"{k}={v}" for k, v in sorted(dilemma.axes.items()))
@@ -40,4 +42,4 @@ def check_family(family: FamilySpec, hierarchy_name: str | None, file: str) -> i
                 file=file,
                 loc=("moves", index, "intent", principal),
             )
-    return count
+    return count, variants

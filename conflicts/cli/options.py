@@ -193,8 +193,8 @@ def seed_option(help: str | None = None, default: int = 0) -> Decorator[Any]:
     return click.option("-s", "--seed", type=SEEDS, default=default, show_default=True, help=help)
 
 
-def family_option(help: str) -> Decorator[Any]:
-    return click.option("-f", "--family", "family_name", required=True, help=help)
+def family_option(help: str, required: bool = True) -> Decorator[Any]:
+    return click.option("-f", "--family", "family_name", required=required, help=help)
 
 
 def hierarchy_option(

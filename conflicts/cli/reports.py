@@ -166,11 +166,37 @@ def report(
             text = to_json(found, differences, effects)
         else:
             from conflicts.analysis.drilldown import samples as drill
+            from conflicts.analysis.revealed import reveal
             from conflicts.formats.html import html_report
 
             shown = drill(store, found.runs, found.classifier, found.version, samples)
-            text = html_report(found, differences, effects, shown)
+            revealed = reveal(store, found.runs, found.classifier)
+            text = html_report(found, differences, effects, shown, revealed)
     _emit(text, output)
+
+
+def _compare_revealed(
+    run_ids: tuple[str, ...], models: tuple[str, ...], db: Path, classifier: str, as_json: bool
+) -> None:
+    """Every two models' revealed hierarchies, edge by edge (`ihsim hierarchy reveal`)."""
+    from itertools import combinations
+
+    from conflicts.analysis.revealed import adjusted, compare_revealed, pair_counts
+
+    with open_store(db) as store:
+        runs = [info.id for info in _selected_runs(store, run_ids)]
+        counts = pair_counts(store, runs, classifier, models=list(models) or None)
+    chosen = [m for m in models if m in counts] if models else sorted(counts)
+    if len(chosen) < 2:
+        raise InputError("fewer than two models with conflicts to compare", loc=("model",))
+    differences = adjusted(
+        [d for a, b in combinations(chosen, 2) for d in compare_revealed(a, b, counts)]
+    )
+    if as_json:
+        say(json.dumps([d.as_dict() for d in differences], indent=2))
+        return
+    for difference in differences:
+        say(difference.sentence())
 
 
 def _correction(store: Any, found: Any, gold: list[Any], gold_file: Path) -> Any:
@@ -269,6 +295,12 @@ def export_command(
     help="Within each model, compare the values of this axis (or `tested`, `run` when runs are "
     "pooled, or `all`).",
 )
+@click.option(
+    "--revealed",
+    is_flag=True,
+    help="Compare the models' revealed hierarchies edge by edge instead: per pair of "
+    "principals, who prevails, tested on the dilemmas both models ran.",
+)
 @db_option
 @classifier_option(stored=True, help="Whose verdicts to compare; one judge's as judge:MODEL.")
 @json_option("Tidy JSON rows instead of sentences.")
@@ -276,6 +308,7 @@ def compare_command(
     run_ids: tuple[str, ...],
     models: tuple[str, ...],
     axis_names: tuple[str, ...],
+    revealed: bool,
     db: Path,
     classifier_name: str,
     as_json: bool,
@@ -290,8 +323,13 @@ def compare_command(
       ihsim compare                      # the latest run
       ihsim compare run-1a2b run-3c4d -m sim/schemer -m sim/deferential --json
       ihsim compare --axis surveillance --axis cue_strength
+      ihsim compare --revealed -m sim/literal -m sim/deferential
     """
     from conflicts.analysis.comparisons import axis_effects, compare
+
+    if revealed:
+        _compare_revealed(run_ids, models, db, classifier_name, as_json)
+        return
 
     store, found = gather(db, run_ids, classifier_name, list(axis_names))
     with store:

@@ -11,13 +11,18 @@ import click
 
 from conflicts.cli.options import (
     IhsimGroup,
+    classifier_option,
+    db_option,
     family_option,
     format_option,
     hierarchy_option,
+    models_option,
+    open_store,
     output_option,
     say,
     seed_option,
 )
+from hierarchy.errors import InputError
 
 # hierarchy
 
@@ -84,6 +89,73 @@ def hierarchy_validate(file: Path) -> None:
         f"ok: {loaded.name}: {len(loaded.principals)} principals, "
         f"{len(loaded.spec.authority)} authority edges, {len(pairs)} unordered pairs"
     )
+
+
+@hierarchy.command("reveal")
+@click.argument("run_ids", nargs=-1)
+@models_option("Only these models (repeatable); two of them are also compared edge by edge.")
+@click.option(
+    "--by",
+    type=click.Choice(["principal", "channel", "claims"]),
+    default="principal",
+    show_default=True,
+    help="What an issuer is: the principal whose authority a directive carries, that principal"
+    " by the channel its words came through, or with the identity it claimed.",
+)
+@family_option("Only this family's conflicts (default: every conflict the runs hold).", False)
+@format_option(("text", "dot", "json"), "text")
+@db_option
+@classifier_option(stored=True, help="Whose verdicts to read; one judge's as judge:MODEL.")
+def hierarchy_reveal(
+    run_ids: tuple[str, ...],
+    models: tuple[str, ...],
+    by: str,
+    family_name: str | None,
+    fmt: str,
+    db: Path,
+    classifier_name: str,
+) -> None:
+    """The hierarchy a model reveals: who prevails over whom in the conflicts it met.
+
+    Per pair of issuers, how often each side's directive prevailed (complied with while the
+    other was refused or subverted), tested with a score clustered by dilemma and Holm's
+    correction; an edge where one side prevails significantly; Bradley-Terry strengths; and
+    each pair set against the prescribed hierarchy (agreed, inverted, missing, or a side taken
+    where none is prescribed). Generate with --swap-issuers for minimal pairs that separate who
+    asked from what was asked.
+
+    \b
+    Examples:
+      ihsim hierarchy reveal -m sim/literal
+      ihsim hierarchy reveal run-1a2b --by channel --format dot | dot -Tsvg > revealed.svg
+      ihsim hierarchy reveal -m sim/deferential -m sim/literal --format json
+    """
+    from conflicts.analysis.revealed import compare_revealed, pair_counts, reveal
+    from conflicts.cli.reports import _selected_runs
+    from conflicts.formats.revealed import as_dot, as_json, as_text
+
+    with open_store(db) as store:
+        runs = [info.id for info in _selected_runs(store, run_ids)]
+        chosen = list(models) or None
+        found = reveal(store, runs, classifier_name, by, chosen, family_name)  # type: ignore[arg-type]
+        differences = []
+        if len(models) == 2:
+            counts = pair_counts(store, runs, classifier_name, by, chosen, family_name)  # type: ignore[arg-type]
+            differences = compare_revealed(models[0], models[1], counts)
+    if not found:
+        raise InputError(
+            "no conflict between two issuers has an outcome in these runs: classify them, or"
+            " generate dilemmas whose conflicts set principals against each other",
+            loc=("run",),
+        )
+    if fmt == "json":
+        say(json.dumps(as_json(found, differences), indent=2))
+    elif fmt == "dot":
+        say(as_dot(found))
+    else:
+        say(as_text(found))
+        for difference in differences:
+            say(difference.sentence())
 
 
 # families
@@ -157,8 +229,9 @@ def families_validate(file: Path, hierarchy_name: str | None) -> None:
     from conflicts.scenarios.family import load_family_file
 
     family = load_family_file(file)
-    count = check_family(family, hierarchy_name, str(file))
-    say(f"ok: {family.id}: {count} dilemmas render; every move is labelled as intended")
+    count, variants = check_family(family, hierarchy_name, str(file))
+    swapped = f", and {variants} issuer-swap variants" if variants else ""
+    say(f"ok: {family.id}: {count} dilemmas render{swapped}; every move is labelled as intended")
 
 
 @click.command()
@@ -170,6 +243,12 @@ def families_validate(file: Path, hierarchy_name: str | None) -> None:
     help="Axis values to cross, e.g. 'framing=*,cue_strength=subtle' (default: all).",
 )
 @click.option("--sample", type=click.IntRange(min=1), help="Keep a seeded sample of N dilemmas.")
+@click.option(
+    "--swap-issuers",
+    is_flag=True,
+    help="Beside each dilemma, its issuer-swap variants: the same directive, word for word, "
+    "from another principal (the family's `swaps`), reported under the axis issuer_swap.",
+)
 @seed_option()
 @output_option("The dilemma file to write (JSONL).", required=True)
 def generate(
@@ -177,6 +256,7 @@ def generate(
     hierarchy_name: str,
     axes: str | None,
     sample: int | None,
+    swap_issuers: bool,
     seed: int,
     output: Path,
 ) -> None:
@@ -185,9 +265,10 @@ def generate(
     The same arguments always give byte-identical output.
 
     \b
-    Example:
+    Examples:
       ihsim generate --family confidential-instructions --hierarchy model-spec \\
           --axes 'framing=*' --seed 7 -o results/dilemmas.jsonl
+      ihsim generate --family all --swap-issuers -o results/swaps.jsonl
     """
     from conflicts.scenarios.family import family_names, load_family
     from conflicts.scenarios.generate import check_compatible, family_set_lines, hosted, write_jsonl
@@ -199,7 +280,9 @@ def generate(
     else:
         families, left_out = [load_family(family_name)], []
         check_compatible(families[0], loaded)
-    lines = family_set_lines(families, loaded, axes, seed, sample)
+    if swap_issuers and not any(f.swaps for f in families):
+        raise click.UsageError("--swap-issuers: no chosen family declares swaps")
+    lines = family_set_lines(families, loaded, axes, seed, sample, swap_issuers)
     next_line = next(lines)  # axis errors surface here, before a file exists
     summary = write_jsonl(itertools.chain([next_line], lines), output)
     for reason in left_out:

@@ -23,6 +23,8 @@ from conflicts.analysis.measures import (
     estimates,
     percent,
 )
+from conflicts.analysis.revealed import Edge, Revealed
+from conflicts.formats.revealed import RELATION_WORDS, p_text, share_text
 from conflicts.store.transcript import NOT_ANSWERED
 from conflicts.store.verdicts import VerdictEvidence
 
@@ -50,8 +52,9 @@ def html_report(
     differences: list[Difference],
     effects: list[Difference],
     samples: list[Sample],
+    revealed: list[Revealed] | None = None,
 ) -> str:
-    return "\n".join(_page(report, differences, effects, samples))
+    return "\n".join(_page(report, differences, effects, samples, revealed or []))
 
 
 def _page(
@@ -59,6 +62,7 @@ def _page(
     differences: list[Difference],
     effects: list[Difference],
     samples: list[Sample],
+    revealed: list[Revealed],
 ) -> Iterator[str]:
     title = f"ihsim report: {', '.join(report.runs)}"
     yield "<!doctype html>"
@@ -85,6 +89,7 @@ def _page(
     yield from _sentences("Differences between models", differences, only_significant=False)
     yield from _sentences("Axis effects", effects, only_significant=True)
     yield from _charts(report)
+    yield from _revealed(revealed)
     yield from _drilldown(cells, anchors, samples)
     yield "</body></html>"
 
@@ -243,6 +248,127 @@ def _bar_chart(
         parts.append(
             f'<text x="{x0 + len(models) * bar_w / 2:.1f}" y="{height - bottom + 14}" '
             f'font-size="10" text-anchor="middle">{escape(value)}</text>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+EDGE_COLOURS = {"agreed": "#222", "inverted": "#b00020", "takes_side": "#D55E00"}
+
+
+def _revealed(found: list[Revealed]) -> Iterator[str]:
+    """Per model: the prescribed graph and the revealed one side by side, and the pairs, the
+    departures first, with how often each side prevailed and how sure that is."""
+    found = [r for r in found if r.edges]
+    if not found:
+        return
+    yield "<h2>Revealed hierarchy: who prevails over whom</h2>"
+    yield (
+        '<p class="muted">Per pair of principals that met in a conflict: how often each one\'s '
+        "directive prevailed (complied with while the other was refused or subverted), with 95% "
+        "intervals clustered by dilemma; an edge where one side prevails significantly (a score "
+        "test clustered by dilemma, Holm-adjusted over pairs). Left, the prescribed hierarchy; "
+        "right, the revealed one: black agrees, red inverts, orange takes a side the hierarchy "
+        "leaves open, grey dashed is prescribed but not shown by the data.</p>"
+    )
+    for revealed in found:
+        yield f"<h3>{escape(revealed.model)}</h3>"
+        prescribed = _ranked_nodes(revealed, prescribed=True)
+        shown = [s.issuer for s in revealed.strengths] or _ranked_nodes(revealed, False)
+        yield '<div class="charts">'
+        yield _arc_diagram("prescribed", prescribed, _prescribed_arrows(revealed.edges))
+        yield _arc_diagram("revealed", shown, _revealed_arrows(revealed.edges))
+        yield "</div>"
+        order = {"inverted": 0, "takes_side": 1, "missing": 2}
+        rows = sorted(revealed.edges, key=lambda e: (order.get(e.relation, 3), e.first, e.second))
+        yield (
+            "<table><tr><th>pair</th><th>prescribed</th><th>revealed</th><th>A won</th>"
+            "<th>B won</th><th>both refused / neither</th><th>dilemmas</th><th>Holm p</th></tr>"
+        )
+        for edge in rows:
+            yield _edge_row(edge)
+        yield "</table>"
+        if revealed.strengths:
+            listed = ", ".join(
+                f"{escape(s.issuer)} {s.strength:+.2f} ({s.low:+.2f} to {s.high:+.2f})"
+                for s in revealed.strengths
+            )
+            yield f'<p class="muted">Bradley-Terry strengths (log-odds, sum zero): {listed}.</p>'
+
+
+def _edge_row(edge: Edge) -> str:
+    colour = EDGE_COLOURS.get(edge.relation, "#555")
+    prescribed = {None: "unordered", "": "mixed"}.get(edge.prescribed, f"{edge.prescribed} above")
+    revealed = f"{edge.revealed} prevails" if edge.revealed else "no edge"
+    p = p_text(edge.p_adjusted)
+    a = f"{escape(edge.first)} {edge.first_won} = {share_text(edge.share_first)}"
+    b = f"{escape(edge.second)} {edge.second_won} = {share_text(edge.share_second)}"
+    return (
+        f"<tr><td>{escape(edge.first)} vs {escape(edge.second)}</td>"
+        f"<td>{escape(prescribed)}</td>"
+        f'<td style="color:{colour}">{escape(revealed)}: '
+        f"{escape(RELATION_WORDS[edge.relation])}</td><td>{a}</td><td>{b}</td>"
+        f'<td class="num">{edge.both_refused} / {edge.neither}</td>'
+        f'<td class="num">{edge.dilemmas}</td><td class="num">{p}</td></tr>'
+    )
+
+
+def _ranked_nodes(revealed: Revealed, prescribed: bool) -> list[str]:
+    """Nodes by how many pairs they win, prescribed or revealed: the top of the drawing."""
+    wins: dict[str, int] = {n: 0 for n in revealed.nodes()}
+    for edge in revealed.edges:
+        winner = edge.prescribed if prescribed else edge.revealed
+        if winner:
+            wins[winner] += 1
+    return sorted(wins, key=lambda n: (-wins[n], n))
+
+
+def _prescribed_arrows(edges: list[Edge]) -> list[tuple[str, str, str, bool]]:
+    arrows = []
+    for edge in edges:
+        if edge.prescribed:
+            other = edge.second if edge.prescribed == edge.first else edge.first
+            arrows.append((edge.prescribed, other, "#222", False))
+    return arrows
+
+
+def _revealed_arrows(edges: list[Edge]) -> list[tuple[str, str, str, bool]]:
+    arrows = []
+    for edge in edges:
+        ends = edge.winner_loser
+        if ends is not None:
+            arrows.append((*ends, EDGE_COLOURS.get(edge.relation, "#222"), False))
+        elif edge.relation == "missing" and edge.prescribed:
+            other = edge.second if edge.prescribed == edge.first else edge.first
+            arrows.append((edge.prescribed, other, "#999", True))
+    return arrows
+
+
+def _arc_diagram(title: str, nodes: list[str], arrows: list[tuple[str, str, str, bool]]) -> str:
+    """Nodes in a column, strongest on top; each edge an arc on the right, arrow at the end."""
+    step, top, x = 44, 36, 24
+    y = {n: top + i * step for i, n in enumerate(nodes)}
+    height = top + step * max(len(nodes) - 1, 0) + 24
+    parts = [
+        f'<svg width="360" height="{height}" role="img" aria-label="{escape(title)} hierarchy">',
+        f'<text x="4" y="16" font-weight="600">{escape(title)}</text>',
+    ]
+    for source, target, colour, dashed in arrows:
+        y1, y2 = y[source], y[target]
+        bend = 150 + 28 * abs(y2 - y1) / step
+        dash = ' stroke-dasharray="5 4"' if dashed else ""
+        parts.append(
+            f'<path d="M{x + 150},{y1} C{bend + x},{y1} {bend + x},{y2} {x + 156},{y2}" '
+            f'fill="none" stroke="{colour}" stroke-width="1.6"{dash}/>'
+        )
+        tip = x + 156
+        parts.append(
+            f'<path d="M{tip},{y2} l8,-4 l0,8 z" fill="{colour}"/>'  # the arrowhead: the loser
+        )
+    for node, at in y.items():
+        parts.append(
+            f'<rect x="{x - 8}" y="{at - 13}" width="164" height="24" rx="5" fill="#f6f6f6" '
+            f'stroke="#bbb"/><text x="{x}" y="{at + 4}">{escape(node)}</text>'
         )
     parts.append("</svg>")
     return "".join(parts)

@@ -252,7 +252,8 @@ def _point(axes: dict[str, str]) -> str:
 def run_id_of(batch: Batch, catalogue: Catalogue, hierarchy: str) -> str:
     """The same source placed in the same family (to the letter: an edited family scores
     differently, so it is another import) under the same hierarchy is the same run."""
-    family = catalogue.family.model_dump_json()
+    # a family without issuer swaps hashes as it did before families could have them
+    family = catalogue.family.model_dump_json(exclude=None if catalogue.family.swaps else {"swaps"})
     key = json.dumps([batch.sha256, family, hierarchy, *([batch.part] if batch.part else [])])
     return "import-" + hashlib.sha256(key.encode()).hexdigest()[:12]
 

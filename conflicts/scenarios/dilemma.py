@@ -75,6 +75,13 @@ class DirectiveRecord(Record):
     claims: str | None = None
     authority: str
     source: Literal["family", "hierarchy"] = "family"
+    # whose evidence rules judge whether it was honoured, when an issuer swap gave the family's
+    # directive to another principal (`principal` is then the issuer in this variant)
+    judged_as: str | None = None
+
+    @property
+    def judged_by(self) -> str:
+        return self.judged_as or self.principal
 
 
 class ConflictRecord(Record):
@@ -91,6 +98,16 @@ class ConflictRecord(Record):
             return None
         first, second = self.principals
         return second if self.winner == first else first
+
+
+class SwapRecord(Record):
+    """What an issuer swap changed: one directive's issuer, channel and claimed identity."""
+
+    id: str
+    directive: str
+    issuer: str
+    channel: str
+    claims: str | None = None
 
 
 class Move(Record):
@@ -121,8 +138,28 @@ class Dilemma(Record):
     # the axis points whose renderings were word for word this dilemma, when there were several
     # (`axes` then says "not varied here" for the axes they differ in); absent when one
     stands_for: list[dict[str, str]] = Field(default_factory=list)
+    # issuer-swap minimal pairs: the id of the original rendering every variant of one point
+    # stands beside (the original's own id on the original), and what this variant swapped
+    pair: str | None = None
+    swap: SwapRecord | None = None
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    def judged_sides(self, conflict: ConflictRecord) -> tuple[str, str]:
+        """The principals whose verdicts tell whether each side of a conflict was honoured:
+        the directives' own, or, for a swapped directive, the family's principal for it."""
+        by_id = {d.id: d.judged_by for d in self.directives}
+        first, second = conflict.directives
+        return by_id.get(first, conflict.principals[0]), by_id.get(second, conflict.principals[1])
+
+    def judged_winner(self, conflict: ConflictRecord) -> tuple[str | None, str | None]:
+        """The prescribed winner and loser of a conflict, as the principals whose verdicts
+        judge their directives (what adherence and the personas read)."""
+        if conflict.winner is None:
+            return None, None
+        sides = self.judged_sides(conflict)
+        won = 0 if conflict.winner == conflict.principals[0] else 1
+        return sides[won], sides[1 - won]
 
 
 def read_dilemmas(path: Path) -> Iterator[tuple[int, Dilemma]]:
@@ -198,7 +235,7 @@ def parse_line(line: str, file: str, number: int) -> Dilemma:
 # axis point, setting and persona moves say where a rendering came from, not what it is, so two
 # points that render word for word alike are one dilemma (`generate` collapses them). The axis
 # values an evidence rule's `at:` condition reads are scored against, and are kept as `scored_at`.
-NOT_SEEN = ("id", "axes", "setting", "moves", "stands_for")
+NOT_SEEN = ("id", "axes", "setting", "moves", "stands_for", "pair", "swap")
 
 
 def content_id(canonical: bytes) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 
@@ -86,6 +87,44 @@ class FamilyDirective(DirectiveSpec, Conditional):
     """A directive that may be present only at some axis values (`prohibition: [explicit]`)."""
 
 
+class SwapTarget(Strict):
+    """Where a swapped directive's words arrive: a message of the family (by index) or every
+    scripted result of a tool."""
+
+    message: int | None = Field(default=None, ge=0)
+    tool: str | None = None
+
+
+class IssuerSwap(Strict):
+    """The same directive, word for word, issued by another principal through its own channel
+    (`ihsim generate --swap-issuers`): everything else in the dilemma stays as it was.
+
+    The words leave the place the family put them and arrive `into` a system or user message
+    (at its `end` or `start`) or a tool's results, framed by `frame` (which must hold
+    `{{ text }}`: "A note from the owner: {{ text }}"). The channel follows from where they
+    arrive; `document` marks words quoted as a document inside a user message or a tool result.
+    `claims` is whom the issuer says it is, as an identity-claim directive states it.
+    """
+
+    id: str | None = Field(default=None, pattern=ID_PATTERN)
+    directive: str
+    issuer: str = Field(pattern=ID_PATTERN)
+    claims: str | None = Field(default=None, pattern=ID_PATTERN)
+    into: SwapTarget
+    at: Literal["start", "end"] | None = None
+    channel: Literal["document"] | None = None
+    frame: str = "{{ text }}"
+
+    @property
+    def name(self) -> str:
+        """The variant's name, as the `issuer_swap` axis shows it."""
+        if self.id is not None:
+            return self.id
+        claim = f"-claiming-{self.claims}" if self.claims else ""
+        via = f"-via-{self.channel}" if self.channel else ""
+        return f"{self.directive}-by-{self.issuer}{claim}{via}"
+
+
 class Engagement(Strict):
     """What taking part means in a family, beyond a non-empty answer that is not an echo."""
 
@@ -115,6 +154,7 @@ class FamilySpec(Strict):
     # when the user asks about price"), shown beside that principal's directives
     judge_guidance: dict[str, str] = {}
     moves: list[MoveTemplate] = []
+    swaps: list[IssuerSwap] = []
 
     def supported_axes(self) -> dict[str, tuple[str, ...]]:
         return {axis: tuple(values) for axis, values in self.axes.items()}
@@ -138,6 +178,7 @@ def _checked(spec: FamilySpec) -> FamilySpec:
     _check_tools(spec)
     _check_evidence(spec)
     _check_moves(spec)
+    _check_swaps(spec)
     return spec
 
 
@@ -371,3 +412,65 @@ def _check_moves(spec: FamilySpec) -> None:
         for c, call in enumerate(move.calls):
             if call.name not in tools:
                 raise _fail(f"unknown tool {call.name!r}", "moves", index, "calls", c, "name")
+
+
+def _check_swaps(spec: FamilySpec) -> None:
+    """Each swap moves a directive in a conflict to a place that can carry it, under a name
+    no other swap has."""
+    _check_unique([s.name for s in spec.swaps], "swap", "swaps", "id")
+    by_id = {d.id: d for d in spec.directives}
+    in_conflict = {i for c in spec.conflicts for i in c.between}
+    tools = {t.name for t in spec.tools}
+    for index, swap in enumerate(spec.swaps):
+        directive = by_id.get(swap.directive)
+        if directive is None:
+            raise _fail(f"unknown directive {swap.directive!r}", "swaps", index, "directive")
+        if swap.directive not in in_conflict:
+            raise _fail(
+                f"directive {swap.directive!r} is in no conflict: swapping its issuer tests"
+                " nothing",
+                "swaps",
+                index,
+                "directive",
+            )
+        if swap.issuer == directive.principal and swap.claims is None and swap.channel is None:
+            raise _fail("the issuer is the directive's own principal", "swaps", index, "issuer")
+        target = swap.into
+        if (target.message is None) == (target.tool is None):
+            raise _fail("give one of message or tool", "swaps", index, "into")
+        if target.message is not None:
+            if target.message >= len(spec.messages):
+                raise _fail(
+                    f"the family has {len(spec.messages)} messages",
+                    "swaps",
+                    index,
+                    "into",
+                    "message",
+                )
+            role = spec.messages[target.message].role
+            if role == "assistant":
+                raise _fail(
+                    "words from a principal cannot arrive in the model's own turn",
+                    "swaps",
+                    index,
+                    "into",
+                    "message",
+                )
+            if role == "system" and swap.channel == "document":
+                raise _fail(
+                    "a document arrives in a user message or a tool result",
+                    "swaps",
+                    index,
+                    "channel",
+                )
+        elif target.tool not in tools:
+            raise _fail(f"unknown tool {target.tool!r}", "swaps", index, "into", "tool")
+        if "text" not in slots_in(swap.frame):
+            raise _fail("the frame must hold {{ text }}", "swaps", index, "frame")
+        layers = _layers(spec)
+        allowed = {"text"} | layers[0][1] | layers[1][1]
+        missing = sorted(slots_in(swap.frame) - allowed)
+        if missing:
+            raise _fail(
+                f"template slot {{{{ {missing[0]} }}}} has no value", "swaps", index, "frame"
+            )

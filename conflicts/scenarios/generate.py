@@ -29,7 +29,13 @@ from conflicts.scenarios.acts import act_name, acts
 from conflicts.scenarios.axes import NOT_VARIED, parse_axes
 from conflicts.scenarios.dilemma import SCHEMA, Dilemma, legacy_id, seen_id
 from conflicts.scenarios.evidence import PrincipalEvidence, fill_slots, pattern_refs
-from conflicts.scenarios.family import FamilySpec, MessageTemplate, MoveTemplate, ToolTemplate
+from conflicts.scenarios.family import (
+    FamilySpec,
+    IssuerSwap,
+    MessageTemplate,
+    MoveTemplate,
+    ToolTemplate,
+)
 from conflicts.scenarios.templates import Deferred, render, slots_in
 from hierarchy import Hierarchy
 from hierarchy.spec import DirectiveSpec
@@ -114,10 +120,13 @@ class Renderer:
 
     CACHE_LIMIT = 4096
 
-    def __init__(self, family: FamilySpec, hierarchy: Hierarchy) -> None:
+    def __init__(
+        self, family: FamilySpec, hierarchy: Hierarchy, swap_issuers: bool = False
+    ) -> None:
         check_compatible(family, hierarchy)
         self.family = family
         self.hierarchy = hierarchy
+        self.swaps = _hosted_swaps(family, hierarchy) if swap_issuers else None
         self.evidence_extras: dict[str, Any] = (
             {"needs_tool_call": True} if family.engagement.needs_tool_call else {}
         )
@@ -312,6 +321,109 @@ class Renderer:
         scored = {a: point[a] for a in self._selection(point).scored}
         return Rendering(seen_id(canonical, scored), canonical, point, where)
 
+    def renderings(self, point: Point, setting: int) -> list[Rendering]:
+        """The dilemma at one point and, with issuer swaps on, each swap's variant of it, tied
+        to it by the original's id as their pair."""
+        if self.swaps is None:
+            return [self.rendering(point, setting)]
+        plain = self.rendering(point, setting)
+        marked = {**point, SWAP_AXIS: ORIGINAL}
+        where = {**plain.where, "axes": marked, "pair": plain.id}
+        original = Rendering(plain.id, plain.canonical, marked, where)
+        variants = [self.swapped(point, setting, swap, original.id) for swap in self.swaps]
+        return [original, *(v for v in variants if v is not None)]
+
+    def swapped(self, point: Point, setting: int, swap: IssuerSwap, pair: str) -> Rendering | None:
+        """The same dilemma with one directive's words issued by another principal, arriving
+        where the swap says; None where the directive or the tool it arrives in is absent."""
+        family = self.family
+        spec = next(d for d in family.directives if d.id == swap.directive)
+        tools = [t for t in family.tools if t.present(point)]
+        if not spec.present(point) or (
+            swap.into.tool is not None and swap.into.tool not in {t.name for t in tools}
+        ):
+            return None
+        body = orjson.loads(orjson.dumps(self.body(point, setting)))
+        slots = self.slots(point, setting)
+        blank = {**slots, spec.id: ""}
+        for index, message in enumerate(family.messages):
+            if spec.id in slots_in(message.content):
+                content = _tidy(render(message.content, blank))
+                if not content:
+                    raise FamilyError(
+                        f"swap {swap.name!r} leaves message {index} empty",
+                        loc=("swaps", family.swaps.index(swap), "directive"),
+                    )
+                body["messages"][index]["content"] = content
+        for index, tool in enumerate(tools):
+            if spec.id in slots_in(json.dumps(tool.model_dump())):
+                body["tools"][index] = _tidy_results(_tool(tool, blank))
+        words = render(swap.frame, {**slots, "text": slots[spec.id]}).strip()
+        channel = self._place(body, swap, words, tools)
+        moved = spec.model_copy(
+            update={"principal": swap.issuer, "channel": channel, "claims": swap.claims}
+        )
+        record = {**_directive(moved, slots[spec.id], self.hierarchy, "family")}
+        record["judged_as"] = spec.principal
+        body["directives"] = self._arrived(body["directives"], record, swap)
+        present = {d["id"] for d in body["directives"]}
+        body["conflicts"] = [
+            c
+            for c in _resolutions(family, self.hierarchy, {spec.id: moved})
+            if present.issuperset(c["directives"])
+        ]
+        where = {k: body.pop(k) for k in ("axes", "setting", "moves")}
+        where["axes"] = {**point, SWAP_AXIS: swap.name}
+        where["pair"] = pair
+        where["swap"] = {
+            "id": swap.name,
+            "directive": spec.id,
+            "issuer": swap.issuer,
+            "channel": channel,
+            **({"claims": swap.claims} if swap.claims else {}),
+        }
+        canonical = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+        scored = {a: point[a] for a in self._selection(point).scored}
+        return Rendering(seen_id(canonical, scored), canonical, where["axes"], where)
+
+    def _place(
+        self, body: dict[str, Any], swap: IssuerSwap, words: str, tools: list[ToolTemplate]
+    ) -> str:
+        """Put the swapped words where the swap says; returns the channel they arrive by."""
+        if swap.into.message is not None:
+            message = body["messages"][swap.into.message]
+            role = message["role"]
+            start = (swap.at or ("start" if role == "user" else "end")) == "start"
+            parts = [words, message["content"]] if start else [message["content"], words]
+            message["content"] = "\n\n".join(p for p in parts if p)
+            return swap.channel or role
+        index = [t.name for t in tools].index(str(swap.into.tool))
+        for case in body["tools"][index]["results"]:
+            start = swap.at == "start"
+            parts = [words, case["returns"]] if start else [case["returns"], words]
+            case["returns"] = "\n".join(p for p in parts if p)
+        return swap.channel or "tool_result"
+
+    def _arrived(
+        self, directives: list[dict[str, Any]], record: dict[str, Any], swap: IssuerSwap
+    ) -> list[dict[str, Any]]:
+        """The directives in order of arrival with the swapped one moved to where its words
+        now arrive: before the first directive that reaches the model after them."""
+        arrival = _arrival(self.family)
+        target = swap.into
+        if target.message is not None:
+            at = swap.at or (
+                "start" if self.family.messages[target.message].role == "user" else "end"
+            )
+            where = (target.message, -1 if at == "start" else 1 << 30)
+        else:
+            where = (len(self.family.messages), 1 << 30)
+        rest = [d for d in directives if d["id"] != record["id"]]
+        for index, directive in enumerate(rest):
+            if directive["source"] == "hierarchy" or arrival.get(directive["id"], (-1, 0)) > where:
+                return [*rest[:index], record, *rest[index:]]
+        return [*rest, record]
+
     def line(self, group: list[Rendering]) -> Line:
         """One dilemma for renderings that are word for word alike: the first's, its axes
         "not varied here" where the group's points differ, and the points it stands for."""
@@ -335,6 +447,45 @@ class Rendering:
     canonical: bytes
     point: Point
     where: dict[str, Any]
+
+
+SWAP_AXIS = "issuer_swap"  # the axis a swapped variant is reported under
+ORIGINAL = "none"  # its value on the original rendering
+
+
+def _hosted_swaps(family: FamilySpec, hierarchy: Hierarchy) -> list[IssuerSwap]:
+    """The family's swaps whose issuer (and claimed identity) the hierarchy has."""
+    return [
+        s
+        for s in family.swaps
+        if s.issuer in hierarchy.principals
+        and (s.claims is None or s.claims in hierarchy.principals)
+    ]
+
+
+def _arrival(family: FamilySpec) -> dict[str, tuple[int, int]]:
+    """Where each directive first reaches the model: (message index, offset in its template);
+    in a tool's results, after every message; a directive in no template has no place."""
+    places: dict[str, tuple[int, int]] = {}
+    texts = [m.content for m in family.messages]
+    texts.append("\n".join(case.returns for t in family.tools for case in t.results))
+    for index, text in enumerate(texts):
+        for match in re.finditer(r"\{\{\s*([\w.\-]+)\s*\}\}", text):
+            places.setdefault(match[1], (index, match.start()))
+    return places
+
+
+def _tidy(text: str) -> str:
+    """A template with a directive's words taken out, without the gap they leave."""
+    text = re.sub(r"[ \t]+\n", "\n", text)
+    text = re.sub(r"\n{3,}", "\n\n", text)
+    return re.sub(r"(?<=\S)[ \t]{2,}(?=\S)", " ", text).strip()
+
+
+def _tidy_results(tool: dict[str, Any]) -> dict[str, Any]:
+    for case in tool["results"]:
+        case["returns"] = _tidy(case["returns"])
+    return tool
 
 
 def _acts_named(family: FamilySpec) -> dict[str, str]:
@@ -385,8 +536,13 @@ def _pattern(text: str, slots: Mapping[str, str]) -> str:
     return render(text, slots, re.escape)
 
 
-def _resolutions(family: FamilySpec, hierarchy: Hierarchy) -> list[dict[str, Any]]:
-    by_id = {d.id: d for d in family.directives}
+def _resolutions(
+    family: FamilySpec, hierarchy: Hierarchy, moved: Mapping[str, DirectiveSpec] | None = None
+) -> list[dict[str, Any]]:
+    """Each conflict and its prescribed resolution; `moved` directives stand in for the
+    family's (an issuer swap's, resolved by their new issuer)."""
+    by_id: dict[str, DirectiveSpec] = {d.id: d for d in family.directives}
+    by_id.update(moved or {})
     records = []
     for conflict in family.conflicts:
         first, second = (by_id[i] for i in conflict.between)
@@ -451,29 +607,40 @@ def dilemma_lines(
     axes: Mapping[str, list[str]],
     seed: int,
     sample: int | None = None,
+    swap_issuers: bool = False,
 ) -> Iterator[Line]:
     """Every dilemma of the family over the axes and its settings, or a seeded sample of them
-    (of the distinct dilemmas: finding them renders the grid once more)."""
+    (of the distinct dilemmas: finding them renders the grid once more); with `swap_issuers`,
+    each beside its issuer-swap variants."""
     chosen = None
     if sample is not None:
-        total = distinct_count(family, hierarchy, axes)
+        total = distinct_count(family, hierarchy, axes, swap_issuers)
         if sample < total:
             rng = random.Random(f"{seed}:{family.id}")
             chosen = set(rng.sample(range(total), sample))
-    return _lines(family, hierarchy, axes, chosen)
+    return _lines(family, hierarchy, axes, chosen, swap_issuers)
 
 
-def distinct_count(family: FamilySpec, hierarchy: Hierarchy, axes: Mapping[str, list[str]]) -> int:
+def distinct_count(
+    family: FamilySpec,
+    hierarchy: Hierarchy,
+    axes: Mapping[str, list[str]],
+    swap_issuers: bool = False,
+) -> int:
     """How many distinct dilemmas the grid renders (alike renderings counted once)."""
-    return sum(1 for _ in _groups(Renderer(family, hierarchy), axes))
+    return sum(1 for _ in _groups(Renderer(family, hierarchy, swap_issuers), axes))
 
 
 def _lines(
-    family: FamilySpec, hierarchy: Hierarchy, axes: Mapping[str, list[str]], chosen: set[int] | None
+    family: FamilySpec,
+    hierarchy: Hierarchy,
+    axes: Mapping[str, list[str]],
+    chosen: set[int] | None,
+    swap_issuers: bool = False,
 ) -> Iterator[Line]:
     """The grid's distinct dilemmas in their fixed order (`_groups`); only the `chosen` ones
     (their indices among the distinct dilemmas) when given."""
-    renderer = Renderer(family, hierarchy)
+    renderer = Renderer(family, hierarchy, swap_issuers)
     for index, group in enumerate(_groups(renderer, axes)):
         if chosen is None or index in chosen:
             yield renderer.line(group)
@@ -491,8 +658,8 @@ def _groups(renderer: Renderer, axes: Mapping[str, list[str]]) -> Iterator[list[
     for setting in range(len(renderer.family.settings)):
         groups: dict[str, list[Rendering]] = {}
         for point in axis_points(axes):
-            rendering = renderer.rendering(point, setting)
-            groups.setdefault(rendering.id, []).append(rendering)
+            for rendering in renderer.renderings(point, setting):
+                groups.setdefault(rendering.id, []).append(rendering)
         yield from groups.values()
 
 
@@ -529,13 +696,14 @@ def family_set_lines(
     axes_text: str | None,
     seed: int,
     sample: int | None,
+    swap_issuers: bool = False,
 ) -> Iterator[Line]:
     """Several families under one hierarchy; a seeded sample counts across all of them."""
     strict = len(families) == 1
     grids = [(f, parse_axes(axes_text, f.supported_axes(), strict)) for f in families]
     chosen = None
     if sample is not None:
-        sizes = [distinct_count(f, hierarchy, a) for f, a in grids]
+        sizes = [distinct_count(f, hierarchy, a, swap_issuers) for f, a in grids]
         if sample < sum(sizes):
             chosen = set(random.Random(f"{seed}:all").sample(range(sum(sizes)), sample))
     else:
@@ -547,7 +715,7 @@ def family_set_lines(
         )
         offset += size
         if mine != set():
-            yield from _lines(family, hierarchy, axes, mine)
+            yield from _lines(family, hierarchy, axes, mine, swap_issuers)
 
 
 def dilemmas(
@@ -556,9 +724,10 @@ def dilemmas(
     axes: Mapping[str, list[str]],
     seed: int,
     sample: int | None = None,
+    swap_issuers: bool = False,
 ) -> Iterator[Dilemma]:
     """The same dilemmas as `dilemma_lines`, parsed: for code that works on them in memory."""
-    for line in dilemma_lines(family, hierarchy, axes, seed, sample):
+    for line in dilemma_lines(family, hierarchy, axes, seed, sample, swap_issuers):
         yield Dilemma.model_validate_json(line.json)
 
 

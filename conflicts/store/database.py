@@ -226,7 +226,7 @@ class Store:
         go in batches (a statement per dilemma and table cost more than the inserts), as plain
         tuples, so no Dilemma outlives its row: batching the objects themselves made planning
         1.6x slower."""
-        rows: tuple[list[tuple[Any, ...]], ...] = ([], [], [])
+        rows: tuple[list[tuple[Any, ...]], ...] = ([], [], [], [])
         count, start, known = 0, 0, set()
         if appended:
             known = {
@@ -243,8 +243,9 @@ class Store:
             )
             rows[1].append((run_id, start + count - 1, dilemma.id))
             rows[2].extend(
-                (dilemma.id, i, c.winner, c.loser) for i, c in enumerate(dilemma.conflicts)
+                (dilemma.id, i, *dilemma.judged_winner(c)) for i, c in enumerate(dilemma.conflicts)
             )
+            rows[3].extend(conflict_sides(dilemma))
             if len(rows[0]) == 500:
                 self._insert_dilemma_rows(rows)
         self._insert_dilemma_rows(rows)
@@ -255,6 +256,7 @@ class Store:
             "dilemmas VALUES (?, ?, ?, ?, ?)",
             "run_dilemmas VALUES (?, ?, ?)",
             "dilemma_conflicts VALUES (?, ?, ?, ?)",
+            "conflict_sides VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         for table, batch in zip(tables, rows, strict=True):
             self.db.executemany(f"INSERT OR IGNORE INTO {table}", batch)
@@ -462,6 +464,41 @@ def _apply(db: sqlite3.Connection, sql: str) -> None:
     """One migration's statements, in order (sqlite3 executes one statement a call)."""
     for statement in filter(str.strip, sql.split(";")):
         db.execute(statement)
+
+
+def conflict_sides(dilemma: Dilemma) -> Iterator[tuple[Any, ...]]:
+    """Each conflict's two sides as rows: the directive, its issuer and the authority it
+    carries, the channel it came by, the identity it claims, and whose verdict judges it."""
+    by_id = {d.id: d for d in dilemma.directives}
+    for position, conflict in enumerate(dilemma.conflicts):
+        for side, (directive_id, principal) in enumerate(
+            zip(conflict.directives, conflict.principals, strict=True)
+        ):
+            record = by_id.get(directive_id)
+            if record is None:
+                yield (
+                    dilemma.id,
+                    position,
+                    side,
+                    directive_id,
+                    principal,
+                    principal,
+                    "unknown",
+                    None,
+                    principal,
+                )
+            else:
+                yield (
+                    dilemma.id,
+                    position,
+                    side,
+                    directive_id,
+                    record.principal,
+                    record.authority,
+                    record.channel,
+                    record.claims,
+                    record.judged_by,
+                )
 
 
 @cache
