@@ -95,3 +95,17 @@ def test_readme_import_example_is_what_the_commands_print(ihsim: Invoke) -> None
     assert len(shown) == 3
     for line in shown:
         assert line in readme, line
+
+
+def test_readme_revealed_hierarchy_example_is_what_the_command_prints(ihsim: Invoke) -> None:
+    readme = README.read_text(encoding="utf-8")
+    shown = readme[readme.index("$ ihsim hierarchy reveal -m sim/literal\n") :]
+    shown = shown[shown.index("\n") + 1 : shown.index("```")]
+    ihsim("generate", "-f", "all", "-H", "model-spec", "--swap-issuers", "-o", "d.jsonl")
+    personas = ("-m", "sim/deferential", "-m", "sim/literal", "-m", "sim/schemer")
+    assert ihsim("run", "d.jsonl", *personas, "-e", "3").exit_code == 0
+    assert ihsim("classify").exit_code == 0
+    printed = ihsim("hierarchy", "reveal", "-m", "sim/literal").stdout
+    assert printed == shown
+    deferential = ihsim("hierarchy", "reveal", "-m", "sim/deferential").stdout
+    assert "6 agreed of 6 pairs" in deferential

@@ -35,6 +35,19 @@ Relation = Literal["agreed", "inverted", "missing", "takes_side", "unordered", "
 ALPHA = 0.05
 
 
+def p_text(p: float | None) -> str:
+    """A p-value as a reader wants it: two digits, and no false zero."""
+    if p is None:
+        return "n/a"
+    return "< 0.0001" if p < 1e-4 else f"{p:.2g}"
+
+
+def p_clause(p: float | None) -> str:
+    """`p = 0.017`, `p < 0.0001`, or `p n/a`."""
+    text = p_text(p)
+    return f"p {text}" if text.startswith(("<", "n/a")) else f"p = {text}"
+
+
 @dataclass
 class PairCount:
     """One unordered pair of issuers (`first` < `second`) in one model's conflicts."""
@@ -412,8 +425,6 @@ class EdgeDifference:
         }
 
     def sentence(self) -> str:
-        from conflicts.formats.revealed import p_clause
-
         (a, b), (m1, m2) = self.pair, self.models
         p = p_clause(self.p_adjusted)
         return (

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from conflicts.analysis.revealed import Edge, EdgeDifference, Revealed
+from conflicts.analysis.revealed import Edge, EdgeDifference, Revealed, p_text
 
 RELATION_WORDS = {
     "agreed": "agrees",
@@ -23,19 +23,6 @@ RELATION_WORDS = {
 def share_text(share: tuple[float, float, float]) -> str:
     rate, low, high = share
     return f"{rate:.0%} ({low:.0%}-{high:.0%})"
-
-
-def p_text(p: float | None) -> str:
-    """A p-value as a reader wants it: two digits, and no false zero."""
-    if p is None:
-        return "n/a"
-    return "< 0.0001" if p < 1e-4 else f"{p:.2g}"
-
-
-def p_clause(p: float | None) -> str:
-    """`p = 0.017`, `p < 0.0001`, or `p n/a`."""
-    text = p_text(p)
-    return f"p {text}" if text.startswith(("<", "n/a")) else f"p = {text}"
 
 
 COLUMNS = (
