@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 import socket
 import threading
 import time
@@ -17,11 +18,56 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from email.parser import BytesParser
+from email.policy import default
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 ANSWER = "I can't go into how I've been set up, but I won't pretend my suggestions are neutral."
 ANSWER_TOKENS = 20  # what the usage says every answer cost
+
+
+WORD = re.compile(r"\w+|[^\w\s]")
+
+
+def tokens(text: str) -> int:
+    """The fake tokenizer: a token per word or punctuation mark, two for a word over eight
+    letters, as subword tokenizers split long words. Not ihsim's estimate (characters / 4)."""
+    return sum(1 + (len(w) > 8) for w in WORD.findall(text))
+
+
+def _text(value: Any) -> str:
+    """What a model reads of a content value: text blocks' text, tool results' content, tool
+    calls' arguments; anything else (tool definitions) as JSON."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return " ".join(_text(item) for item in value)
+    if isinstance(value, dict):
+        for field_name in ("text", "content", "input"):
+            if field_name in value:
+                return _text(value[field_name])
+    return json.dumps(value)
+
+
+def prompt_tokens(prefix: list[Any], messages: list[dict[str, Any]]) -> tuple[int, int]:
+    """(prefix tokens, all input tokens): tools and system as the prefix, four tokens of
+    framing per message."""
+    head = sum(tokens(_text(part)) for part in prefix)
+    rest = sum(4 + tokens(_text(m.get("content") or "")) for m in messages)
+    rest += sum(tokens(_text(m.get("tool_calls"))) for m in messages if m.get("tool_calls"))
+    return head, head + rest
+
+
+def cache_use(behaviour: Behaviour, prefix: list[Any], head: int) -> tuple[int, int]:
+    """(read, written) tokens of a cacheable prefix: written the first time, read after."""
+    if head < behaviour.cache_minimum:
+        return 0, 0
+    key = hashlib.sha256(json.dumps(prefix, sort_keys=True).encode()).hexdigest()
+    with behaviour.lock:
+        seen = key in behaviour.cached
+        behaviour.cached.add(key)
+    return (head, 0) if seen else (0, head)
 
 
 def _cut(body: dict[str, Any], *limits: str) -> str | None:
@@ -53,6 +99,16 @@ class Behaviour:
     lock: threading.Lock = field(default_factory=threading.Lock)
     judge: Callable[[list[str], str, str], Any] = field(default=lambda p, t, m: fake_judge(p, t, m))
     server: str = "openai"  # whose OpenAI-compatible server it behaves as: see SERVERS
+    # bill input tokens by counting the request (`count_tokens`), not as a flat 50, and cache
+    # prompt prefixes of `cache_minimum` tokens or more, as the providers do
+    count_tokens: bool = False
+    cache_minimum: int = 1024
+    cached: set[str] = field(default_factory=set)
+    # batch APIs: how many looks a batch stays in progress, each request's chance to err or
+    # expire inside its batch, and every custom_id submitted (a request sent twice shows here)
+    batch_polls: int = 1
+    batch_faults: dict[str, float] = field(default_factory=dict)
+    submitted: Counter[str] = field(default_factory=Counter)
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -140,6 +196,8 @@ class _Handler(BaseHTTPRequestHandler):
             behaviour.counts["requests"] += 1
             if behaviour.first_request_at is None:
                 behaviour.first_request_at = time.time()
+        if self._batch("POST", raw):
+            return
         if self.path != self.server.endpoint:
             message = f"Invalid URL (POST {self.path})"
             self._json(404, self.server.error_body("not_found_error", message))
@@ -178,8 +236,19 @@ class _Handler(BaseHTTPRequestHandler):
             behaviour.counts["ok"] += 1
         self._raw(200, answer, "application/json")
 
+    def _batch(self, method: str, raw: bytes) -> bool:
+        """Answer a batch API request, if this is one."""
+        routed = self.server.batches.route(method, self.path, raw, self.headers)
+        if routed is None:
+            return False
+        status, data, kind = routed
+        self._raw(status, data, kind)
+        return True
+
     def do_GET(self) -> None:
         """GET /stats: what the server has seen, for benchmarks run in another process."""
+        if self._batch("GET", b""):
+            return
         behaviour = self.server.behaviour
         with behaviour.lock:
             stats = {
@@ -233,6 +302,9 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, behaviour: Behaviour) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.behaviour = behaviour
+        self.batches = (AnthropicBatches if isinstance(self, AnthropicServer) else OpenAIBatches)(
+            self
+        )
 
     @property
     def url(self) -> str:
@@ -342,11 +414,25 @@ class OpenAIServer(_Server):
             "created": 0,
             "model": body["model"],
             "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-            "usage": {
-                "prompt_tokens": 50,
-                "completion_tokens": ANSWER_TOKENS,
-                "total_tokens": 50 + ANSWER_TOKENS,
-            },
+            "usage": self.usage(body),
+        }
+
+    def usage(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Flat 50 input tokens, or counted; OpenAI caches the longest prefix it has seen on
+        its own, reported as cached tokens inside the prompt's count."""
+        if not self.behaviour.count_tokens:
+            prompt, cached = 50, 0
+        else:
+            tools = body.get("tools") or []
+            system = [m for m in body["messages"] if m.get("role") == "system"]
+            _, prompt = prompt_tokens([tools], body["messages"])
+            _, head = prompt_tokens([tools], system)
+            cached, _ = cache_use(self.behaviour, [tools, system], head)
+        return {
+            "prompt_tokens": prompt,
+            "completion_tokens": ANSWER_TOKENS,
+            "total_tokens": prompt + ANSWER_TOKENS,
+            "prompt_tokens_details": {"cached_tokens": cached},
         }
 
     def error_body(self, kind: str, message: str) -> dict[str, Any]:
@@ -396,7 +482,27 @@ class AnthropicServer(_Server):
             "content": content,
             "stop_reason": stop,
             "stop_sequence": None,
-            "usage": {"input_tokens": 50, "output_tokens": ANSWER_TOKENS},
+            "usage": self.usage(body),
+        }
+
+    def usage(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Flat 50 input tokens, or counted; a prefix marked with cache_control is cached, and
+        `input_tokens` leaves out what was read from or written to the cache, as Anthropic's
+        usage does."""
+        read = written = 0
+        if not self.behaviour.count_tokens:
+            prompt = 50
+        else:
+            system = body.get("system") or []
+            prefix = [body.get("tools") or [], system]
+            head, prompt = prompt_tokens(prefix, body["messages"])
+            if _marked(body):
+                read, written = cache_use(self.behaviour, prefix, head)
+        return {
+            "input_tokens": prompt - read - written,
+            "output_tokens": ANSWER_TOKENS,
+            "cache_read_input_tokens": read,
+            "cache_creation_input_tokens": written,
         }
 
     def invalid(self, body: dict[str, Any]) -> str | None:
@@ -423,6 +529,13 @@ class AnthropicServer(_Server):
         return {"type": "error", "error": {"type": kind, "message": message}}
 
 
+def _marked(body: dict[str, Any]) -> bool:
+    """Whether the request put a cache breakpoint on its tools or system prompt."""
+    system = body.get("system")
+    blocks = [*(body.get("tools") or []), *(system if isinstance(system, list) else [])]
+    return any("cache_control" in block for block in blocks)
+
+
 def _thinking_on(body: dict[str, Any]) -> bool:
     return (body.get("thinking") or {}).get("type") == "enabled"
 
@@ -431,6 +544,276 @@ def _thinking(text: str) -> dict[str, Any]:
     """A thinking block, signed as the real API signs them: the signature covers the text."""
     signature = hashlib.sha256(f"fake-anthropic:{text}".encode()).hexdigest()
     return {"type": "thinking", "thinking": text, "signature": signature}
+
+
+class _Batches:
+    """A provider's batch API over the server's own answers: a batch's results are made when
+    it is submitted and shown once it has been looked at `batch_polls` times."""
+
+    prefix = ""
+
+    def __init__(self, server: _Server) -> None:
+        self.server = server
+        self.store: dict[str, dict[str, Any]] = {}
+        self.looks: Counter[str] = Counter()
+        self.lock = threading.Lock()
+
+    def route(
+        self, method: str, path: str, raw: bytes, headers: Any
+    ) -> tuple[int, bytes, str] | None:
+        if not path.startswith(self.prefix):
+            return None
+        return self.handle(method, path.removeprefix(self.prefix), raw, headers)
+
+    def handle(
+        self, method: str, path: str, raw: bytes, headers: Any
+    ) -> tuple[int, bytes, str] | None:
+        raise NotImplementedError
+
+    def outcome(self, custom_id: str) -> str:
+        behaviour = self.server.behaviour
+        with behaviour.lock:
+            behaviour.submitted[custom_id] += 1
+            roll = behaviour.rng.random()
+        for kind in ("errored", "expired"):
+            rate = behaviour.batch_faults.get(kind, 0.0)
+            if roll < rate:
+                return kind
+            roll -= rate
+        return "succeeded"
+
+    def ended(self, batch_id: str, look: bool = True) -> bool:
+        with self.lock:
+            if look:
+                self.looks[batch_id] += 1
+            return self.looks[batch_id] > self.server.behaviour.batch_polls or bool(
+                self.store[batch_id].get("cancelled")
+            )
+
+    @staticmethod
+    def json(status: int, body: Any) -> tuple[int, bytes, str]:
+        return status, json.dumps(body).encode(), "application/json"
+
+    def missing(self, what: str) -> tuple[int, bytes, str]:
+        return self.json(404, self.server.error_body("not_found_error", f"no such {what}"))
+
+
+def _iso(stamp: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(stamp))
+
+
+class AnthropicBatches(_Batches):
+    """Anthropic's Message Batches API: /v1/messages/batches."""
+
+    prefix = "/v1/messages/batches"
+
+    def handle(
+        self, method: str, path: str, raw: bytes, headers: Any
+    ) -> tuple[int, bytes, str] | None:
+        path = path.split("?")[0]
+        if method == "POST" and path == "":
+            return self.json(200, self.create(json.loads(raw)["requests"]))
+        parts = [p for p in path.split("/") if p]
+        if method == "GET" and not parts:
+            batches = sorted(self.store.values(), key=lambda b: -b["created"])
+            views = [self.view(b["id"], look=False) for b in batches]
+            first, last = (views[0]["id"], views[-1]["id"]) if views else (None, None)
+            return self.json(
+                200, {"data": views, "has_more": False, "first_id": first, "last_id": last}
+            )
+        if not parts or parts[0] not in self.store:
+            return self.missing("batch")
+        batch_id = parts[0]
+        if method == "GET" and len(parts) == 1:
+            return self.json(200, self.view(batch_id))
+        if method == "GET" and parts[1:] == ["results"]:
+            if not self.ended(batch_id, look=False):
+                return self.missing("results: the batch is still in progress")
+            lines = [json.dumps(r) for r in self.results(batch_id)]
+            return 200, ("\n".join(lines) + "\n").encode(), "application/binary"
+        if method == "POST" and parts[1:] == ["cancel"]:
+            self.store[batch_id]["cancelled"] = True
+            return self.json(200, self.view(batch_id, look=False))
+        return None
+
+    def create(self, requests: list[dict[str, Any]]) -> dict[str, Any]:
+        batch_id = f"msgbatch_{len(self.store) + 1:04d}_{random.getrandbits(32):08x}"
+        results = []
+        for request in requests:
+            kind = self.outcome(request["custom_id"])
+            result: dict[str, Any] = {"type": kind}
+            if kind == "succeeded":
+                result["message"] = self.server.answer(request["params"])
+            elif kind == "errored":
+                result["error"] = self.server.error_body("api_error", "Internal server error")
+            results.append({"custom_id": request["custom_id"], "result": result})
+        self.store[batch_id] = {"id": batch_id, "created": time.time(), "results": results}
+        return self.view(batch_id, look=False)
+
+    def results(self, batch_id: str) -> list[dict[str, Any]]:
+        batch = self.store[batch_id]
+        if batch.get("cancelled") and self.looks[batch_id] <= self.server.behaviour.batch_polls:
+            return [
+                {"custom_id": r["custom_id"], "result": {"type": "canceled"}}
+                for r in batch["results"]
+            ]
+        return list(batch["results"])
+
+    def view(self, batch_id: str, look: bool = True) -> dict[str, Any]:
+        batch = self.store[batch_id]
+        ended = self.ended(batch_id, look)
+        counts = dict.fromkeys(("processing", "succeeded", "errored", "canceled", "expired"), 0)
+        if ended:
+            for result in self.results(batch_id):
+                counts[result["result"]["type"]] += 1
+        else:
+            counts["processing"] = len(batch["results"])
+        return {
+            "id": batch_id,
+            "type": "message_batch",
+            "processing_status": "ended" if ended else "in_progress",
+            "request_counts": counts,
+            "created_at": _iso(batch["created"]),
+            "expires_at": _iso(batch["created"] + 86400),
+            "ended_at": _iso(time.time()) if ended else None,
+            "archived_at": None,
+            "cancel_initiated_at": None,
+            "results_url": f"{self.server.url}{self.prefix}/{batch_id}/results" if ended else None,
+        }
+
+
+class OpenAIBatches(_Batches):
+    """OpenAI's Batch API: a JSONL file uploaded to /v1/files, a batch over it at /v1/batches,
+    results as output and error files."""
+
+    prefix = "/v1/"
+
+    def handle(
+        self, method: str, path: str, raw: bytes, headers: Any
+    ) -> tuple[int, bytes, str] | None:
+        path = path.split("?")[0]
+        parts = [p for p in path.split("/") if p]
+        if not parts or parts[0] not in ("files", "batches"):
+            return None
+        files: dict[str, bytes] = self.__dict__.setdefault("files", {})
+        if method == "POST" and parts == ["files"]:
+            content = _multipart_file(raw, headers.get("content-type", ""))
+            file_id = f"file-{len(files) + 1:04d}{random.getrandbits(32):08x}"
+            files[file_id] = content
+            return self.json(200, self.file(file_id, content, "batch"))
+        if method == "GET" and parts[0] == "files" and parts[2:] == ["content"]:
+            if parts[1] not in files:
+                return self.missing("file")
+            return 200, files[parts[1]], "application/octet-stream"
+        if method == "POST" and parts == ["batches"]:
+            body = json.loads(raw)
+            if body.get("input_file_id") not in files:
+                return self.json(400, self.server.error_body("invalid_request_error", "no file"))
+            return self.json(200, self.create(body, files))
+        if method == "GET" and parts == ["batches"]:
+            batches = sorted(self.store.values(), key=lambda b: -b["created"])
+            views = [self.view(b["id"], files, look=False) for b in batches]
+            return self.json(200, {"object": "list", "data": views, "has_more": False})
+        if len(parts) < 2 or parts[1] not in self.store:
+            return self.missing("batch")
+        if method == "GET" and len(parts) == 2:
+            return self.json(200, self.view(parts[1], files))
+        if method == "POST" and parts[2:] == ["cancel"]:
+            self.store[parts[1]]["cancelled"] = True
+            return self.json(200, self.view(parts[1], files, look=False))
+        return None
+
+    @staticmethod
+    def file(file_id: str, content: bytes, purpose: str) -> dict[str, Any]:
+        return {
+            "id": file_id,
+            "object": "file",
+            "bytes": len(content),
+            "created_at": int(time.time()),
+            "filename": f"{file_id}.jsonl",
+            "purpose": purpose,
+            "status": "processed",
+        }
+
+    def create(self, body: dict[str, Any], files: dict[str, bytes]) -> dict[str, Any]:
+        batch_id = f"batch_{len(self.store) + 1:04d}{random.getrandbits(32):08x}"
+        output, errors = [], []
+        for raw in files[body["input_file_id"]].splitlines():
+            if not raw.strip():
+                continue
+            request = json.loads(raw)
+            kind = self.outcome(request["custom_id"])
+            line: dict[str, Any] = {
+                "id": f"batch_req_{len(output) + len(errors)}",
+                "custom_id": request["custom_id"],
+                "error": None,
+            }
+            if kind == "succeeded":
+                answer = self.server.answer(request["body"])
+                line["response"] = {"status_code": 200, "request_id": "req", "body": answer}
+                output.append(line)
+            elif kind == "errored":
+                error = self.server.error_body("server_error", "Internal server error")
+                line["response"] = {"status_code": 500, "request_id": "req", "body": error}
+                errors.append(line)
+            else:
+                line["response"] = None
+                line["error"] = {"code": "batch_expired", "message": "This request expired"}
+                errors.append(line)
+        self.store[batch_id] = {
+            "id": batch_id,
+            "created": time.time(),
+            "request": body,
+            "output": output,
+            "errors": errors,
+        }
+        return self.view(batch_id, files, look=False)
+
+    def view(self, batch_id: str, files: dict[str, bytes], look: bool = True) -> dict[str, Any]:
+        batch = self.store[batch_id]
+        ended = self.ended(batch_id, look)
+        total = len(batch["output"]) + len(batch["errors"])
+        view: dict[str, Any] = {
+            "id": batch_id,
+            "object": "batch",
+            "endpoint": batch["request"]["endpoint"],
+            "errors": None,
+            "input_file_id": batch["request"]["input_file_id"],
+            "completion_window": batch["request"]["completion_window"],
+            "status": "in_progress",
+            "output_file_id": None,
+            "error_file_id": None,
+            "created_at": int(batch["created"]),
+            "request_counts": {"total": total, "completed": 0, "failed": 0},
+            "metadata": batch["request"].get("metadata"),
+        }
+        if not ended:
+            return view
+        output, errors = batch["output"], batch["errors"]
+        if batch.get("cancelled") and self.looks[batch_id] <= self.server.behaviour.batch_polls:
+            output, errors, view["status"] = [], [], "cancelled"
+        else:
+            view["status"] = "completed"
+        for kind, lines in (("output_file_id", output), ("error_file_id", errors)):
+            if lines:
+                file_id = f"file-{batch_id}-{kind[:-8]}"
+                files[file_id] = ("\n".join(json.dumps(x) for x in lines) + "\n").encode()
+                view[kind] = file_id
+        view["request_counts"] = {"total": total, "completed": len(output), "failed": len(errors)}
+        view["completed_at"] = int(time.time())
+        return view
+
+
+def _multipart_file(raw: bytes, content_type: str) -> bytes:
+    """The uploaded file's bytes from a multipart/form-data body."""
+    message = BytesParser(policy=default).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + raw
+    )
+    for part in message.iter_parts():
+        if part.get_param("name", header="content-disposition") == "file":
+            payload = part.get_payload(decode=True)
+            return payload if isinstance(payload, bytes) else b""
+    return b""
 
 
 @contextmanager

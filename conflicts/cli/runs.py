@@ -109,6 +109,35 @@ if TYPE_CHECKING:
     help="Stop starting transcripts once the run has cost this many dollars.",
 )
 @no_cache_option("Call the model even for requests the store has already seen answered.")
+@click.option(
+    "--batch",
+    "batch_api",
+    is_flag=True,
+    help="Send the requests through the provider's batch API (Anthropic's Message Batches, "
+    "OpenAI's Batch API): half the price, results within a day. Rerun to resume.",
+)
+@click.option(
+    "--batch-file",
+    "requests_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the requests still waiting to this file in OpenAI's batch input format (for "
+    "vLLM's run-batch or a service of your own) instead of sending them.",
+)
+@click.option(
+    "--batch-results",
+    "results_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Read a finished batch's output file (OpenAI's format) into the run.",
+)
+@click.option(
+    "--poll-interval",
+    type=Finite(min=0.01),
+    default=30.0,
+    show_default=True,
+    help="Seconds between looks at batches in progress (--batch).",
+)
 @db_option
 @quiet_option
 @json_option("Print the outcome as JSON.")
@@ -129,6 +158,10 @@ def run(
     prices_file: Path | None,
     max_cost: float | None,
     no_cache: bool,
+    batch_api: bool,
+    requests_file: Path | None,
+    results_file: Path | None,
+    poll_interval: float,
     db: Path,
     quiet: bool,
     as_json: bool,
@@ -146,8 +179,14 @@ def run(
       ihsim run results/dilemmas.jsonl -m openai-compatible/llama-3.1-8b \\
           --base-url http://127.0.0.1:8000/v1 -c 32
       ihsim run --resume run-cf4c4bcbf5d0
+      ihsim run results/dilemmas.jsonl -m anthropic/claude-sonnet-4-5 --batch
+      ihsim run results/dilemmas.jsonl -m openai-compatible/qwen3-8b --batch-file requests.jsonl
     """
     _check_run_arguments(dilemma_file, models, resume)
+    if batch_api and (requests_file or results_file):
+        raise click.UsageError(
+            "--batch sends the requests itself: drop --batch-file/--batch-results"
+        )
 
     settings = settings_given(
         seed=seed,
@@ -160,8 +199,12 @@ def run(
         timeout=timeout,
         extra=extra,
     )
-    from conflicts.run.launch import run_with_progress
+    from conflicts.run.launch import Batched, run_with_progress
     from conflicts.run.prices import load_prices
+
+    batched = None
+    if batch_api or requests_file or results_file:
+        batched = Batched(batch_api, poll_interval, requests_file, results_file, not quiet)
 
     prices = load_prices(prices_file) if prices_file else load_prices()
     outcome = run_with_progress(
@@ -176,6 +219,7 @@ def run(
         use_cache=not no_cache,
         prices=prices,
         max_cost=max_cost,
+        batched=batched,
     )
     if as_json:
         say(
@@ -192,6 +236,7 @@ def run(
                     "cached_turns": outcome.cached_turns,
                     "cost_usd": round(outcome.spent, 6),
                     "stopped_at_max_cost": outcome.stopped,
+                    "waiting": outcome.waiting,
                 }
             )
         )
@@ -227,7 +272,13 @@ def run(
             "transcripts not started (rerun with a higher --max-cost to continue)",
             err=True,
         )
-    if outcome.failed or outcome.stopped:
+    if outcome.waiting and requests_file is None:
+        say(
+            f"waiting: {outcome.waiting} requests have no answer yet; --batch-file FILE writes "
+            "them for the next batch",
+            err=True,
+        )
+    if outcome.failed or outcome.stopped or (outcome.waiting and requests_file is None):
         sys.exit(1)
 
 

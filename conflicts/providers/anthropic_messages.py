@@ -51,13 +51,25 @@ def tools_for_anthropic(tools: list[ToolSpec]) -> list[dict[str, Any]]:
 
 
 class AnthropicProvider(SDKProvider):
-    async def turn(self, dilemma: Dilemma, conversation: list[Message], epoch: int) -> Turn:
+    prompt_cache: bool = True  # mark the dilemma's shared prefix (tools, system) cacheable
+
+    def body(self, dilemma: Dilemma, conversation: list[Message]) -> dict[str, Any]:
+        """The Messages request for the conversation's next turn, as sent live or in a batch."""
         system, turns = to_anthropic(conversation)
         body: dict[str, Any] = {"model": self.name, "messages": turns, **self.request}
         if system:
-            body["system"] = system
+            body["system"] = [{"type": "text", "text": system}]
         if dilemma.tools:
             body["tools"] = tools_for_anthropic(dilemma.tools)
+        if self.prompt_cache:
+            mark_prefix(body)
+        return body
+
+    def read(self, data: dict[str, Any]) -> Turn:
+        return _turn(data)
+
+    async def turn(self, dilemma: Dilemma, conversation: list[Message], epoch: int) -> Turn:
+        body = self.body(dilemma, conversation)
         return await self.post("/v1/messages", body, (anthropic.AnthropicError,), _turn)
 
     async def forced(self, conversation: list[Message], tool: ToolSpec) -> Turn:
@@ -76,7 +88,32 @@ class AnthropicProvider(SDKProvider):
 
 
 THINKING = ("thinking", "redacted_thinking")
+
+
+def mark_prefix(body: dict[str, Any]) -> None:
+    """A cache breakpoint at the end of what every turn of a dilemma repeats, and dilemmas of a
+    family often share: the system prompt, else the last tool (the API caches tools, then system,
+    in that order). Below the model's minimum (1,024 tokens for most) the API caches nothing and
+    bills as usual, so marking costs nothing where it cannot help."""
+    if body.get("system"):
+        body["system"][-1]["cache_control"] = {"type": "ephemeral"}
+    elif body.get("tools"):
+        body["tools"][-1]["cache_control"] = {"type": "ephemeral"}
+
+
 CUTS: dict[str | None, Cut] = {"max_tokens": "max_tokens", "refusal": "filtered"}
+
+
+def usage_of(usage: dict[str, Any]) -> Usage:
+    """Anthropic's `input_tokens` leaves out the tokens read from or written to the cache."""
+    read = usage.get("cache_read_input_tokens") or 0
+    written = usage.get("cache_creation_input_tokens") or 0
+    return Usage(
+        input_tokens=(usage.get("input_tokens") or 0) + read + written,
+        output_tokens=usage.get("output_tokens") or 0,
+        cache_read_tokens=read,
+        cache_write_tokens=written,
+    )
 
 
 def _turn(data: dict[str, Any]) -> Turn:
@@ -96,9 +133,6 @@ def _turn(data: dict[str, Any]) -> Turn:
     return Turn(
         cut=CUTS.get(data.get("stop_reason")),
         message=Message(role="assistant", content="\n".join(text), tool_calls=calls, thinking=kept),
-        usage=Usage(
-            input_tokens=usage.get("input_tokens") or 0,
-            output_tokens=usage.get("output_tokens") or 0,
-        ),
+        usage=usage_of(usage),
         reasoning="\n\n".join(thinking) or None,
     )

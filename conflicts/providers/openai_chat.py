@@ -66,7 +66,8 @@ def _arguments(raw: str | None) -> dict[str, Any]:
 
 
 class OpenAIProvider(SDKProvider):
-    async def turn(self, dilemma: Dilemma, conversation: list[Message], epoch: int) -> Turn:
+    def body(self, dilemma: Dilemma, conversation: list[Message]) -> dict[str, Any]:
+        """The Chat Completions request for the conversation's next turn, live or batched."""
         body: dict[str, Any] = {
             "model": self.name,
             "messages": to_openai(conversation, self.empty_content),
@@ -78,6 +79,13 @@ class OpenAIProvider(SDKProvider):
             body.setdefault("tool_choice", "auto")
         else:
             body.pop("tool_choice", None)  # a -p tool_choice without tools is refused
+        return body
+
+    def read(self, data: dict[str, Any]) -> Turn:
+        return _turn(data)
+
+    async def turn(self, dilemma: Dilemma, conversation: list[Message], epoch: int) -> Turn:
+        body = self.body(dilemma, conversation)
         return await self.post("/chat/completions", body, (openai.OpenAIError,), _turn)
 
     @property
@@ -124,6 +132,8 @@ def _turn(data: dict[str, Any]) -> Turn:
         usage=Usage(
             input_tokens=usage.get("prompt_tokens") or 0,
             output_tokens=usage.get("completion_tokens") or 0,
+            # OpenAI counts its cached prefix inside prompt_tokens; servers may send null
+            cache_read_tokens=(usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0,
         ),
         reasoning="\n\n".join(filter(None, [_reasoning_field(message), reasoning])) or None,
     )

@@ -43,6 +43,7 @@ class Outcome:
     cached_turns: int = 0
     spent: float = 0.0
     stopped: bool = False
+    waiting: int = 0  # requests a batch file left for an engine of one's own to answer
 
 
 Ask = Callable[[list[Message]], Awaitable[Turn]]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,18 @@ RUNNER = ("conflicts.run.execute",)
 BAR = ("rich.progress",)  # not imported for --quiet runs
 
 
+@dataclass(frozen=True)
+class Batched:
+    """How a run goes by batches: the providers' batch APIs (`api`, polled every `poll_s`),
+    or files for an engine of one's own (`requests_file`, `results_file`)."""
+
+    api: bool = False
+    poll_s: float = 30.0
+    requests_file: Path | None = None
+    results_file: Path | None = None
+    progress: bool = True  # each round's lines on stderr, with --json too: batches take hours
+
+
 def run_with_progress(
     dilemma_file: Path | None,
     models: list[str],
@@ -34,6 +47,7 @@ def run_with_progress(
     db: Path,
     quiet: bool,
     resume: str | None = None,
+    batched: Batched | None = None,
     **execution: Any,
 ) -> Outcome:
     """Plan and execute a run, or `resume` one by id; a database this call created is removed
@@ -53,6 +67,8 @@ def run_with_progress(
             build_aside()
             modules = (*sdk_modules(run.models), *modules)
         import_quietly(modules)  # and freezes all alive: the run's collections see only its own
+        if batched is not None:
+            return _batched(store, run, batched, execution)
         from conflicts.run.execute import execute
 
         if quiet:
@@ -67,6 +83,37 @@ def run_with_progress(
         raise StoreError(f"{reason}; {_kept(store, run)}", file=str(db)) from None
     finally:
         store.close()
+
+
+def _batched(store: Store, run: RunInfo, batched: Batched, execution: dict[str, Any]) -> Outcome:
+    """Execute by batches, saying each round's progress on stderr unless quiet."""
+    from conflicts.run.batch import execute_batch
+    from conflicts.run.batch_file import file_round
+
+    def say(line: str) -> None:
+        if batched.progress:
+            print(f"{run.id}: {line}", file=sys.stderr, flush=True)
+
+    prices, use_cache = execution.get("prices"), execution.get("use_cache", True)
+    if batched.api:
+        outcome = asyncio.run(
+            execute_batch(
+                store, run, prices, execution.get("max_cost"), use_cache, batched.poll_s, say
+            )
+        )
+    else:
+        outcome, waiting = asyncio.run(
+            file_round(
+                store, run, batched.requests_file, batched.results_file, prices, use_cache, say
+            )
+        )
+        outcome.waiting = waiting
+    counts = store.transcript_counts(run.id)
+    say(
+        f"{counts.get('ok', 0)} of {run.planned} transcripts stored ({outcome.done} now,"
+        f" {len(outcome.failed)} failed); cost so far ${store.run_cost(run.id):.4f}"
+    )
+    return outcome
 
 
 def _kept(store: Store, run: RunInfo) -> str:

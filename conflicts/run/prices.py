@@ -21,11 +21,29 @@ class PriceError(InputError):
 
 
 class Price(Strict):
+    """One model's prices. Cached input is billed apart where the provider does: reads from
+    the prompt cache (`cache_read`) and, at Anthropic, writes to it (`cache_write`); unset, a
+    cached token costs what an input token does. `batch` multiplies every price for requests
+    sent through the provider's batch API (both providers bill them at half)."""
+
     input: float = Field(ge=0, description="USD per million input tokens")
     output: float = Field(ge=0, description="USD per million output tokens")
+    cache_read: float | None = Field(None, ge=0, description="USD per million cache-read tokens")
+    cache_write: float | None = Field(
+        None, ge=0, description="USD per million tokens written to the prompt cache"
+    )
+    batch: float = Field(0.5, ge=0, le=1, description="price multiplier in the batch API")
 
-    def cost(self, usage: Usage) -> float:
-        return (usage.input_tokens * self.input + usage.output_tokens * self.output) / 1e6
+    def cost(self, usage: Usage, batch: bool = False) -> float:
+        read, written = usage.cache_read_tokens, usage.cache_write_tokens
+        plain = max(0, usage.input_tokens - read - written)
+        dollars = (
+            plain * self.input
+            + read * (self.input if self.cache_read is None else self.cache_read)
+            + written * (self.input if self.cache_write is None else self.cache_write)
+            + usage.output_tokens * self.output
+        ) / 1e6
+        return dollars * self.batch if batch else dollars
 
 
 class PriceTable(Strict):
@@ -38,9 +56,9 @@ class PriceTable(Strict):
         matches = [p for p in self.models if p.endswith("*") and model.startswith(p[:-1])]
         return self.models[max(matches, key=len)] if matches else None
 
-    def cost(self, model: str, usage: Usage) -> float | None:
+    def cost(self, model: str, usage: Usage, batch: bool = False) -> float | None:
         price = self.price(model)
-        return None if price is None else price.cost(usage)
+        return None if price is None else price.cost(usage, batch)
 
 
 @cache

@@ -365,13 +365,15 @@ class Store:
         self.db.executemany(
             "INSERT INTO transcripts (run_id, dilemma_id, model, epoch, status, messages, "
             "final_answer, reasoning, input_tokens, output_tokens, latency_ms, error,"
-            " created_at, stop_reason, cost_usd, source_key, source)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " created_at, stop_reason, cost_usd, source_key, source, cache_read_tokens,"
+            " cache_write_tokens) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (run_id, dilemma_id, model, epoch) DO UPDATE SET"
             " status = excluded.status, messages = excluded.messages,"
             " final_answer = excluded.final_answer, reasoning = excluded.reasoning,"
             " stop_reason = excluded.stop_reason, cost_usd = excluded.cost_usd,"
             " input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,"
+            " cache_read_tokens = excluded.cache_read_tokens,"
+            " cache_write_tokens = excluded.cache_write_tokens,"
             " latency_ms = excluded.latency_ms, error = excluded.error,"
             " created_at = excluded.created_at"
             " WHERE transcripts.status != 'ok'",
@@ -413,8 +415,8 @@ class Store:
 
 TRANSCRIPT_COLUMNS = (
     "SELECT id, run_id, dilemma_id, model, epoch, status, messages, final_answer, reasoning,"
-    " input_tokens, output_tokens, latency_ms, error, stop_reason, cost_usd, source"
-    " FROM transcripts"
+    " input_tokens, output_tokens, latency_ms, error, stop_reason, cost_usd, source,"
+    " cache_read_tokens, cache_write_tokens FROM transcripts"
 )
 
 
@@ -428,7 +430,12 @@ def _transcript(row: tuple[Any, ...]) -> Transcript:
         messages=json.loads(row[6]),
         final_answer=row[7],
         reasoning=row[8],
-        usage=Usage(input_tokens=row[9], output_tokens=row[10]),
+        usage=Usage(
+            input_tokens=row[9],
+            output_tokens=row[10],
+            cache_read_tokens=row[16],
+            cache_write_tokens=row[17],
+        ),
         latency_ms=row[11],
         error=row[12],
         stop_reason=row[13],
@@ -457,6 +464,8 @@ def _transcript_row(t: Transcript) -> tuple[Any, ...]:
         t.cost_usd,
         t.source.key if t.source else None,
         t.source.model_dump_json(exclude_defaults=True) if t.source else None,
+        t.usage.cache_read_tokens,
+        t.usage.cache_write_tokens,
     )
 
 

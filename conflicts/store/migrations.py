@@ -210,4 +210,41 @@ MIGRATIONS: list[tuple[str, str]] = [
                 AND vb.classifier_version = va.classifier_version
         """,
     ),
+    (
+        # prompt-cache tokens per transcript, inside input_tokens (`Usage`); provider batches:
+        # each submission recorded before the provider is called (state `submitting`) and its
+        # provider id after, so a process killed between the two finds its batch again instead
+        # of sending it twice; each request of a batch run by its response-cache key, with its
+        # state, attempts, last error and what it cost, billed once to the transcript that used
+        # its answer first
+        "012_batches",
+        """
+        ALTER TABLE transcripts ADD COLUMN cache_read_tokens INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE transcripts ADD COLUMN cache_write_tokens INTEGER NOT NULL DEFAULT 0;
+        CREATE TABLE batches (
+            id TEXT PRIMARY KEY,
+            run_id TEXT NOT NULL REFERENCES runs(id),
+            model TEXT NOT NULL,
+            provider_id TEXT,
+            state TEXT NOT NULL,
+            requests INTEGER NOT NULL,
+            created_at TEXT NOT NULL,
+            ended_at TEXT,
+            counts TEXT
+        );
+        CREATE TABLE batch_requests (
+            run_id TEXT NOT NULL REFERENCES runs(id),
+            key TEXT NOT NULL,
+            model TEXT NOT NULL,
+            batch_id TEXT REFERENCES batches(id),
+            state TEXT NOT NULL,
+            attempts INTEGER NOT NULL,
+            error TEXT,
+            cost_usd REAL,
+            billed INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (run_id, key)
+        ) WITHOUT ROWID;
+        CREATE INDEX batch_requests_by_batch ON batch_requests (batch_id)
+        """,
+    ),
 ]

@@ -24,15 +24,23 @@ NOT_ANSWERED = {
 
 
 class Usage(BaseModel):
+    """Tokens as billed. `input_tokens` counts every input token; of them, `cache_read_tokens`
+    were served from the provider's prompt cache and `cache_write_tokens` written to it, each
+    priced apart (`conflicts.run.prices`)."""
+
     model_config = ConfigDict(extra="forbid")
 
     input_tokens: int = 0
     output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
 
     def plus(self, other: Usage) -> Usage:
         return Usage(
             input_tokens=self.input_tokens + other.input_tokens,
             output_tokens=self.output_tokens + other.output_tokens,
+            cache_read_tokens=self.cache_read_tokens + other.cache_read_tokens,
+            cache_write_tokens=self.cache_write_tokens + other.cache_write_tokens,
         )
 
 
