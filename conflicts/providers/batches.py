@@ -13,13 +13,14 @@ from __future__ import annotations
 import io
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
 import orjson
 
 from conflicts.providers.sdk_request import SDKProvider, scrub
 
+SLACK = timedelta(seconds=2)  # the store's times are to the second, and clocks differ
 Outcome = Literal["succeeded", "errored", "expired", "canceled"]
 
 
@@ -49,8 +50,9 @@ class BatchAPI(Protocol):
 
     def results(self, batch_id: str) -> AsyncIterator[Result]: ...
 
-    async def find(self, ours: str, since: datetime, requests: int) -> str | None:
-        """The provider's id of a batch submitted under `ours` at or after `since`, if any."""
+    async def find(self, ours: str, since: datetime, requests: int, known: set[str]) -> str | None:
+        """The provider's id of a batch submitted under `ours` at or after `since`, if any,
+        never one of the `known` batches this run recorded already."""
 
     async def cancel(self, batch_id: str) -> None: ...
 
@@ -87,12 +89,15 @@ class AnthropicBatches:
             else:
                 yield Result(line.custom_id, result.type, error=f"request {result.type}")
 
-    async def find(self, ours: str, since: datetime, requests: int) -> str | None:
-        """Anthropic's batches carry no metadata: a batch created since the submission began
-        with as many requests is taken for it (the submission and its process were one)."""
+    async def find(self, ours: str, since: datetime, requests: int, known: set[str]) -> str | None:
+        """Anthropic's batches carry no metadata: the newest batch this run has not recorded,
+        created since the submission began (to the second), with as many requests, is taken
+        for it (a kill between the two steps leaves one such batch at most)."""
         async for batch in self.client.list(limit=100):
-            if batch.created_at < since:
+            if batch.created_at < since - SLACK:
                 break
+            if batch.id in known:
+                continue
             counts = batch.request_counts
             total = (
                 counts.processing
@@ -175,9 +180,9 @@ class OpenAIBatches:
                 if raw.strip():
                     yield openai_result(orjson.loads(raw), self.provider.secrets)
 
-    async def find(self, ours: str, since: datetime, requests: int) -> str | None:
+    async def find(self, ours: str, since: datetime, requests: int, known: set[str]) -> str | None:
         async for batch in self.client.batches.list(limit=100):
-            if batch.created_at < since.timestamp():
+            if batch.created_at < (since - SLACK).timestamp():
                 break
             if (batch.metadata or {}).get("ihsim_batch") == ours:
                 return str(batch.id)

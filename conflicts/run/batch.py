@@ -286,7 +286,14 @@ class BatchRun:
             (created,) = self.store.db.execute(
                 "SELECT created_at FROM batches WHERE id = ?", (ours,)
             ).fetchone()
-            found = await apis[model].find(ours, datetime.fromisoformat(created), requests)
+            known = {
+                provider
+                for (provider,) in self.store.db.execute(
+                    "SELECT provider_id FROM batches WHERE run_id = ? AND provider_id IS NOT NULL",
+                    (self.run.id,),
+                )
+            }
+            found = await apis[model].find(ours, datetime.fromisoformat(created), requests, known)
             if found is not None:
                 self.submitted(ours, found)
                 continue
@@ -358,8 +365,8 @@ class BatchRun:
                 "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?)", answers
             )
             self.store.db.executemany(
-                "UPDATE batch_requests SET state = ?, error = ?, cost_usd = ?"
-                " WHERE key = ? AND batch_id = ?",
+                "UPDATE batch_requests SET state = ?, error = COALESCE(?, error), cost_usd = ?"
+                " WHERE key = ? AND batch_id = ?",  # a retried request keeps its last error
                 rows,
             )
             self.store.db.execute(

@@ -34,7 +34,7 @@ from hierarchy.errors import message_of
 class OutputResponse(BaseModel):
     model_config = ConfigDict(extra="allow")
     status_code: int
-    body: dict[str, Any] = {}
+    body: dict[str, Any] | None = None  # vLLM's run-batch writes null beside an error
 
 
 class OutputLine(BaseModel):
