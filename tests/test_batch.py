@@ -100,6 +100,11 @@ def test_a_batch_run_gives_what_a_live_run_gives(ihsim: Invoke, tmp_path: Path, 
     with Store(tmp_path / "b.db") as store:
         states = store.db.execute("SELECT state, COUNT(*) FROM batches GROUP BY state").fetchall()
         assert states == [("collected", 2)]  # one batch a round: the tool call, the answer
+    listed = ihsim("runs", "--db", str(tmp_path / "b.db"), "--json")
+    (row,) = json.loads(listed.stdout)
+    assert row["batches"] == {"batches": {"collected": 2}, "requests": {"succeeded": 24}}
+    shown = ihsim("runs", "--db", str(tmp_path / "b.db"))
+    assert "2 collected" in shown.stdout and "requests: 24 succeeded" in shown.stdout
 
 
 def test_requests_that_fail_inside_a_batch_are_sent_again_and_their_errors_kept(

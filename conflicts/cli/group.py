@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from conflicts.cli import labels, power, reports, runs, scenarios
+from conflicts.cli import estimate, labels, power, reports, runs, scenarios
 from conflicts.cli.options import CONTEXT, IhsimGroup
 
 
@@ -27,6 +27,7 @@ for command in (
     scenarios.families,
     scenarios.generate,
     runs.run,
+    estimate.estimate_command,
     runs.smoke_command,
     runs.runs_command,
     runs.import_command,

@@ -110,6 +110,13 @@ if TYPE_CHECKING:
 )
 @no_cache_option("Call the model even for requests the store has already seen answered.")
 @click.option(
+    "--no-prompt-cache",
+    "no_prompt_cache",
+    is_flag=True,
+    help="Send Anthropic requests without marking their shared prefix (tools, system prompt) "
+    "for the prompt cache, which bills a write at 1.25 times input and reads at a tenth.",
+)
+@click.option(
     "--batch",
     "batch_api",
     is_flag=True,
@@ -158,6 +165,7 @@ def run(
     prices_file: Path | None,
     max_cost: float | None,
     no_cache: bool,
+    no_prompt_cache: bool,
     batch_api: bool,
     requests_file: Path | None,
     results_file: Path | None,
@@ -198,6 +206,7 @@ def run(
         api_key_env=api_key_env,
         timeout=timeout,
         extra=extra,
+        prompt_cache=False if no_prompt_cache else None,
     )
     from conflicts.run.launch import Batched, run_with_progress
     from conflicts.run.prices import load_prices
@@ -295,8 +304,10 @@ def runs_command(db: Path, as_json: bool) -> None:
     """
     with open_store(db) as store:
         summaries = store.runs()
+        batches = store.batch_progress()
     if as_json:
-        say(json.dumps([_run_row(s) for s in summaries], indent=2))
+        rows = [_run_row(s) | {"batches": batches.get(s.info.id)} for s in summaries]
+        say(json.dumps(rows, indent=2))
         return
     from rich.table import Table
     from rich.text import Text
@@ -310,9 +321,11 @@ def runs_command(db: Path, as_json: bool) -> None:
     table.add_column("settings", overflow="fold", min_width=16)
     for counted in ("done", "failed", "cost"):
         table.add_column(counted, justify="right", no_wrap=True)
+    if batches:
+        table.add_column("batches", overflow="fold", min_width=16)
     for summary in summaries:
         info = summary.info
-        table.add_row(
+        row = [
             info.id,
             info.created_at[:16].replace("T", " "),
             Text(inert("\n".join(info.models))),  # names from outside: shown, never obeyed
@@ -320,8 +333,22 @@ def runs_command(db: Path, as_json: bool) -> None:
             f"{summary.done}/{summary.planned}",
             str(summary.failed),
             f"${summary.cost:.2f}",
-        )
+        ]
+        if batches:
+            row.append(_batch_state(batches.get(info.id)))
+        table.add_row(*row)
     table_console().print(table)
+
+
+def _batch_state(progress: dict[str, dict[str, int]] | None) -> str:
+    """`2 collected, 1 submitted` batches, then their requests by state."""
+    if not progress:
+        return ""
+
+    def counts(states: dict[str, int]) -> str:
+        return ", ".join(f"{n} {state}" for state, n in sorted(states.items()))
+
+    return f"{counts(progress['batches'])}\nrequests: {counts(progress['requests'])}"
 
 
 def _settings(params: dict[str, Any]) -> list[str]:

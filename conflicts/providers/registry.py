@@ -318,7 +318,9 @@ def _anthropic(name: str, params: dict[str, object]) -> Provider:
     if "stop" in limits:
         limits["stop_sequences"] = limits.pop("stop")
     request = {"max_tokens": ANTHROPIC_MAX_TOKENS, **limits}
-    return AnthropicProvider(f"anthropic/{name}", name, client, request, (key,))
+    made = AnthropicProvider(f"anthropic/{name}", name, client, request, (key,))
+    made.prompt_cache = params.get("prompt_cache") is not False
+    return made
 
 
 def judging_prefixes() -> list[str]:

@@ -351,6 +351,18 @@ class Store:
             for row in rows
         ]
 
+    def batch_progress(self) -> dict[str, dict[str, dict[str, int]]]:
+        """Per run sent by batches: its batches and its requests, counted by state."""
+        progress: dict[str, dict[str, dict[str, int]]] = {}
+        for table in ("batches", "batch_requests"):
+            rows = self.db.execute(
+                f"SELECT run_id, state, COUNT(*) FROM {table} GROUP BY run_id, state"
+            )
+            for run_id, state, count in rows:
+                kind = "batches" if table == "batches" else "requests"
+                progress.setdefault(run_id, {"batches": {}, "requests": {}})[kind][state] = count
+        return progress
+
     def dilemma(self, dilemma_id: str) -> Dilemma:
         row = self.db.execute("SELECT body FROM dilemmas WHERE id = ?", (dilemma_id,)).fetchone()
         if row is None:

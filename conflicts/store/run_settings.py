@@ -43,6 +43,9 @@ class RunSettings(BaseModel):
     # where the key came from is not a setting of the answers: it pools and is not shown
     api_key_env: str | None = Field(None, json_schema_extra=_role(pools=True, shown=False))
     timeout: float | None = Field(None, gt=0, json_schema_extra=_role(pools=True))
+    # False: Anthropic requests carry no cache breakpoint (`--no-prompt-cache`); the answers
+    # are the same either way, so such runs pool, and only the bill differs
+    prompt_cache: bool | None = Field(None, json_schema_extra=_role(pools=True))
     # `-p KEY=VALUE` request fields, sent as given; shown as their own KEY=VALUE
     extra: dict[str, Any] | None = Field(None, json_schema_extra=_role(shown=False))
 

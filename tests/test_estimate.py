@@ -1,0 +1,157 @@
+"""`ihsim estimate` against what the fake servers bill: their tokenizer is not ihsim's
+characters-over-four, their prompt cache works as the providers document theirs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conflicts.scenarios.dilemma import id_of_line
+from tests.conftest import Invoke
+from tests.fake_servers import ANSWER_TOKENS, AnthropicServer, Behaviour, OpenAIServer, serving
+from tests.test_providers import dilemma_file
+
+PRICES = (
+    "models:\n"
+    '  "openai/m": {input: 1.0, output: 4.0, cache_read: 0.25}\n'
+    '  "anthropic/m": {input: 1.0, output: 4.0, cache_read: 0.1, cache_write: 1.25}\n'
+)
+SERVERS = {
+    "openai": (OpenAIServer, "openai/m", "/v1"),
+    "anthropic": (AnthropicServer, "anthropic/m", ""),
+}
+# the built-in families without tools that the model-spec hierarchy hosts
+SINGLE_TURN = ("confidential-instructions", "harmful-operator", "impersonated-authority")
+POLICY = (
+    "Deployment policy, section {n}: answers follow the operator's style guide, cite the "
+    "knowledge base where it applies, escalate billing disputes to a human agent, never "
+    "promise refunds, and keep the customer's personal data out of every summary. "
+)
+
+
+@pytest.fixture(autouse=True)
+def keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "k")
+    monkeypatch.setenv("OPENAI_API_KEY", "k")
+
+
+def long_prefix(source: Path, out: Path, sections: int = 40) -> Path:
+    """The dilemmas with a long operator policy before their system prompt, as real
+    deployments have: a shared prefix worth caching."""
+    policy = "".join(POLICY.format(n=n) for n in range(sections))
+    lines = []
+    for raw in source.read_text().splitlines():
+        body = json.loads(raw)
+        for message in body["messages"]:
+            if message["role"] == "system":
+                message["content"] = policy + message["content"]
+        body["id"] = id_of_line(json.dumps(body))
+        lines.append(json.dumps(body))
+    out.write_text("\n".join(lines) + "\n")
+    return out
+
+
+def billed(ihsim: Invoke, dilemmas: Path, kind: str, db: Path, *extra: str) -> float:
+    server_kind, model, suffix = SERVERS[kind]
+    prices = db.with_suffix(".prices.yaml")
+    prices.write_text(PRICES)
+    with serving(server_kind, Behaviour(count_tokens=True)) as server:
+        ran = ihsim(
+            "run",
+            str(dilemmas),
+            "-m",
+            model,
+            "--base-url",
+            server.url + suffix,
+            "--db",
+            str(db),
+            "--json",
+            "--prices",
+            str(prices),
+            *extra,
+        )
+    assert ran.exit_code == 0, ran.stderr
+    return float(json.loads(ran.stdout)["cost_usd"])
+
+
+def estimated(ihsim: Invoke, dilemmas: Path, kind: str, db: Path, *extra: str) -> dict:  # type: ignore[type-arg]
+    prices = db.with_suffix(".prices.yaml")
+    prices.write_text(PRICES)
+    shown = ihsim(
+        "estimate",
+        str(dilemmas),
+        "-m",
+        SERVERS[kind][1],
+        "--prices",
+        str(prices),
+        "--db",
+        str(db),
+        "--json",
+        *extra,
+    )
+    assert shown.exit_code == 0, shown.stderr
+    (row,) = json.loads(shown.stdout)
+    return row  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("kind", sorted(SERVERS))
+@pytest.mark.parametrize("family", SINGLE_TURN)
+def test_the_estimate_is_within_15_percent_of_the_bill(
+    ihsim: Invoke, tmp_path: Path, family: str, kind: str
+) -> None:
+    dilemmas = dilemma_file(tmp_path / "d.jsonl", family, sample=12)
+    row = estimated(
+        ihsim, dilemmas, kind, tmp_path / "none.db", "--output-tokens", str(ANSWER_TOKENS)
+    )
+    cost = billed(ihsim, dilemmas, kind, tmp_path / "r.db", "--no-prompt-cache")
+    assert row["requests"] == row["transcripts"] == 12 and row["agentic"] == 0
+    assert abs(row["cost_usd"]["live"] / cost - 1) <= 0.15, (row["cost_usd"]["live"], cost)
+    assert row["cost_usd"]["batch"] == pytest.approx(row["cost_usd"]["live"] / 2)
+
+
+def test_output_tokens_come_from_the_models_answers_in_the_store(
+    ihsim: Invoke, tmp_path: Path
+) -> None:
+    dilemmas = dilemma_file(tmp_path / "d.jsonl", sample=4)
+    db = tmp_path / "r.db"
+    assert estimated(ihsim, dilemmas, "openai", db)["output_from"].startswith("assumed")
+    billed(ihsim, dilemmas, "openai", db)
+    row = estimated(ihsim, dilemmas, "openai", db)
+    assert row["output_per_answer"] == ANSWER_TOKENS
+    assert "the mean of its 4 answers" in row["output_from"]
+
+
+def test_a_long_shared_prefix_is_cached_as_estimated(ihsim: Invoke, tmp_path: Path) -> None:
+    """Anthropic bills a cache write once per distinct prefix and reads at a tenth after: over
+    four epochs the caching run costs less, by about what the estimate said; over one, where no
+    prefix is met twice, it costs more (every write at 1.25 times input), as estimated too."""
+    dilemmas = long_prefix(dilemma_file(tmp_path / "d.jsonl", sample=12), tmp_path / "long.jsonl")
+    once = billed(ihsim, dilemmas, "anthropic", tmp_path / "once.db")
+    once_plain = billed(
+        ihsim, dilemmas, "anthropic", tmp_path / "once-plain.db", "--no-prompt-cache"
+    )
+    single = estimated(
+        ihsim, dilemmas, "anthropic", tmp_path / "none.db", "--output-tokens", str(ANSWER_TOKENS)
+    )
+    assert once > once_plain and single["cost_usd"]["live_cached"] > single["cost_usd"]["live"]
+    assert abs(single["cost_usd"]["live_cached"] / once - 1) <= 0.15
+    plain = billed(
+        ihsim, dilemmas, "anthropic", tmp_path / "plain.db", "--no-prompt-cache", "-e", "4"
+    )
+    cached = billed(ihsim, dilemmas, "anthropic", tmp_path / "cached.db", "-e", "4")
+    row = estimated(
+        ihsim,
+        dilemmas,
+        "anthropic",
+        tmp_path / "none.db",
+        "--output-tokens",
+        str(ANSWER_TOKENS),
+        "-e",
+        "4",
+    )
+    assert cached < 0.6 * plain
+    assert abs(row["cost_usd"]["live_cached"] / cached - 1) <= 0.15, (row, cached)
+    assert abs(row["cost_usd"]["live"] / plain - 1) <= 0.15
+    assert row["cache_read_tokens"] > 0 and row["cache_write_tokens"] > 0
