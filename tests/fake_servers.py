@@ -495,16 +495,38 @@ class AnthropicServer(_Server):
             prompt = 50
         else:
             system = body.get("system") or []
-            prefix = [body.get("tools") or [], system]
-            head, prompt = prompt_tokens(prefix, body["messages"])
-            if _marked(body):
-                read, written = cache_use(self.behaviour, prefix, head)
+            _, prompt = prompt_tokens([body.get("tools") or [], system], body["messages"])
+            read, written = self.breakpoints(body)
         return {
             "input_tokens": prompt - read - written,
             "output_tokens": ANSWER_TOKENS,
             "cache_read_input_tokens": read,
             "cache_creation_input_tokens": written,
         }
+
+    def breakpoints(self, body: dict[str, Any]) -> tuple[int, int]:
+        """(read, written) at the request's cache breakpoints (tools, then system blocks, in
+        the API's order): the longest marked prefix already cached is read, and what lies
+        between it and the last marked prefix is written, where that prefix is long enough."""
+        tools = body.get("tools") or []
+        system = body.get("system")
+        blocks = system if isinstance(system, list) else []
+        marks: list[tuple[int, str]] = []  # (tokens up to the breakpoint, its key)
+        for end in range(1, len(tools) + len(blocks) + 1):
+            block = (tools + blocks)[end - 1]
+            if "cache_control" not in block:
+                continue
+            parts = [tools[:end], blocks[: max(0, end - len(tools))]]
+            head = prompt_tokens(parts, [])[0]
+            marks.append((head, hashlib.sha256(json.dumps(parts).encode()).hexdigest()))
+        eligible = [(head, key) for head, key in marks if head >= self.behaviour.cache_minimum]
+        if not eligible:
+            return 0, 0
+        with self.behaviour.lock:
+            hits = [head for head, key in eligible if key in self.behaviour.cached]
+            self.behaviour.cached.update(key for _, key in eligible)
+        read = max(hits, default=0)
+        return read, eligible[-1][0] - read
 
     def invalid(self, body: dict[str, Any]) -> str | None:
         """With thinking on, an assistant turn that called a tool must come back starting with
@@ -528,13 +550,6 @@ class AnthropicServer(_Server):
 
     def error_body(self, kind: str, message: str) -> dict[str, Any]:
         return {"type": "error", "error": {"type": kind, "message": message}}
-
-
-def _marked(body: dict[str, Any]) -> bool:
-    """Whether the request put a cache breakpoint on its tools or system prompt."""
-    system = body.get("system")
-    blocks = [*(body.get("tools") or []), *(system if isinstance(system, list) else [])]
-    return any("cache_control" in block for block in blocks)
 
 
 def _thinking_on(body: dict[str, Any]) -> bool:

@@ -188,9 +188,17 @@ def test_a_batch_run_killed_at_any_moment_finishes_with_each_request_sent_once(
     rng = random.Random(7)
     with serving(AnthropicServer, Behaviour(batch_polls=6)) as server:
         moments: list[tuple[int, ...]] = []  # (batches, collected, transcripts) at each kill
-        for _ in range(8):
+        # each victim is killed once the run reaches a stage, a few milliseconds on: planned,
+        # the first batch submitting or sent, collected, the second sent; then at random
+        stages = [(0, 0, 0), (1, 0, 0), (1, 1, 0), (2, 1, 0), None, None]
+        for stage in stages:
             victim = _victim(dilemmas, server.url, db)
-            time.sleep(rng.uniform(0.2, 1.5))
+            started = time.monotonic()
+            while victim.poll() is None and time.monotonic() - started < 20:
+                if stage is None or all(a >= b for a, b in zip(_progress(db), stage, strict=True)):
+                    break
+                time.sleep(0.005)
+            time.sleep(rng.uniform(0.0, 0.05) if stage is not None else rng.uniform(0.2, 1.5))
             if victim.poll() is None:
                 victim.send_signal(signal.SIGKILL)
                 moments.append(_progress(db))

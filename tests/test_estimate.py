@@ -124,34 +124,56 @@ def test_output_tokens_come_from_the_models_answers_in_the_store(
 
 
 def test_a_long_shared_prefix_is_cached_as_estimated(ihsim: Invoke, tmp_path: Path) -> None:
-    """Anthropic bills a cache write once per distinct prefix and reads at a tenth after: over
-    four epochs the caching run costs less, by about what the estimate said; over one, where no
-    prefix is met twice, it costs more (every write at 1.25 times input), as estimated too."""
+    """Anthropic bills a cache write once per prefix and reads at a tenth after. The family's
+    dilemmas share a long opening, which ihsim sends as its own cached block: one epoch costs
+    well under the uncached run, four epochs (each dilemma's whole prefix met again) less
+    still, each about as estimated."""
     dilemmas = long_prefix(dilemma_file(tmp_path / "d.jsonl", sample=12), tmp_path / "long.jsonl")
-    once = billed(ihsim, dilemmas, "anthropic", tmp_path / "once.db")
-    once_plain = billed(
-        ihsim, dilemmas, "anthropic", tmp_path / "once-plain.db", "--no-prompt-cache"
-    )
-    single = estimated(
-        ihsim, dilemmas, "anthropic", tmp_path / "none.db", "--output-tokens", str(ANSWER_TOKENS)
-    )
-    assert once > once_plain and single["cost_usd"]["live_cached"] > single["cost_usd"]["live"]
-    assert abs(single["cost_usd"]["live_cached"] / once - 1) <= 0.15
-    plain = billed(
-        ihsim, dilemmas, "anthropic", tmp_path / "plain.db", "--no-prompt-cache", "-e", "4"
-    )
-    cached = billed(ihsim, dilemmas, "anthropic", tmp_path / "cached.db", "-e", "4")
-    row = estimated(
-        ihsim,
-        dilemmas,
-        "anthropic",
-        tmp_path / "none.db",
-        "--output-tokens",
-        str(ANSWER_TOKENS),
-        "-e",
-        "4",
-    )
-    assert cached < 0.6 * plain
-    assert abs(row["cost_usd"]["live_cached"] / cached - 1) <= 0.15, (row, cached)
-    assert abs(row["cost_usd"]["live"] / plain - 1) <= 0.15
-    assert row["cache_read_tokens"] > 0 and row["cache_write_tokens"] > 0
+    for epochs in ("1", "4"):
+        plain = billed(
+            ihsim,
+            dilemmas,
+            "anthropic",
+            tmp_path / f"plain{epochs}.db",
+            "--no-prompt-cache",
+            "-e",
+            epochs,
+        )
+        cached = billed(ihsim, dilemmas, "anthropic", tmp_path / f"cached{epochs}.db", "-e", epochs)
+        row = estimated(
+            ihsim,
+            dilemmas,
+            "anthropic",
+            tmp_path / "none.db",
+            "--output-tokens",
+            str(ANSWER_TOKENS),
+            "-e",
+            epochs,
+        )
+        assert cached < (0.6 if epochs == "1" else 0.35) * plain, (epochs, cached, plain)
+        assert abs(row["cost_usd"]["live_cached"] / cached - 1) <= 0.15, (epochs, row, cached)
+        assert abs(row["cost_usd"]["live"] / plain - 1) <= 0.15
+        assert row["cache_read_tokens"] > 0 and row["cache_write_tokens"] > 0
+
+
+def test_the_shared_opening_is_sent_as_its_own_block_with_the_text_unchanged(
+    tmp_path: Path,
+) -> None:
+    from conflicts.providers.registry import make_provider
+    from conflicts.run.plan import plan_run
+    from conflicts.run.shared_prefix import share_prefixes
+    from conflicts.scenarios.dilemma import read_dilemma_lines
+    from conflicts.store.database import Store
+
+    dilemmas = long_prefix(dilemma_file(tmp_path / "d.jsonl", sample=6), tmp_path / "long.jsonl")
+    with Store(tmp_path / "s.db") as store:
+        run = plan_run(store, dilemmas, ["anthropic/m"], 1, {"base_url": "http://127.0.0.1:9"})
+        provider = make_provider("anthropic/m", run.params)
+        share_prefixes(store, run, [provider])
+    assert set(provider.shared) == {"confidential-instructions"}  # type: ignore[attr-defined]
+    for _, _, dilemma in read_dilemma_lines(dilemmas):
+        body = provider.body(dilemma, list(dilemma.messages))  # type: ignore[attr-defined]
+        system = "\n\n".join(m.content for m in dilemma.messages if m.role == "system")
+        assert "".join(block["text"] for block in body["system"]) == system
+        assert [("cache_control" in b) for b in body["system"]] == [True, True]
+        assert body["system"][0]["text"].startswith("Deployment policy, section 0")

@@ -71,7 +71,7 @@ def test_each_setting_is_an_option_of_run_with_the_models_default() -> None:
 
 def test_roles_are_read_from_the_model() -> None:
     assert {"seed", "temperature", "max_tokens", "stop"} == REQUEST_FIELDS
-    assert {"seed", "timeout", "api_key_env"} == POOLABLE
+    assert {"seed", "timeout", "api_key_env", "prompt_cache"} == POOLABLE
 
 
 def test_an_imported_run_records_its_source_instead() -> None:

@@ -59,7 +59,7 @@ def estimate_command(
       ihsim estimate results/dilemmas.jsonl -m anthropic/claude-sonnet-4-5 -m openai/gpt-4.1 -e 5
     """
     from conflicts.errors import ArgumentError
-    from conflicts.run.estimate import estimate
+    from conflicts.run.estimate import estimate, shared_openings
     from conflicts.run.prices import load_prices
     from conflicts.scenarios.dilemma import read_dilemma_lines
 
@@ -67,8 +67,11 @@ def estimate_command(
         raise ArgumentError("give at least one -m MODEL to price")
     prices = load_prices(prices_file) if prices_file else load_prices()
     outputs = {m: _output_tokens(db, m, output_tokens) for m in models}
-    dilemmas = (d for _, _, d in read_dilemma_lines(dilemma_file))
-    estimates = estimate(dilemmas, list(models), epochs, max_turns, outputs)
+    def dilemmas() -> Any:
+        return (d for _, _, d in read_dilemma_lines(dilemma_file))
+
+    shared = shared_openings(dilemmas())
+    estimates = estimate(dilemmas(), list(models), epochs, max_turns, outputs, shared)
     rows = [_row(e, e.priced(prices)) for e in estimates]
     if as_json:
         say(json.dumps(rows, indent=2))

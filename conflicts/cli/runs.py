@@ -110,11 +110,12 @@ if TYPE_CHECKING:
 )
 @no_cache_option("Call the model even for requests the store has already seen answered.")
 @click.option(
-    "--no-prompt-cache",
-    "no_prompt_cache",
-    is_flag=True,
-    help="Send Anthropic requests without marking their shared prefix (tools, system prompt) "
-    "for the prompt cache, which bills a write at 1.25 times input and reads at a tenth.",
+    "--prompt-cache/--no-prompt-cache",
+    "prompt_cache",
+    default=None,
+    help="Whether Anthropic requests mark their shared prefix (tools, system prompt, a "
+    "family's shared opening) for the prompt cache, which bills a write at 1.25 times input "
+    "and reads at a tenth (default: marked). The answers are the same either way.",
 )
 @click.option(
     "--batch",
@@ -165,7 +166,7 @@ def run(
     prices_file: Path | None,
     max_cost: float | None,
     no_cache: bool,
-    no_prompt_cache: bool,
+    prompt_cache: bool | None,
     batch_api: bool,
     requests_file: Path | None,
     results_file: Path | None,
@@ -206,7 +207,7 @@ def run(
         api_key_env=api_key_env,
         timeout=timeout,
         extra=extra,
-        prompt_cache=False if no_prompt_cache else None,
+        prompt_cache=prompt_cache,
     )
     from conflicts.run.launch import Batched, run_with_progress
     from conflicts.run.prices import load_prices

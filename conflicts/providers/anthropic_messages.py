@@ -52,6 +52,8 @@ def tools_for_anthropic(tools: list[ToolSpec]) -> list[dict[str, Any]]:
 
 class AnthropicProvider(SDKProvider):
     prompt_cache: bool = True  # mark the dilemma's shared prefix (tools, system) cacheable
+    # per family, the system prompt's opening the run's dilemmas share (`run.shared_prefix`)
+    shared: dict[str, str] = {}
 
     def body(self, dilemma: Dilemma, conversation: list[Message]) -> dict[str, Any]:
         """The Messages request for the conversation's next turn, as sent live or in a batch."""
@@ -62,6 +64,12 @@ class AnthropicProvider(SDKProvider):
         if dilemma.tools:
             body["tools"] = tools_for_anthropic(dilemma.tools)
         if self.prompt_cache:
+            shared = self.shared.get(dilemma.family)
+            if shared and system.startswith(shared) and len(system) > len(shared):
+                body["system"] = [
+                    {"type": "text", "text": shared, "cache_control": EPHEMERAL},
+                    {"type": "text", "text": system[len(shared) :]},
+                ]
             mark_prefix(body)
         return body
 
@@ -90,15 +98,18 @@ class AnthropicProvider(SDKProvider):
 THINKING = ("thinking", "redacted_thinking")
 
 
+EPHEMERAL = {"type": "ephemeral"}  # the 5-minute cache, written at 1.25 times input
+
+
 def mark_prefix(body: dict[str, Any]) -> None:
     """A cache breakpoint at the end of what every turn of a dilemma repeats, and dilemmas of a
     family often share: the system prompt, else the last tool (the API caches tools, then system,
     in that order). Below the model's minimum (1,024 tokens for most) the API caches nothing and
     bills as usual, so marking costs nothing where it cannot help."""
     if body.get("system"):
-        body["system"][-1]["cache_control"] = {"type": "ephemeral"}
+        body["system"][-1]["cache_control"] = EPHEMERAL
     elif body.get("tools"):
-        body["tools"][-1]["cache_control"] = {"type": "ephemeral"}
+        body["tools"][-1]["cache_control"] = EPHEMERAL
 
 
 CUTS: dict[str | None, Cut] = {"max_tokens": "max_tokens", "refusal": "filtered"}

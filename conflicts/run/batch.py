@@ -34,6 +34,7 @@ from conflicts.run.blocks import Blocks, Job, block_count
 from conflicts.run.execute import Outcome, _max_turns, _tally, converse
 from conflicts.run.prices import PriceTable, load_prices, require_prices
 from conflicts.run.response_cache import request_key
+from conflicts.run.shared_prefix import share_prefixes
 from conflicts.scenarios.dilemma import Message
 from conflicts.store.database import RunInfo, Store, now
 from conflicts.store.transcript import Transcript, Turn
@@ -400,6 +401,7 @@ async def execute_batch(
     if max_cost is not None:
         require_prices(prices, run.models)
     providers = {m: make_provider(m, run.params) for m in run.models}
+    share_prefixes(store, run, providers.values())
     try:
         apis: dict[str, BatchAPI] = {}
         for model, provider in providers.items():

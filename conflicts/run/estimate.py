@@ -10,9 +10,11 @@ How the figures are made, so a reader can judge them:
 - requests: one per transcript for dilemmas without tools; a dilemma with tools is estimated
   at AGENTIC_TURNS requests (a round of tool calls, then the answer), each resending the
   conversation so far, and at the turn limit as the worst case;
-- caching: the prefix every request of a dilemma repeats (tools, system prompt), when at least
-  CACHE_MINIMUM tokens, is written once per distinct prefix and read by every later request
-  (Anthropic, which ihsim marks, bills writes; OpenAI caches on its own and bills reads only).
+- caching: the prefix every request of a dilemma repeats (tools, system prompt), and the opening
+  a family's system prompts share, when at least CACHE_MINIMUM tokens, are written once each and
+  read by every later request that repeats them (Anthropic, where ihsim places the breakpoints,
+  bills writes; OpenAI caches on its own and bills reads only). Cache lifetimes are not modelled:
+  a run slower than five minutes a prefix reads less than this says.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from dataclasses import dataclass, field
 import orjson
 
 from conflicts.run.prices import PriceTable
+from conflicts.run.shared_prefix import SAMPLE, common_prefix
 from conflicts.scenarios.dilemma import Dilemma
 from conflicts.store.transcript import Usage
 
@@ -41,20 +44,42 @@ def tokens(text: str) -> int:
 
 @dataclass
 class Prompt:
-    """What one dilemma's first request costs in input: its cacheable prefix and the rest."""
+    """What one dilemma's first request costs in input: its cacheable prefix (tools and system
+    prompt) and the rest; `marks`, the prefixes a cache can hold, shortest first, as (tokens,
+    what identifies them): the family's shared opening, where it has one, then the whole."""
 
     prefix: int
     rest: int
-    key: bytes  # identifies the prefix: requests with the same one share a cache entry
+    marks: list[tuple[int, bytes]]
     agentic: bool
 
 
-def prompt_of(dilemma: Dilemma) -> Prompt:
+def system_text(dilemma: Dilemma) -> str:
+    return "\n\n".join(m.content for m in dilemma.messages if m.role == "system")
+
+
+def prompt_of(dilemma: Dilemma, shared: str | None = None) -> Prompt:
     tools = orjson.dumps([t.model_dump() for t in dilemma.tools]) if dilemma.tools else b""
-    system = [m.content for m in dilemma.messages if m.role == "system"]
-    prefix = tokens(tools.decode()) + sum(MESSAGE_TOKENS + tokens(s) for s in system)
+    system = system_text(dilemma)
+    head = tokens(tools.decode())
+    prefix = head + (MESSAGE_TOKENS + tokens(system) if system else 0)
     rest = sum(MESSAGE_TOKENS + tokens(m.content) for m in dilemma.messages if m.role != "system")
-    return Prompt(prefix, rest, tools + orjson.dumps(system), bool(dilemma.tools))
+    marks = [(prefix, tools + system.encode())]
+    if shared and system.startswith(shared) and len(system) > len(shared):
+        marks.insert(0, (head + MESSAGE_TOKENS + tokens(shared), tools + shared.encode()))
+    return Prompt(prefix, rest, marks, bool(dilemma.tools))
+
+
+def shared_openings(dilemmas: Iterable[Dilemma]) -> dict[str, str]:
+    """Per family, the system prompt opening its first dilemmas share, as runs find it
+    (`conflicts.run.shared_prefix`)."""
+    systems: dict[str, list[str]] = {}
+    for dilemma in dilemmas:
+        texts = systems.setdefault(dilemma.family, [])
+        if len(texts) < SAMPLE:
+            texts.append(system_text(dilemma))
+    found = {family: common_prefix(texts) for family, texts in systems.items()}
+    return {family: prefix for family, prefix in found.items() if prefix}
 
 
 @dataclass
@@ -95,14 +120,16 @@ def estimate(
     epochs: int,
     max_turns: int,
     output_tokens: dict[str, tuple[int, str]],
+    shared: dict[str, str] | None = None,
 ) -> list[Estimate]:
-    """Each model's requests and tokens for the dilemmas, `epochs` times each."""
+    """Each model's requests and tokens for the dilemmas, `epochs` times each; `shared`, the
+    families' shared system prompt openings (`shared_openings`)."""
     estimates = {m: Estimate(m) for m in models}
     for model in models:
         estimates[model].output_per_answer, estimates[model].output_from = output_tokens[model]
     seen: Counter[tuple[str, bytes]] = Counter()
     for dilemma in dilemmas:
-        prompt = prompt_of(dilemma)
+        prompt = prompt_of(dilemma, (shared or {}).get(dilemma.family))
         for model in models:
             _add(estimates[model], prompt, epochs, max_turns, seen)
     return list(estimates.values())
@@ -129,13 +156,12 @@ def _add(
                 continue
             est.live = est.live.plus(usage)
             read = written = 0
-            if cacheable and prompt.prefix >= CACHE_MINIMUM:
-                key = (est.model, prompt.key)
-                if seen[key]:
-                    read = prompt.prefix
-                elif bills_writes:
-                    written = prompt.prefix
-                seen[key] += 1
+            marks = [(n, (est.model, key)) for n, key in prompt.marks if n >= CACHE_MINIMUM]
+            if cacheable and marks:
+                # the longest prefix held is read; what lies beyond it, to the end, is written
+                read = max((n for n, key in marks if seen[key]), default=0)
+                written = marks[-1][0] - read if bills_writes else 0
+                seen.update(key for _, key in marks)
             est.cached = est.cached.plus(
                 usage.model_copy(update={"cache_read_tokens": read, "cache_write_tokens": written})
             )

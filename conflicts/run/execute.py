@@ -18,6 +18,7 @@ from conflicts.providers.retry import DEFAULT_POLICY, AdaptiveLimit, RetryPolicy
 from conflicts.run.blocks import Blocks, Job, block_count
 from conflicts.run.prices import PriceTable, load_prices, require_prices
 from conflicts.run.response_cache import ResponseCache, request_key
+from conflicts.run.shared_prefix import share_prefixes
 from conflicts.run.tool_environment import Environment
 from conflicts.scenarios.dilemma import Dilemma, Message
 from conflicts.store.database import RunInfo, Store
@@ -199,6 +200,7 @@ async def execute(
     )
     remaining = run.planned - store.transcript_counts(run.id).get("ok", 0)
     providers = {m: make_provider(m, run.params) for m in run.models} if remaining else {}
+    share_prefixes(store, run, providers.values())
     outcome = Outcome(
         run.id, planned=run.planned, skipped=run.planned - remaining, spent=store.run_cost(run.id)
     )
