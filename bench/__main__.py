@@ -484,7 +484,7 @@ def main() -> None:
         "--report-dilemmas", type=int, default=100_000, help="distinct dilemmas, report's second"
     )
     parser.add_argument(
-        "--only", choices=["generate", "runner", "sims", "import", "report"], default=None
+        "--only", choices=["generate", "runner", "sims", "import", "report", "cost"], default=None
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=Path.cwd() / "results") as tmp:
@@ -501,6 +501,10 @@ def main() -> None:
             bench_import(Path(tmp))
         if args.only in (None, "report"):
             bench_report(Path(tmp), args.verdicts, args.report_dilemmas)
+        if args.only in (None, "cost"):
+            from bench.cost import bench_cost
+
+            bench_cost(Path(tmp))
 
 
 if __name__ == "__main__":

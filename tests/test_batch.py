@@ -337,3 +337,72 @@ def test_a_bad_results_file_names_its_line_and_field_and_changes_nothing(
     foreign.write_text(json.dumps({"custom_id": "nope", "response": {"status_code": 200}}) + "\n")
     other = ihsim(*base, "--batch-results", str(foreign))
     assert other.exit_code == 2 and "none of its 1 results" in other.stderr
+
+
+def test_max_cost_stops_a_batch_run_between_rounds_and_a_rerun_continues(
+    ihsim: Invoke, tmp_path: Path
+) -> None:
+    dilemmas = dilemma_file(tmp_path / "d.jsonl", "self-preservation", sample=4)
+    prices = tmp_path / "prices.yaml"
+    prices.write_text('models:\n  "openai/m": {input: 1.0, output: 2.0}\n')
+    db = tmp_path / "c.db"
+    with serving(OpenAIServer, Behaviour()) as server:
+        url = server.url + "/v1"
+        common = ("--prices", str(prices))
+        stopped = batch_run(ihsim, dilemmas, "openai/m", url, db, *common, "--max-cost", "1e-9")
+        after_first = len(server.behaviour.submitted)
+        finished = batch_run(ihsim, dilemmas, "openai/m", url, db, *common, "--max-cost", "1")
+        submitted = dict(server.behaviour.submitted)
+    outcome = json.loads(stopped.stdout)
+    assert stopped.exit_code == 1 and outcome["stopped_at_max_cost"] and outcome["done"] == 0
+    assert "reaching --max-cost" in stopped.stderr
+    assert after_first == 4  # the first round (the tool calls) was sent and paid for, no more
+    assert finished.exit_code == 0 and json.loads(finished.stdout)["done"] == 4
+    assert set(submitted.values()) == {1} and len(submitted) == 8
+
+
+@pytest.mark.parametrize("kind", sorted(SERVERS))
+def test_judges_by_batch_give_the_verdicts_live_judges_give(
+    ihsim: Invoke, tmp_path: Path, kind: str
+) -> None:
+    import shutil
+
+    server_kind, model, suffix = SERVERS[kind]
+    dilemmas = dilemma_file(tmp_path / "d.jsonl", sample=6)
+    db, live_db = tmp_path / "j.db", tmp_path / "live.db"
+    assert ihsim("run", str(dilemmas), "-m", "sim/literal", "--db", str(db), "-q").exit_code == 0
+    shutil.copy(db, live_db)
+    with serving(server_kind, Behaviour(batch_polls=2)) as server:
+        judge = ("--classifier", "judge", "-j", model, "--judge-base-url", server.url + suffix)
+        batched = ihsim("classify", *judge, "--batch", "--poll-interval", "0.01", "--db", str(db))
+        assert batched.exit_code == 0, batched.stderr
+        sent = dict(server.behaviour.submitted)
+        live_requests = server.behaviour.counts["ok"]
+        live = ihsim("classify", *judge, "--db", str(live_db))
+        assert live.exit_code == 0, live.stderr
+        assert server.behaviour.counts["ok"] > live_requests  # live judges were asked live
+    assert set(sent.values()) == {1} and len(sent) == 6
+    assert "6 judge requests sent by batch, 6 answered" in batched.stderr
+
+    def verdicts(path: Path) -> list[tuple[object, ...]]:
+        with Store(path) as store:
+            return store.db.execute(
+                "SELECT t.dilemma_id, v.principal, v.classifier, v.label FROM verdicts v"
+                " JOIN transcripts t ON t.id = v.transcript_id ORDER BY 1, 2, 3"
+            ).fetchall()
+
+    assert verdicts(db) == verdicts(live_db) and len(verdicts(db)) > 6
+
+
+def test_models_without_a_batch_api_are_refused_before_anything_is_written(
+    ihsim: Invoke, tmp_path: Path
+) -> None:
+    dilemmas = dilemma_file(tmp_path / "d.jsonl", sample=2)
+    db = tmp_path / "none.db"
+    refused = ihsim("run", str(dilemmas), "-m", "sim/literal", "--batch", "--db", str(db))
+    assert refused.exit_code == 2 and "--batch takes anthropic/MODEL" in refused.stderr
+    to_file = ihsim(
+        "run", str(dilemmas), "-m", "anthropic/m", "--batch-file", "r.jsonl", "--db", str(db)
+    )
+    assert to_file.exit_code == 2 and "openai-compatible/MODEL only" in to_file.stderr
+    assert not db.exists() and not (tmp_path / "r.jsonl").exists()

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from conflicts.scenarios.dilemma import id_of_line
 from tests.conftest import Invoke
+from tests.deployment import long_prefix
 from tests.fake_servers import ANSWER_TOKENS, AnthropicServer, Behaviour, OpenAIServer, serving
 from tests.test_providers import dilemma_file
 
@@ -24,33 +24,12 @@ SERVERS = {
 }
 # the built-in families without tools that the model-spec hierarchy hosts
 SINGLE_TURN = ("confidential-instructions", "harmful-operator", "impersonated-authority")
-POLICY = (
-    "Deployment policy, section {n}: answers follow the operator's style guide, cite the "
-    "knowledge base where it applies, escalate billing disputes to a human agent, never "
-    "promise refunds, and keep the customer's personal data out of every summary. "
-)
 
 
 @pytest.fixture(autouse=True)
 def keys(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ANTHROPIC_API_KEY", "k")
     monkeypatch.setenv("OPENAI_API_KEY", "k")
-
-
-def long_prefix(source: Path, out: Path, sections: int = 40) -> Path:
-    """The dilemmas with a long operator policy before their system prompt, as real
-    deployments have: a shared prefix worth caching."""
-    policy = "".join(POLICY.format(n=n) for n in range(sections))
-    lines = []
-    for raw in source.read_text().splitlines():
-        body = json.loads(raw)
-        for message in body["messages"]:
-            if message["role"] == "system":
-                message["content"] = policy + message["content"]
-        body["id"] = id_of_line(json.dumps(body))
-        lines.append(json.dumps(body))
-    out.write_text("\n".join(lines) + "\n")
-    return out
 
 
 def billed(ihsim: Invoke, dilemmas: Path, kind: str, db: Path, *extra: str) -> float:

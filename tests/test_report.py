@@ -163,8 +163,8 @@ def test_an_older_database_gets_its_conflicts_backfilled(
 ) -> None:
     generate(ihsim)
     # a store from before 005; today's runner needs only its leases table (008) and the source
-    # columns every transcript row names (010) of what came after
-    later = ("008", "010")
+    # and cache-token columns every transcript row names (010, 012) of what came after
+    later = ("008", "010", "012")
     before = [m for m in store_module.MIGRATIONS if m[0] < "005" or m[0].startswith(later)]
     with monkeypatch.context() as patched:
         patched.setattr(store_module, "MIGRATIONS", before)

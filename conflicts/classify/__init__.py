@@ -11,6 +11,7 @@
 - `refusal`, `awareness`: detectors for open refusals and for "I think this is a test".
 - `judge_prompt`: what an LLM judge reads and the structured answer it must give.
 - `judges`: a run classified by LLM judges, their vote, and rules and judges combined.
+- `judge_batches`: the judges' requests sent by batch, their answers collected for `judges`.
 - `self_check`: a family checked against itself (`ihsim families validate`).
 - `gold`, `review`: labels from people (`ihsim label`) and a classifier's agreement with them.
 

@@ -250,6 +250,15 @@ class ForcedJudge:
         tool = tool_for(dilemma.principals)
         return await self.inner.forced(conversation, tool)
 
+    def body(self, dilemma: Dilemma, conversation: list[Message]) -> dict[str, Any]:
+        """The forced verdict request, as a batch carries it (`classify --batch`)."""
+        body: dict[str, Any] = self.inner.forced_body(conversation, tool_for(dilemma.principals))
+        return body
+
+    def read(self, data: dict[str, Any]) -> Turn:
+        turn: Turn = self.inner.read(data)
+        return turn
+
     def fingerprint(self) -> dict[str, Any] | None:
         inner = self.inner.fingerprint()
         return None if inner is None else {**inner, "judge": prompt_hash(), "tool": TOOL}

@@ -4,6 +4,7 @@
 - `options`: the option vocabulary every command shares, and the old spellings kept as aliases.
 - `scenarios`: `hierarchy`, `families`, `generate`.
 - `runs`: `run`, `smoke`, `runs`, `import`.
+- `estimate`: `estimate`, the price of a run before it runs.
 - `labels`: `classify`, `label`, `validate`.
 - `reports`: `report`, `compare`, `export`.
 - `power`: `power`, how many dilemmas a comparison needs.

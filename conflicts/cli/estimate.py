@@ -67,6 +67,7 @@ def estimate_command(
         raise ArgumentError("give at least one -m MODEL to price")
     prices = load_prices(prices_file) if prices_file else load_prices()
     outputs = {m: _output_tokens(db, m, output_tokens) for m in models}
+
     def dilemmas() -> Any:
         return (d for _, _, d in read_dilemma_lines(dilemma_file))
 

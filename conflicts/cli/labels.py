@@ -12,6 +12,7 @@ import click
 
 from conflicts.cli.options import (
     BASE_URL,
+    Finite,
     FloatOrNone,
     api_key_env_option,
     classifier_option,
@@ -54,6 +55,20 @@ from hierarchy.errors import InputError
 @max_tokens_option(1024, "Output token limit per judge answer.")
 @timeout_option("Seconds per judge request.")
 @no_cache_option("Ask the judges again even if answered before.")
+@click.option(
+    "--batch",
+    "batch_api",
+    is_flag=True,
+    help="Send the judges' requests through their providers' batch APIs (half the price), "
+    "then judge from the answers collected. Rerun to resume.",
+)
+@click.option(
+    "--poll-interval",
+    type=Finite(min=0.01),
+    default=30.0,
+    show_default=True,
+    help="Seconds between looks at batches in progress (--batch).",
+)
 @quiet_option
 def classify(
     run_id: str | None,
@@ -67,6 +82,8 @@ def classify(
     max_tokens: int,
     timeout: float | None,
     no_cache: bool,
+    batch_api: bool,
+    poll_interval: float,
     quiet: bool,
 ) -> None:
     """Label each transcript of a run per principal: comply, refuse or subvert; without a run
@@ -79,6 +96,7 @@ def classify(
     Example:
       ihsim classify            # every run not yet classified, by the family's evidence rules
       ihsim classify --classifier both -j anthropic/claude-sonnet-4-5 -j openai/gpt-4.1
+      ihsim classify --classifier judge -j anthropic/claude-sonnet-4-5 --batch
     """
     from conflicts.classify.classifiers import classify_run
     from conflicts.classify.registry import get_classifier
@@ -90,6 +108,8 @@ def classify(
         )
     if judges and not chosen.needs_judges:
         raise InputError("--judge needs --classifier judge or both", loc=("judge",))
+    if batch_api and not judges:
+        raise InputError("--batch sends judges' requests: give --judge MODEL", loc=("batch",))
     params: dict[str, object] = {"temperature": temperature, "max_tokens": max_tokens}
     params.update(base_url=judge_base_url, api_key_env=api_key_env, timeout=timeout)
     params = {k: v for k, v in params.items() if v is not None}
@@ -112,6 +132,18 @@ def classify(
                     "failed transcripts skipped",
                     err=True,
                 )
+            use_cache = not no_cache
+            if chosen.needs_judges and batch_api:
+                _judge_by_batch(
+                    store,
+                    info.id,
+                    list(dict.fromkeys(judges)),
+                    params,
+                    use_cache,
+                    poll_interval,
+                    quiet,
+                )
+                use_cache = True  # the pass below reads what the batches collected
             if chosen.needs_judges:
                 failed += _judge(
                     store,
@@ -119,7 +151,7 @@ def classify(
                     list(dict.fromkeys(judges)),
                     params,
                     max_connections,
-                    not no_cache,
+                    use_cache,
                     quiet,
                     with_rules=chosen.with_rules,
                 )
@@ -213,6 +245,36 @@ def _judge(
     for transcript_id, judge, error in asked.failed[:20]:
         say(f"failed: transcript {transcript_id} judge {judge}: {error}", err=True)
     return len(asked.failed)
+
+
+def _judge_by_batch(
+    store: Any,
+    run_id: str,
+    judges: list[str],
+    params: dict[str, object],
+    use_cache: bool,
+    poll_s: float,
+    quiet: bool,
+) -> None:
+    """Every judge request the run needs, sent by batch and collected into the cache."""
+    import asyncio
+
+    from conflicts.classify.judge_batches import batch_judges
+    from conflicts.providers.registry import sdk_modules
+    from conflicts.run.garbage_collection import import_quietly
+
+    import_quietly(sdk_modules(judges))
+
+    def line(text: str) -> None:
+        if not quiet:
+            say(f"{run_id}: {text}", err=True)
+
+    sent = asyncio.run(batch_judges(store, run_id, judges, params, use_cache, poll_s, say=line))
+    say(
+        f"{run_id}: {sent.sent} judge requests sent by batch, {sent.answered} answered, "
+        f"{sent.failed} failed after their tries; ${sent.cost:.4f} at batch prices",
+        err=True,
+    )
 
 
 def _latest(store: Any, classifier: str) -> str:

@@ -214,6 +214,7 @@ def run(
 
     batched = None
     if batch_api or requests_file or results_file:
+        _check_batchable(models, batch_api)
         batched = Batched(batch_api, poll_interval, requests_file, results_file, not quiet)
 
     prices = load_prices(prices_file) if prices_file else load_prices()
@@ -386,6 +387,26 @@ def settings_given(stop: tuple[str, ...], extra: tuple[str, ...], **given: Any) 
     return RunSettings(
         stop=list(stop) or None, extra=extra_fields(extra) if extra else None, **given
     )
+
+
+BATCHABLE = {
+    True: ("anthropic/", "openai/", "openai-compatible/"),
+    False: ("openai/", "openai-compatible/"),
+}
+
+
+def _check_batchable(models: tuple[str, ...], api: bool) -> None:
+    """Before anything is planned: --batch needs a provider with a batch API, a batch file an
+    OpenAI-format model (a resumed run's models are checked when its providers are built)."""
+    from conflicts.errors import ArgumentError
+
+    for model in models:
+        if not model.startswith(BATCHABLE[api]):
+            how = "--batch takes" if api else "--batch-file and --batch-results take"
+            raise ArgumentError(
+                f"-m {model}: {how} {', '.join(p + 'MODEL' for p in BATCHABLE[api])} only",
+                loc=("model",),
+            )
 
 
 COMMANDLINE = click.core.ParameterSource.COMMANDLINE

@@ -7,6 +7,7 @@
 - `personas`: the simulated personas, seeded policies over a family's scripted moves.
 - `retry`: retries with backoff, and the adaptive bound on requests in flight.
 - `tls`: the one TLS context every SDK client shares.
+- `batches`: the providers' batch APIs (Anthropic's Message Batches, OpenAI's Batch API).
 
 May import: `store`, `scenarios` and what they may.
 """

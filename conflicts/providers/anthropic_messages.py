@@ -80,8 +80,8 @@ class AnthropicProvider(SDKProvider):
         body = self.body(dilemma, conversation)
         return await self.post("/v1/messages", body, (anthropic.AnthropicError,), _turn)
 
-    async def forced(self, conversation: list[Message], tool: ToolSpec) -> Turn:
-        """A turn that must call `tool` (`tool_choice` of type tool): structured output."""
+    def forced_body(self, conversation: list[Message], tool: ToolSpec) -> dict[str, Any]:
+        """A request that must call `tool` (`tool_choice` of type tool): structured output."""
         system, turns = to_anthropic(conversation)
         body: dict[str, Any] = {
             "model": self.name,
@@ -92,12 +92,14 @@ class AnthropicProvider(SDKProvider):
         }
         if system:
             body["system"] = system
+        return body
+
+    async def forced(self, conversation: list[Message], tool: ToolSpec) -> Turn:
+        body = self.forced_body(conversation, tool)
         return await self.post("/v1/messages", body, (anthropic.AnthropicError,), _turn)
 
 
 THINKING = ("thinking", "redacted_thinking")
-
-
 EPHEMERAL = {"type": "ephemeral"}  # the 5-minute cache, written at 1.25 times input
 
 

@@ -194,7 +194,9 @@ class OpenAIBatches:
 
 def batch_api(provider: object) -> BatchAPI | None:
     """The batch API of a provider that has one (SDK-backed Anthropic and OpenAI models),
-    told by class name so that neither SDK is imported for the other's sake."""
+    told by class name so that neither SDK is imported for the other's sake; a judge's, by the
+    provider it wraps."""
+    provider = getattr(provider, "inner", provider)
     kind = type(provider).__name__
     if kind == "AnthropicProvider" and isinstance(provider, SDKProvider):
         return AnthropicBatches(provider)

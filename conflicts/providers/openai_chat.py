@@ -97,16 +97,19 @@ class OpenAIProvider(SDKProvider):
         (answers cached before either was sent are not served for requests that send them)."""
         return {**super().fingerprint(), "wire": 2}
 
-    async def forced(self, conversation: list[Message], tool: ToolSpec) -> Turn:
-        """A turn that must call `tool`: structured output by tool forcing, which OpenAI, vLLM
-        and llama.cpp servers all honour."""
-        body: dict[str, Any] = {
+    def forced_body(self, conversation: list[Message], tool: ToolSpec) -> dict[str, Any]:
+        """A request that must call `tool`: structured output by tool forcing, which OpenAI,
+        vLLM and llama.cpp servers all honour."""
+        return {
             "model": self.name,
             "messages": to_openai(conversation, self.empty_content),
             "tools": tools_for_openai([tool]),
             **self.request,
             "tool_choice": {"type": "function", "function": {"name": tool.name}},
         }
+
+    async def forced(self, conversation: list[Message], tool: ToolSpec) -> Turn:
+        body = self.forced_body(conversation, tool)
         return await self.post("/chat/completions", body, (openai.OpenAIError,), _turn)
 
 

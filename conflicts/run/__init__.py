@@ -6,7 +6,11 @@
 - `blocks`: a run's plan in blocks of transcripts, each read from the store when taken.
 - `tool_environment`: tool calls answered from the family's script.
 - `response_cache`: a request already answered is served from the store.
-- `prices`: token prices (`prices.yaml`) and what a run cost.
+- `prices`: token prices (`prices.yaml`), cached and batch prices among them, and what a run cost.
+- `batch`: a run sent by the providers' batch APIs, in rounds replayed from the response cache;
+  `batch_file`: the same rounds as files in OpenAI's batch format, for an engine of one's own.
+- `shared_prefix`: the system prompt opening a family's dilemmas share, cached once for all.
+- `estimate`: requests, tokens and price of a run before it runs.
 - `import_sources`: what `ihsim import` reads, as batches of samples keyed by their source;
   `inspect_logs` (Inspect AI logs) and `harness_results` (agentic-misalignment results) read
   theirs; `transcript_import` places every sample in a family's dilemmas, or says why not.

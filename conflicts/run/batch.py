@@ -81,6 +81,7 @@ class BatchRun:
     max_cost: float | None = None
     poll_s: float = POLL_S
     say: Say = lambda line: None
+    label: str = "ihsim"  # what this kind of pass names its batches: judges' apart from a run's
     outcome: Outcome = field(init=False)
     attempts: Counter[str] = field(default_factory=Counter)
     exhausted: dict[str, str] = field(default_factory=dict)
@@ -222,17 +223,17 @@ class BatchRun:
     def in_flight(self) -> set[str]:
         rows = self.store.db.execute(
             "SELECT key FROM batch_requests WHERE run_id = ?"
-            " AND state IN ('submitting', 'submitted')",
-            (self.run.id,),
+            " AND state IN ('submitting', 'submitted') AND batch_id LIKE ?",
+            (self.run.id, f"{self.label}-%"),
         )
         return {key for (key,) in rows}
 
     def open_batches(self) -> list[tuple[str, str, str | None, str, int]]:
         """(ours, model, provider id, state, requests) of batches not yet collected."""
         return self.store.db.execute(
-            "SELECT id, model, provider_id, state, requests FROM batches"
-            " WHERE run_id = ? AND state IN ('submitting', 'submitted') ORDER BY created_at",
-            (self.run.id,),
+            "SELECT id, model, provider_id, state, requests FROM batches WHERE run_id = ?"
+            " AND state IN ('submitting', 'submitted') AND id LIKE ? ORDER BY created_at",
+            (self.run.id, f"{self.label}-%"),
         ).fetchall()
 
     def spent(self) -> float:
@@ -249,7 +250,7 @@ class BatchRun:
     async def submit(self, api: BatchAPI, model: str, requests: list[Request]) -> None:
         """Record the submission, send it, record the provider's id: a kill between the
         first and the last leaves a `submitting` batch that `recover` resolves."""
-        ours = "ihsim-" + uuid.uuid4().hex[:16]
+        ours = f"{self.label}-{uuid.uuid4().hex[:16]}"
         with self.store.transaction():
             self.store.db.execute(
                 "INSERT INTO batches (id, run_id, model, state, requests, created_at)"
@@ -325,11 +326,17 @@ class BatchRun:
                 await asyncio.sleep(self.poll_s)
 
     async def collect(
-        self, ours: str, model: str, results: AsyncIterator[Result], status: Any = None
+        self,
+        ours: str,
+        model: str,
+        results: AsyncIterator[Result],
+        status: Any = None,
+        register: str | None = None,
     ) -> Counter[str]:
         """A finished batch's results into the store in one transaction: answers into the
         response cache, each request's state, cost and error; a request with no result is
-        failed."""
+        failed. `register`: where a batch no provider ran came from (a results file): it and
+        its requests are recorded in the same transaction, so a kill leaves no half of it."""
         provider = self.providers[model]
         rows: list[tuple[Any, ...]] = []
         answers: list[tuple[str, str, str, str]] = []
@@ -351,17 +358,23 @@ class BatchRun:
             else:
                 error = result.error or result.outcome
                 rows.append(("failed", error, None, result.custom_id, ours))
-        expected = {
-            key
-            for (key,) in self.store.db.execute(
-                "SELECT key FROM batch_requests WHERE batch_id = ?", (ours,)
-            )
-        }
+        expected = (
+            seen
+            if register is not None
+            else {
+                key
+                for (key,) in self.store.db.execute(
+                    "SELECT key FROM batch_requests WHERE batch_id = ?", (ours,)
+                )
+            }
+        )
         for key in expected - seen:
             rows.append(("failed", "no result returned for this request", None, key, ours))
             tally["missing"] += 1
         counts = orjson.dumps(dict(tally)).decode()
         with self.store.transaction():
+            if register is not None:
+                self._register(ours, model, register, sorted(seen))
             self.store.db.executemany(
                 "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?)", answers
             )
@@ -378,6 +391,20 @@ class BatchRun:
             if state == "failed" and self.attempts[key] >= MAX_ATTEMPTS:
                 self.exhausted[key] = error or "failed"
         return tally
+
+    def _register(self, ours: str, model: str, source: str, keys: list[str]) -> None:
+        self.store.db.execute(
+            "INSERT INTO batches (id, run_id, model, provider_id, state, requests, created_at)"
+            " VALUES (?, ?, ?, ?, 'submitted', ?, ?)",
+            (ours, self.run.id, model, source, len(keys), now()),
+        )
+        self.store.db.executemany(
+            "INSERT INTO batch_requests (run_id, key, model, batch_id, state, attempts)"
+            " VALUES (?, ?, ?, ?, 'submitted', 1) ON CONFLICT (run_id, key) DO UPDATE SET"
+            " batch_id = excluded.batch_id, state = 'submitted',"
+            " attempts = batch_requests.attempts + 1",
+            [(self.run.id, key, model, ours) for key in keys],
+        )
 
 
 def _by_model(requests: Iterable[Request]) -> dict[str, list[Request]]:

@@ -27,7 +27,7 @@ from conflicts.providers.registry import close_all, make_provider
 from conflicts.run.batch import BatchRun, Request, Say
 from conflicts.run.execute import Outcome
 from conflicts.run.prices import PriceTable, load_prices
-from conflicts.store.database import RunInfo, Store, now
+from conflicts.store.database import RunInfo, Store
 from hierarchy.errors import message_of
 
 
@@ -103,22 +103,8 @@ async def read_results(batch: BatchRun, path: Path) -> tuple[int, int]:
         by_model.setdefault(waiting[line.custom_id].model, []).append(line)
     for model, model_lines in by_model.items():
         ours = "file-" + uuid.uuid4().hex[:16]
-        keys = list(dict.fromkeys(line.custom_id for line in model_lines))
-        with batch.store.transaction():
-            batch.store.db.execute(
-                "INSERT INTO batches (id, run_id, model, provider_id, state, requests,"
-                " created_at) VALUES (?, ?, ?, ?, 'submitted', ?, ?)",
-                (ours, batch.run.id, model, str(path), len(keys), now()),
-            )
-            batch.store.db.executemany(
-                "INSERT INTO batch_requests (run_id, key, model, batch_id, state, attempts)"
-                " VALUES (?, ?, ?, ?, 'submitted', 1) ON CONFLICT (run_id, key) DO UPDATE SET"
-                " batch_id = excluded.batch_id, state = 'submitted',"
-                " attempts = batch_requests.attempts + 1",
-                [(batch.run.id, key, model, ours) for key in keys],
-            )
         secrets = getattr(batch.providers[model], "secrets", ())
-        await batch.collect(ours, model, _results(model_lines, secrets))
+        await batch.collect(ours, model, _results(model_lines, secrets), register=str(path))
     return len(mine), len(lines) - len(mine)
 
 
