@@ -249,6 +249,21 @@ def test_a_submission_the_provider_took_but_the_store_never_recorded_is_found_no
     assert set(submitted.values()) == {1} and len(submitted) == 5
 
 
+def file_run(dilemmas: Path, db: Path) -> tuple[str, ...]:
+    """`ihsim run` of an openai-compatible model whose server is never called: batch files."""
+    url = "http://127.0.0.1:9/v1"
+    return (
+        "run",
+        str(dilemmas),
+        "-m",
+        "openai-compatible/qwen",
+        "--base-url",
+        url,
+        "--db",
+        str(db),
+    )
+
+
 def test_the_batch_file_round_trip_through_an_engine_of_ones_own(
     ihsim: Invoke, tmp_path: Path
 ) -> None:
@@ -258,17 +273,7 @@ def test_the_batch_file_round_trip_through_an_engine_of_ones_own(
 
     dilemmas = dilemma_file(tmp_path / "d.jsonl", "self-preservation", sample=6)
     db = tmp_path / "f.db"
-    base = (
-        "run",
-        str(dilemmas),
-        "-m",
-        "openai-compatible/qwen",
-        "--base-url",
-        "http://127.0.0.1:9/v1",
-        "--db",
-        str(db),
-        "--json",
-    )
+    base = (*file_run(dilemmas, db), "--json")
     first = ihsim(*base, "--batch-file", str(tmp_path / "r1.jsonl"))
     assert first.exit_code == 0, first.stderr
     assert json.loads(first.stdout)["waiting"] == 6
@@ -309,16 +314,7 @@ def test_a_bad_results_file_names_its_line_and_field_and_changes_nothing(
 ) -> None:
     dilemmas = dilemma_file(tmp_path / "d.jsonl", sample=3)
     db = tmp_path / "f.db"
-    base = (
-        "run",
-        str(dilemmas),
-        "-m",
-        "openai-compatible/qwen",
-        "--base-url",
-        "http://127.0.0.1:9/v1",
-        "--db",
-        str(db),
-    )
+    base = file_run(dilemmas, db)
     assert ihsim(*base, "--batch-file", str(tmp_path / "r.jsonl")).exit_code == 0
     good = json.loads((tmp_path / "r.jsonl").read_text().splitlines()[0])["custom_id"]
     bad = tmp_path / "o.jsonl"

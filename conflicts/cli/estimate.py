@@ -8,23 +8,23 @@ from typing import Any
 
 import click
 
-from conflicts.cli.options import db_option, json_option, models_option, say, table_console
-from conflicts.store import run_defaults as defaults
+from conflicts.cli.options import (
+    db_option,
+    epochs_option,
+    json_option,
+    max_turns_option,
+    models_option,
+    prices_option,
+    say,
+    table_console,
+)
 
 
 @click.command("estimate")
 @click.argument("dilemma_file", type=click.Path(dir_okay=False, path_type=Path))
 @models_option("Model to price, e.g. anthropic/claude-sonnet-4-5 (repeatable).")
-@click.option(
-    "-e", "--epochs", type=click.IntRange(1, defaults.MAX_EPOCHS), default=1, show_default=True
-)
-@click.option(
-    "--max-turns",
-    type=click.IntRange(1, 1000),
-    default=defaults.MAX_TURNS,
-    show_default=True,
-    help="The run's turn limit: the worst case of dilemmas with tools.",
-)
+@epochs_option()
+@max_turns_option("The run's turn limit: the worst case of dilemmas with tools.")
 @click.option(
     "--output-tokens",
     type=click.IntRange(0),
@@ -32,13 +32,7 @@ from conflicts.store import run_defaults as defaults
     help="Output tokens per answer (default: the mean of the model's finished transcripts in "
     "the store, else 300).",
 )
-@click.option(
-    "--prices",
-    "prices_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Price table (YAML) instead of conflicts/run/prices.yaml.",
-)
+@prices_option("Price table (YAML) instead of conflicts/run/prices.yaml.")
 @db_option
 @json_option("Print the estimate as JSON.")
 def estimate_command(

@@ -12,7 +12,6 @@ import click
 
 from conflicts.cli.options import (
     BASE_URL,
-    Finite,
     FloatOrNone,
     api_key_env_option,
     classifier_option,
@@ -23,6 +22,7 @@ from conflicts.cli.options import (
     no_cache_option,
     open_store,
     output_option,
+    poll_interval_option,
     quiet_option,
     say,
     seed_option,
@@ -62,13 +62,7 @@ from hierarchy.errors import InputError
     help="Send the judges' requests through their providers' batch APIs (half the price), "
     "then judge from the answers collected. Rerun to resume.",
 )
-@click.option(
-    "--poll-interval",
-    type=Finite(min=0.01),
-    default=30.0,
-    show_default=True,
-    help="Seconds between looks at batches in progress (--batch).",
-)
+@poll_interval_option
 @quiet_option
 def classify(
     run_id: str | None,

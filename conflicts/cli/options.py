@@ -210,6 +210,37 @@ def hierarchy_option(
     )
 
 
+def epochs_option(help: str | None = None) -> Decorator[Any]:
+    from conflicts.store.run_defaults import MAX_EPOCHS
+
+    bounded = click.IntRange(1, MAX_EPOCHS)
+    return click.option("-e", "--epochs", type=bounded, default=1, show_default=True, help=help)
+
+
+def max_turns_option(help: str) -> Decorator[Any]:
+    from conflicts.store.run_defaults import MAX_TURNS
+
+    bounded = click.IntRange(1, 1000)
+    return click.option(
+        "--max-turns", type=bounded, default=MAX_TURNS, show_default=True, help=help
+    )
+
+
+def prices_option(help: str) -> Decorator[Any]:
+    where = click.Path(dir_okay=False, path_type=Path)
+    return click.option("--prices", "prices_file", type=where, default=None, help=help)
+
+
+def poll_interval_option(fn: F) -> F:
+    return click.option(
+        "--poll-interval",
+        type=Finite(min=0.01),
+        default=30.0,
+        show_default=True,
+        help="Seconds between looks at batches in progress (--batch).",
+    )(fn)
+
+
 def models_option(help: str) -> Decorator[Any]:
     return click.option("-m", "--model", "models", multiple=True, help=help)
 

@@ -16,14 +16,18 @@ from conflicts.cli.options import (
     Finite,
     api_key_env_option,
     db_option,
+    epochs_option,
     family_option,
     hierarchy_option,
     json_option,
     max_connections_option,
     max_tokens_option,
+    max_turns_option,
     models_option,
     no_cache_option,
     open_store,
+    poll_interval_option,
+    prices_option,
     quiet_option,
     say,
     seed_option,
@@ -48,18 +52,10 @@ if TYPE_CHECKING:
     default=None,
     help="Continue a run in the store by id, with the models and parameters it was started with.",
 )
-@click.option(
-    "-e", "--epochs", type=click.IntRange(1, defaults.MAX_EPOCHS), default=1, show_default=True
-)
+@epochs_option()
 @max_connections_option(8, "Concurrent requests per model.")
 @seed_option("Seed passed to the model where supported (sim personas use it).", defaults.SEED)
-@click.option(
-    "--max-turns",
-    type=click.IntRange(1, 1000),
-    default=defaults.MAX_TURNS,
-    show_default=True,
-    help="Tool-loop turns before a transcript stops with stop_reason turn_limit.",
-)
+@max_turns_option("Tool-loop turns before a transcript stops with stop_reason turn_limit.")
 @temperature_option(TEMPERATURE, None, "Sampling temperature.")
 @max_tokens_option(
     None, f"Output token limit per turn (anthropic default: {defaults.ANTHROPIC_MAX_TOKENS})."
@@ -95,13 +91,7 @@ if TYPE_CHECKING:
 @timeout_option(
     f"Seconds before a request times out and is retried (default {defaults.TIMEOUT:g})."
 )
-@click.option(
-    "--prices",
-    "prices_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Price table (YAML, USD per million tokens) instead of conflicts/run/prices.yaml.",
-)
+@prices_option("Price table (YAML, USD per million tokens) instead of conflicts/run/prices.yaml.")
 @click.option(
     "--max-cost",
     type=Finite(min=0),
@@ -139,13 +129,7 @@ if TYPE_CHECKING:
     default=None,
     help="Read a finished batch's output file (OpenAI's format) into the run.",
 )
-@click.option(
-    "--poll-interval",
-    type=Finite(min=0.01),
-    default=30.0,
-    show_default=True,
-    help="Seconds between looks at batches in progress (--batch).",
-)
+@poll_interval_option
 @db_option
 @quiet_option
 @json_option("Print the outcome as JSON.")
@@ -607,10 +591,7 @@ SMOKE_SHARED = (
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     help="A dilemma file: estimate what running it against each model would cost and take.",
 )
-@click.option(
-    "-e", "--epochs", type=click.IntRange(1, defaults.MAX_EPOCHS), default=1, show_default=True,
-    help="Epochs of the --for run, for its estimate.",
-)  # fmt: skip
+@epochs_option("Epochs of the --for run, for its estimate.")
 @json_option("Print the checks as JSON.")
 def smoke_command(
     models: tuple[str, ...],
