@@ -383,7 +383,7 @@ def synthetic_verdicts(store: Store, target: int, copies: int = 1, seed: int = 0
                     tested = rng.random() < 0.1
                     transcripts.append(
                         (next_id, info.id, copy_id(dilemma, k), model, epoch, "ok", "[]", "",
-                         None, 0, 0, 0.0, None, now(), "answered", None, None, None)
+                         None, 0, 0, 0.0, None, now(), "answered", None, None, None, 0, 0)
                     )  # fmt: skip
                     for principal in dilemma.principals:
                         label = rng.choices(labels, weights=(5, 3, 2, 0.2))[0]
@@ -395,7 +395,7 @@ def synthetic_verdicts(store: Store, target: int, copies: int = 1, seed: int = 0
         epoch += 1
         with store.transaction() as db:
             db.executemany(
-                "INSERT INTO transcripts VALUES (" + ", ".join("?" * 18) + ")", transcripts
+                "INSERT INTO transcripts VALUES (" + ", ".join("?" * 20) + ")", transcripts
             )
             db.executemany(
                 "INSERT INTO verdicts (transcript_id, principal, classifier, classifier_version,"

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from conflicts.analysis.intervals import Clusters, wilson
-from conflicts.analysis.pairings import Pairing, PairKey, pairings
+from conflicts.analysis.pairings import Pairing, PairKey, StratumRow, pairings
 from conflicts.errors import StoreError
 from conflicts.store.database import RunInfo, Store
 from conflicts.store.run_settings import POOLABLE
@@ -170,32 +172,48 @@ class Aggregate:
 UNDECIDED_LIMIT = 0.2
 
 
-def caveats(store: Store, infos: Sequence[RunInfo], found: Aggregate | None = None) -> list[str]:
-    """What a reader of a report on these runs should know before trusting its rows."""
+def stored_caveats(
+    store: Store, infos: Sequence[RunInfo], classifier: str, version: str
+) -> list[str]:
+    """The caveats the store alone tells, before any row is aggregated (`caveats_aside` reads
+    them on a connection of their own, while the report's tables are built)."""
     runs = [info.id for info in infos]
-    said = [*pooled_settings(infos), *_cut_off(store, runs), *_no_tool_call(store, runs)]
-    if found is not None:
-        said += _unclassified(store, found)
-        said += not_engaged(store, found)
-        said += _undecided(found)
-    return said
+    return [
+        *pooled_settings(infos),
+        *_cut_off(store, runs),
+        *_no_tool_call(store, runs),
+        *_unclassified(store, runs, classifier, version),
+        *_not_engaged(store, runs, classifier, version),
+    ]
 
 
-def _unclassified(store: Store, found: Aggregate) -> list[str]:
+def caveats_aside(
+    path: Path, infos: Sequence[RunInfo], classifier: str, pool: Executor
+) -> Future[list[str]]:
+    """`stored_caveats` on another thread and connection: SQLite works without the GIL, so on
+    a second core they cost the report nothing."""
+
+    def read() -> list[str]:
+        with Store(path) as store:
+            version = latest_version(store, classifier)
+            return [] if version is None else stored_caveats(store, infos, classifier, version)
+
+    return pool.submit(read)
+
+
+def _unclassified(store: Store, runs: Sequence[str], classifier: str, version: str) -> list[str]:
     """Runs whose finished transcripts are not all classified (a classify pass stopped midway,
     a run resumed since): the rows count only those that are."""
     return [
-        f"{run}: {labelled:,} of {total:,} finished transcripts have {found.classifier} "
-        f"v{found.version} verdicts; the rows leave out the other {total - labelled:,} "
+        f"{run}: {labelled:,} of {total:,} finished transcripts have {classifier} "
+        f"v{version} verdicts; the rows leave out the other {total - labelled:,} "
         f"(`ihsim classify {run}` labels them)"
-        for run, total, labelled in classified_share(
-            store, found.runs, found.classifier, found.version
-        )
+        for run, total, labelled in classified_share(store, runs, classifier, version)
         if labelled < total
     ]
 
 
-def _undecided(found: Aggregate) -> list[str]:
+def undecided(found: Aggregate) -> list[str]:
     """A caveat per model with cells over the limit."""
     said = []
     for model in found.models:
@@ -210,14 +228,12 @@ def _undecided(found: Aggregate) -> list[str]:
     return said
 
 
-def not_engaged(store: Store, found: Aggregate) -> list[str]:
+def _not_engaged(store: Store, runs: Sequence[str], classifier: str, version: str) -> list[str]:
     """Per model, the transcripts in which it did not take part (empty answers, echoes)."""
     return [
         f"{model} did not engage in {count} of {total} transcripts ({reasons}): they are unclear "
         "for every principal, never compliance"
-        for model, count, total, reasons in unengaged(
-            store, found.runs, found.classifier, found.version
-        )
+        for model, count, total, reasons in unengaged(store, runs, classifier, version)
     ]
 
 
@@ -287,11 +303,16 @@ def pooled_settings(infos: Sequence[RunInfo]) -> list[str]:
 
 
 def aggregate(
-    store: Store, runs: Sequence[str], classifier: str, paired: Sequence[str] | None = None
+    store: Store,
+    runs: Sequence[str],
+    classifier: str,
+    paired: Sequence[str] | None = None,
+    strata: Future[list[StratumRow]] | None = None,
 ) -> Aggregate:
     """Every measure of the report, for the latest version of `classifier` over these runs;
     with `paired`, what paired tests need: models and runs on their shared dilemmas, and the
-    values of the axes named (every axis for ["all"]) on their minimal pairs."""
+    values of the axes named (every axis for ["all"]) on their minimal pairs (`strata`, the
+    runs' axis strata where read aside already)."""
     version = latest_version(store, classifier)
     if version is None:
         raise StoreError(
@@ -307,7 +328,7 @@ def aggregate(
             axes = [g for g in found.groups() if g not in ("family", "tested", "run")]
             if "all" not in paired:
                 axes = [axis for axis in axes if axis in paired]
-            found.pairings = pairings(db, by_run, axes)
+            found.pairings = pairings(db, by_run, axes, strata)
     return found
 
 
@@ -318,6 +339,9 @@ class _scratch:
         self.db = db
 
     def __enter__(self) -> sqlite3.Connection:
+        # the GROUP BYs below sort hundreds of thousands of rows: SQLite's sorter may use
+        # helper threads (off by default), a second before every report of 300,000 transcripts
+        self.db.execute("PRAGMA threads = 2")
         return self.db
 
     def __exit__(self, *_: object) -> None:

@@ -17,9 +17,11 @@ statsmodels' `mcnemar` and `StratifiedTable`.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from itertools import combinations, groupby
+from pathlib import Path
 from typing import Any
 
 from conflicts.scenarios.axes import NOT_RECORDED, NOT_VARIED
@@ -70,10 +72,15 @@ class Pairing:
         return float(chi2.sf(statistic, 1))
 
 
-def pairings(db: sqlite3.Connection, by_run: bool, axes: Collection[str]) -> dict[PairKey, Pairing]:
+def pairings(
+    db: sqlite3.Connection,
+    by_run: bool,
+    axes: Collection[str],
+    strata: Future[list[StratumRow]] | None = None,
+) -> dict[PairKey, Pairing]:
     """Every pair of models per principal on their shared dilemmas, of runs within a model
     (`by_run`) and of the values of each of `axes` within a model on their minimal pairs; from
-    the report's temp table `clusters`."""
+    the report's temp table `clusters`, and the runs' `strata` (read here if not given)."""
     import numpy as np
 
     split = ", run_id" if by_run else ""  # without it, in the clusters' order: no sort
@@ -96,13 +103,16 @@ def pairings(db: sqlite3.Connection, by_run: bool, axes: Collection[str]) -> dic
     for cell, a, b, pairing in _pairs(principal, dilemma, model, subverts, decided, len(models)):
         found["model", "", principal_names[cell], "", model_names[a], model_names[b]] = pairing
     if by_run:
-        runs = _index(row[5] for row in rows)
-        run, run_names = np.array([runs[row[5]] for row in rows]), list(runs)
-        for cell, a, b, pairing in _pairs(within, dilemma, run, subverts, decided, len(runs)):
+        run_index = _index(row[5] for row in rows)
+        run, run_names = np.array([run_index[row[5]] for row in rows]), list(run_index)
+        for cell, a, b, pairing in _pairs(within, dilemma, run, subverts, decided, len(run_index)):
             m, p = divmod(cell, len(principals))
             key = ("run", model_names[m], principal_names[p], "", run_names[a], run_names[b])
             found[key] = pairing
-    for axis, values, value_of, stratum_of in _strata(db, axes, dilemmas):
+    if not axes:
+        return found
+    rows = strata.result() if strata is not None else strata_rows(db)
+    for axis, values, value_of, stratum_of in _strata(rows, axes, dilemmas):
         v, st = value_of[dilemma], stratum_of[dilemma]
         on = v >= 0
         arms = (within[on], st[on], v[on], subverts[on], decided[on], len(values))
@@ -138,30 +148,60 @@ def _pairs(
             yield index, a, b, pairing
 
 
-def _strata(
-    db: sqlite3.Connection, axes: Collection[str], dilemmas: dict[str, int]
-) -> Iterator[tuple[str, list[str], Any, Any]]:
-    """Per axis: its values in order, and for each dilemma of `dilemmas` (by index) its value's
-    index and its stratum (the dilemma with that axis taken out: family, setting and every
-    other axis), -1 where the axis was not varied or not recorded."""
-    import numpy as np
+StratumRow = tuple[str, str, str, str]  # axis, value, dilemma, the dilemma without the axis
 
-    marks = ", ".join("?" * len(axes))
-    rows = db.execute(
+
+def strata_rows(db: sqlite3.Connection, runs: Sequence[str] | None = None) -> list[StratumRow]:
+    """Every varied axis value of these runs' dilemmas (without runs, the report's temp table
+    `clusters`'), with each dilemma's stratum for that axis (family, setting and every other
+    axis), in axis order: what the minimal pairs are made of. Given runs, read from the store
+    alone, so `strata_aside` can read it beside the report."""
+    marks = ", ".join("?" * len(runs or ()))
+    among = (
+        f"SELECT dilemma_id FROM transcripts WHERE run_id IN ({marks})"
+        if runs is not None
+        else "SELECT dilemma_id FROM clusters"
+    )
+    return db.execute(
         f"""
         SELECT j.key, j.value, d.id,
                d.family || char(31) || d.setting || char(31)
                    || json_remove(d.axes, '$."' || j.key || '"')
         FROM (
             SELECT id, family, axes, json_extract(body, '$.setting') AS setting FROM dilemmas
-            WHERE id IN (SELECT dilemma_id FROM clusters)
+            WHERE id IN ({among})
         ) d, json_each(d.axes) j
-        WHERE j.key IN ({marks}) AND j.value NOT IN (?, ?)
+        WHERE j.value NOT IN (?, ?)
         ORDER BY j.key
         """,
-        (*axes, NOT_VARIED, NOT_RECORDED),
+        (*(runs or ()), NOT_VARIED, NOT_RECORDED),
     ).fetchall()
+
+
+def strata_aside(path: Path, runs: Sequence[str], pool: Executor) -> Future[list[StratumRow]]:
+    """`strata_rows` on another thread and connection, while the report's tables are built."""
+
+    def read() -> list[StratumRow]:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            return strata_rows(db, runs)
+        finally:
+            db.close()
+
+    return pool.submit(read)
+
+
+def _strata(
+    rows: list[StratumRow], axes: Collection[str], dilemmas: dict[str, int]
+) -> Iterator[tuple[str, list[str], Any, Any]]:
+    """Per axis: its values in order, and for each dilemma of `dilemmas` (by index) its value's
+    index and its stratum, -1 where the axis was not varied or not recorded."""
+    import numpy as np
+
+    wanted = set(axes)
     for axis, group in groupby(rows, key=lambda row: row[0]):
+        if axis not in wanted:
+            continue
         items = [row for row in group if row[2] in dilemmas]  # the others decided nothing
         values = sorted({row[1] for row in items})
         index = {value: i for i, value in enumerate(values)}

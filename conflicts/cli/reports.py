@@ -3,6 +3,7 @@ them, and the store's rows for analysis elsewhere."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 from pathlib import Path
@@ -33,13 +34,25 @@ def gather(
 ) -> tuple[Any, Any]:
     """The store and the aggregate over these runs (the latest run when none is named), with
     what paired tests need for the axes in `paired`."""
-    from conflicts.analysis.measures import aggregate, caveats
+    from concurrent.futures import ThreadPoolExecutor
+
+    from conflicts.analysis.measures import aggregate, caveats_aside, undecided
+    from conflicts.analysis.pairings import strata_aside
 
     store = open_store(db)
     try:
         infos = _selected_runs(store, run_ids)
-        found = aggregate(store, [info.id for info in infos], classifier_name, paired)
-        found.caveats = _left_out(store, infos, run_ids) + caveats(store, infos, found)
+        runs = [info.id for info in infos]
+        # what needs only the store is read on other threads, beside the report's tables:
+        # SQLite runs without the GIL, and the SciPy the tests need is imported meanwhile
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            stored = caveats_aside(db, infos, classifier_name, pool)
+            strata = strata_aside(db, runs, pool) if paired else None
+            if paired is not None:
+                pool.submit(importlib.import_module, "scipy.stats")
+            found = aggregate(store, runs, classifier_name, paired, strata)
+            said = stored.result()
+        found.caveats = _left_out(store, infos, run_ids) + said + undecided(found)
         for warning in found.caveats:
             say(f"warning: {warning}", err=True)
         return store, found
