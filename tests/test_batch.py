@@ -402,3 +402,21 @@ def test_models_without_a_batch_api_are_refused_before_anything_is_written(
     )
     assert to_file.exit_code == 2 and "openai-compatible/MODEL only" in to_file.stderr
     assert not db.exists() and not (tmp_path / "r.jsonl").exists()
+
+
+def test_turns_an_earlier_run_answered_are_counted_once_and_not_sent(
+    ihsim: Invoke, tmp_path: Path
+) -> None:
+    """More epochs make a new run, whose first epochs the cache answers: each of those turns is
+    counted once in `cached_turns` (not once a round) and none is sent again."""
+    dilemmas = dilemma_file(tmp_path / "d.jsonl", "self-preservation", sample=3)
+    db = tmp_path / "e.db"
+    with serving(OpenAIServer, Behaviour()) as server:
+        url = server.url + "/v1"
+        first = batch_run(ihsim, dilemmas, "openai/m", url, db, "-e", "1")
+        more = batch_run(ihsim, dilemmas, "openai/m", url, db, "-e", "2")
+        submitted = dict(server.behaviour.submitted)
+    assert first.exit_code == 0 and more.exit_code == 0, more.stderr
+    outcome = json.loads(more.stdout)
+    assert outcome["done"] == 6 and outcome["cached_turns"] == 3 * 2  # epoch 0: two turns each
+    assert set(submitted.values()) == {1} and len(submitted) == 2 * 6

@@ -95,6 +95,7 @@ class BatchRun:
             spent=self.store.run_cost(self.run.id),
         )
         self.max_turns = _max_turns(self.run.params)
+        self.fingerprints = {m: p.fingerprint() or {} for m, p in self.providers.items()}
 
     # the rounds
 
@@ -141,7 +142,7 @@ class BatchRun:
     ) -> tuple[Transcript | None, list[str]]:
         dilemma, model, epoch = job
         provider = self.providers[model]
-        fingerprint = provider.fingerprint() or {}
+        fingerprint = self.fingerprints[model]
         used: list[str] = []
 
         async def ask(conversation: list[Message]) -> Turn:
@@ -170,6 +171,8 @@ class BatchRun:
             usage=exchange.usage,
             stop_reason=exchange.stop,
         )
+        # turns answered by an earlier run's cache, counted once, as the live runner counts
+        self.outcome.cached_turns += sum(key not in ours for key in used)
         return transcript, used
 
     def cached(self, key: str, ours: set[str]) -> Turn | None:
@@ -179,7 +182,6 @@ class BatchRun:
         row = self.store.db.execute("SELECT turn FROM responses WHERE key = ?", (key,)).fetchone()
         if row is None:
             return None
-        self.outcome.cached_turns += key not in ours
         return Turn.model_validate_json(row[0])
 
     def write(self, finished: list[tuple[Transcript, list[str]]]) -> None:
@@ -252,18 +254,7 @@ class BatchRun:
         first and the last leaves a `submitting` batch that `recover` resolves."""
         ours = f"{self.label}-{uuid.uuid4().hex[:16]}"
         with self.store.transaction():
-            self.store.db.execute(
-                "INSERT INTO batches (id, run_id, model, state, requests, created_at)"
-                " VALUES (?, ?, ?, 'submitting', ?, ?)",
-                (ours, self.run.id, model, len(requests), now()),
-            )
-            self.store.db.executemany(
-                "INSERT INTO batch_requests (run_id, key, model, batch_id, state, attempts)"
-                " VALUES (?, ?, ?, ?, 'submitting', 1) ON CONFLICT (run_id, key) DO UPDATE SET"
-                " batch_id = excluded.batch_id, state = 'submitting',"
-                " attempts = batch_requests.attempts + 1",
-                [(self.run.id, r.key, model, ours) for r in requests],
-            )
+            self._record(ours, model, None, "submitting", [r.key for r in requests])
         provider_id = await api.submit(ours, [(r.key, r.body) for r in requests])
         self.submitted(ours, provider_id)
         for request in requests:
@@ -317,7 +308,7 @@ class BatchRun:
                 assert provider_id is not None
                 status = await apis[model].status(provider_id)
                 if status.ended:
-                    await self.collect(ours, model, apis[model].results(provider_id), status)
+                    await self.collect(ours, model, apis[model].results(provider_id))
                 else:
                     counts.update({k: v for k, v in status.counts.items() if isinstance(v, int)})
             if self.open_batches():
@@ -330,7 +321,6 @@ class BatchRun:
         ours: str,
         model: str,
         results: AsyncIterator[Result],
-        status: Any = None,
         register: str | None = None,
     ) -> Counter[str]:
         """A finished batch's results into the store in one transaction: answers into the
@@ -374,7 +364,7 @@ class BatchRun:
         counts = orjson.dumps(dict(tally)).decode()
         with self.store.transaction():
             if register is not None:
-                self._register(ours, model, register, sorted(seen))
+                self._record(ours, model, register, "submitted", sorted(seen))
             self.store.db.executemany(
                 "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?)", answers
             )
@@ -392,18 +382,22 @@ class BatchRun:
                 self.exhausted[key] = error or "failed"
         return tally
 
-    def _register(self, ours: str, model: str, source: str, keys: list[str]) -> None:
+    def _record(
+        self, ours: str, model: str, provider_id: str | None, state: str, keys: list[str]
+    ) -> None:
+        """A batch and its requests, in the caller's transaction: a request sent before (and
+        failed) counts one more attempt."""
         self.store.db.execute(
             "INSERT INTO batches (id, run_id, model, provider_id, state, requests, created_at)"
-            " VALUES (?, ?, ?, ?, 'submitted', ?, ?)",
-            (ours, self.run.id, model, source, len(keys), now()),
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (ours, self.run.id, model, provider_id, state, len(keys), now()),
         )
         self.store.db.executemany(
             "INSERT INTO batch_requests (run_id, key, model, batch_id, state, attempts)"
-            " VALUES (?, ?, ?, ?, 'submitted', 1) ON CONFLICT (run_id, key) DO UPDATE SET"
-            " batch_id = excluded.batch_id, state = 'submitted',"
+            " VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT (run_id, key) DO UPDATE SET"
+            " batch_id = excluded.batch_id, state = excluded.state,"
             " attempts = batch_requests.attempts + 1",
-            [(self.run.id, key, model, ours) for key in keys],
+            [(self.run.id, key, model, ours, state) for key in keys],
         )
 
 

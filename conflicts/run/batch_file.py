@@ -88,7 +88,6 @@ def _check_models(batch: BatchRun) -> None:
 async def read_results(batch: BatchRun, path: Path) -> tuple[int, int]:
     """Store the answers a results file holds for requests this run is waiting on, then the
     transcripts they finish; (lines used, lines for no request of this run)."""
-    _check_models(batch)
     lines = read_output(path)
     waiting = (await batch.replay()).waiting
     mine = [line for line in lines if line.custom_id in waiting]
@@ -111,7 +110,6 @@ async def read_results(batch: BatchRun, path: Path) -> tuple[int, int]:
 async def write_requests(batch: BatchRun, path: Path) -> int:
     """Store what the cache already finishes, then write every request still waiting, each
     once, atomically; how many."""
-    _check_models(batch)
     waiting = (await batch.replay()).waiting
     with atomic_file(path, binary=True) as out:
         for request in waiting.values():
