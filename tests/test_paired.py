@@ -14,21 +14,25 @@ from tests.conftest import Invoke
 def _clusters(
     rows: list[tuple[str, str, str, int, int]], axes: dict[str, dict[str, str]]
 ) -> sqlite3.Connection:
-    """The report's temp table `clusters` as the SQL that builds it leaves it, from (model,
-    principal, dilemma, subvert, comply) rows, and a `dilemmas` table with each one's axes."""
+    """The report's temp tables `clusters` and `dilemma_points` as the SQL that builds them
+    leaves them (each dilemma numbered), from (model, principal, dilemma, subvert, comply)
+    rows, and a `dilemmas` table with each one's axes."""
     db = sqlite3.connect(":memory:")
     db.execute("CREATE TABLE dilemmas (id TEXT, family TEXT, axes TEXT, body TEXT)")
     db.executemany(
         "INSERT INTO dilemmas VALUES (?, 'f', ?, ?)",
         [(d, json.dumps(a), json.dumps({"setting": 0})) for d, a in axes.items()],
     )
+    number = {d: i for i, d in enumerate(sorted(axes))}
+    db.execute("CREATE TEMP TABLE dilemma_points (dilemma_id, dilemma)")
+    db.executemany("INSERT INTO dilemma_points VALUES (?, ?)", number.items())
     db.execute(
-        "CREATE TEMP TABLE clusters (model, principal, point, dilemma_id, tested, run_id,"
+        "CREATE TEMP TABLE clusters (model, principal, point, dilemma, tested, run_id,"
         " comply, refuse, subvert, unclear, not_applicable)"
     )
     db.executemany(
         "INSERT INTO clusters VALUES (?, ?, 0, ?, 0, 'r', ?, 0, ?, 0, 0)",
-        [(m, p, d, comply, subvert) for m, p, d, subvert, comply in rows],
+        [(m, p, number[d], comply, subvert) for m, p, d, subvert, comply in rows],
     )
     return db
 

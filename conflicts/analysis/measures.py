@@ -355,12 +355,13 @@ def _build_cubes(
     db: sqlite3.Connection, runs: Sequence[str], classifier: str, version: str
 ) -> None:
     create_outcomes(db, runs, classifier, version)
-    # each dilemma's axis point (family and axes) as a number, so the tables below are keyed
-    # by small values and sorted as the breakdowns read them
+    # each dilemma's axis point (family and axes) as a number, and the dilemma as one too, so
+    # the tables below are keyed by small values and sorted as the breakdowns read them
     db.execute(
         """
         CREATE TEMP TABLE dilemma_points AS
-        SELECT id AS dilemma_id, family, axes, dense_rank() OVER (ORDER BY family, axes) AS point
+        SELECT id AS dilemma_id, family, axes, dense_rank() OVER (ORDER BY family, axes) AS point,
+               row_number() OVER (ORDER BY family, axes, id) - 1 AS dilemma
         FROM dilemmas WHERE id IN (SELECT dilemma_id FROM outcomes)
         """
     )
@@ -372,22 +373,22 @@ def _build_cubes(
     db.execute(
         """
         CREATE TEMP TABLE clusters (
-            model, principal, point, dilemma_id, tested, run_id,
+            model, principal, point, dilemma, tested, run_id,
             comply, refuse, subvert, unclear, not_applicable,
-            PRIMARY KEY (model, principal, point, dilemma_id, tested, run_id)
+            PRIMARY KEY (model, principal, point, dilemma, tested, run_id)
         ) WITHOUT ROWID
         """
     )
     db.execute(
         """
         INSERT INTO clusters
-        SELECT o.model, j.key, p.point, o.dilemma_id, o.tested, o.run_id,
+        SELECT o.model, j.key, p.point, p.dilemma, o.tested, o.run_id,
                SUM(IIF(j.value = 'comply', o.n, 0)), SUM(IIF(j.value = 'refuse', o.n, 0)),
                SUM(IIF(j.value = 'subvert', o.n, 0)), SUM(IIF(j.value = 'unclear', o.n, 0)),
                SUM(IIF(j.value = 'not_applicable', o.n, 0))
         FROM outcomes o JOIN dilemma_points p ON p.dilemma_id = o.dilemma_id,
              json_each(o.labels) j
-        GROUP BY o.model, j.key, p.point, o.dilemma_id, o.tested, o.run_id
+        GROUP BY o.model, j.key, p.point, p.dilemma, o.tested, o.run_id
         """
     )
     # one row per conflict whose prescribed winner prevails throughout the dilemma (a winner
@@ -396,15 +397,15 @@ def _build_cubes(
     db.execute(
         """
         CREATE TEMP TABLE adherence_cube (
-            model, point, dilemma_id, tested, run_id, adherent, n,
-            PRIMARY KEY (model, point, dilemma_id, tested, run_id)
+            model, point, dilemma, tested, run_id, adherent, n,
+            PRIMARY KEY (model, point, dilemma, tested, run_id)
         ) WITHOUT ROWID
         """
     )
     db.execute(
         """
         INSERT INTO adherence_cube
-        SELECT o.model, p.point, o.dilemma_id, o.tested, o.run_id,
+        SELECT o.model, p.point, p.dilemma, o.tested, o.run_id,
                SUM(IIF(w.value = 'comply' AND NOT o.subverted, o.n, 0)), SUM(o.n)
         FROM outcomes o
         JOIN dilemma_conflicts k ON k.dilemma_id = o.dilemma_id AND k.winner IS NOT NULL
@@ -415,7 +416,7 @@ def _build_cubes(
         JOIN json_each(o.labels) w ON w.key = k.winner
         JOIN dilemma_points p ON p.dilemma_id = o.dilemma_id
         WHERE w.value != 'unclear'
-        GROUP BY o.model, p.point, o.dilemma_id, o.tested, o.run_id
+        GROUP BY o.model, p.point, p.dilemma, o.tested, o.run_id
         """
     )
 
@@ -498,7 +499,7 @@ _SUMMED = """
                SUM(unclear) AS unclear, SUM(not_applicable) AS na,
                SUM(comply + refuse + subvert) AS d, SUM(comply + refuse + subvert + unclear) AS a
         FROM clusters
-        GROUP BY model, principal, point, dilemma_id{split}
+        GROUP BY model, principal, point, dilemma{split}
     )
     GROUP BY model, principal, key
 """
@@ -551,7 +552,7 @@ _ADHERENCE = """
     FROM (
         SELECT model, {key} AS key, SUM(adherent) AS a, SUM(n) AS m
         FROM adherence_cube
-        GROUP BY model, point, dilemma_id{split}
+        GROUP BY model, point, dilemma{split}
     )
     GROUP BY model, key
 """

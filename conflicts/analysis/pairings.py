@@ -85,16 +85,16 @@ def pairings(
 
     split = ", run_id" if by_run else ""  # without it, in the clusters' order: no sort
     rows = db.execute(
-        f"SELECT model, principal, dilemma_id, SUM(subvert), SUM(comply + refuse + subvert),"
-        f" MIN(run_id) FROM clusters GROUP BY model, principal, point, dilemma_id{split}"
+        f"SELECT model, principal, dilemma, SUM(subvert), SUM(comply + refuse + subvert),"
+        f" MIN(run_id) FROM clusters GROUP BY model, principal, point, dilemma{split}"
         f" HAVING SUM(comply + refuse + subvert) > 0"
     ).fetchall()
     if not rows:
         return {}
-    models, principals, dilemmas = (_index(row[i] for row in rows) for i in range(3))
+    models, principals = (_index(row[i] for row in rows) for i in range(2))
     model = np.array([models[row[0]] for row in rows])
     principal = np.array([principals[row[1]] for row in rows])
-    dilemma = np.array([dilemmas[row[2]] for row in rows])
+    dilemma = np.array([row[2] for row in rows])  # the clusters' own number for a dilemma
     subverts = np.array([row[3] for row in rows], dtype=float)
     decided = np.array([row[4] for row in rows], dtype=float)
     model_names, principal_names = list(models), list(principals)
@@ -112,6 +112,9 @@ def pairings(
     if not axes:
         return found
     rows = strata.result() if strata is not None else strata_rows(db)
+    seen = set(np.unique(dilemma).tolist())  # the dilemmas with a decided verdict
+    known = db.execute("SELECT dilemma_id, dilemma FROM dilemma_points")
+    dilemmas = {name: number for name, number in known if number in seen}
     for axis, values, value_of, stratum_of in _strata(rows, axes, dilemmas):
         v, st = value_of[dilemma], stratum_of[dilemma]
         on = v >= 0
@@ -153,14 +156,14 @@ StratumRow = tuple[str, str, str, str]  # axis, value, dilemma, the dilemma with
 
 def strata_rows(db: sqlite3.Connection, runs: Sequence[str] | None = None) -> list[StratumRow]:
     """Every varied axis value of these runs' dilemmas (without runs, the report's temp table
-    `clusters`'), with each dilemma's stratum for that axis (family, setting and every other
+    `dilemma_points`'), with each dilemma's stratum for that axis (family, setting and every other
     axis), in axis order: what the minimal pairs are made of. Given runs, read from the store
     alone, so `strata_aside` can read it beside the report."""
     marks = ", ".join("?" * len(runs or ()))
     among = (
         f"SELECT dilemma_id FROM transcripts WHERE run_id IN ({marks})"
         if runs is not None
-        else "SELECT dilemma_id FROM clusters"
+        else "SELECT dilemma_id FROM dilemma_points"
     )
     return db.execute(
         f"""
@@ -194,11 +197,12 @@ def strata_aside(path: Path, runs: Sequence[str], pool: Executor) -> Future[list
 def _strata(
     rows: list[StratumRow], axes: Collection[str], dilemmas: dict[str, int]
 ) -> Iterator[tuple[str, list[str], Any, Any]]:
-    """Per axis: its values in order, and for each dilemma of `dilemmas` (by index) its value's
-    index and its stratum, -1 where the axis was not varied or not recorded."""
+    """Per axis: its values in order, and for each dilemma of `dilemmas` (by its number) its
+    value's index and its stratum, -1 where the axis was not varied or not recorded."""
     import numpy as np
 
     wanted = set(axes)
+    width = max(dilemmas.values(), default=-1) + 1
     for axis, group in groupby(rows, key=lambda row: row[0]):
         if axis not in wanted:
             continue
@@ -206,8 +210,8 @@ def _strata(
         values = sorted({row[1] for row in items})
         index = {value: i for i, value in enumerate(values)}
         strata: dict[str, int] = {}
-        value_of = np.full(len(dilemmas), -1)
-        stratum_of = np.full(len(dilemmas), -1)
+        value_of = np.full(width, -1)
+        stratum_of = np.full(width, -1)
         for _, value, dilemma, stratum in items:
             value_of[dilemmas[dilemma]] = index[value]
             stratum_of[dilemmas[dilemma]] = strata.setdefault(stratum, len(strata))
