@@ -1,6 +1,7 @@
 """Analysis: the report's numbers, computed from the verdicts in the store.
 
 - `measures`: rates per model and principal, covert share, hierarchy adherence, breakdowns.
+- `cluster_sums`: the report's clusters read once into arrays, every breakdown's sums.
 - `intervals`: Wilson intervals, Fisher's exact test, Holm's correction, Cohen's kappa.
 - `comparisons`: which model (or axis value) subverts more, and whether it is significant.
 - `pairings`: what arms on the same dilemmas share, for paired tests (McNemar, CMH).

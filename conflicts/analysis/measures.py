@@ -8,19 +8,30 @@ that loses another conflict of the same dilemma is overruled there and its confl
 out: the hierarchy prescribes only the outcome at the top.
 
 The verdicts are read once, transcript by transcript, into a small table of outcomes (model,
-dilemma, tested, the labels, how many transcripts); every breakdown is a GROUP BY over that
-table, so the cost is one pass over the verdicts whatever the number of breakdowns.
+dilemma, tested, the labels, how many transcripts), and from it into a table of clusters (a row
+per model, principal and dilemma, split by tested and run); that table is read once into arrays
+(`cluster_sums`), from which every breakdown and the paired tests are summed, so the cost is
+one pass over the verdicts whatever the number of breakdowns.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from conflicts.analysis.cluster_sums import (
+    TESTED_SHIFT,
+    ClusterTable,
+    Dilemmas,
+    Sums,
+    read_clusters,
+    regrouped,
+    summed,
+)
 from conflicts.analysis.intervals import Clusters, wilson
 from conflicts.analysis.pairings import Pairing, PairKey, StratumRow, pairings
 from conflicts.errors import StoreError
@@ -321,14 +332,18 @@ def aggregate(
     with _scratch(store.db) as db:
         _build_cubes(db, runs, classifier, version)
         by_run = len(runs) > 1  # runs pooled: each model's rows also run by run
-        cells = list(_cells(db, by_run))
+        table = read_clusters(db, by_run)
+        whole = table.per_dilemma()
+        per_run = table.per_dilemma(table.run) if by_run else None
+        cells = list(_cells(db, table, whole, per_run))
         adherence = list(_adherence(db, by_run))
         found = Aggregate(list(runs), classifier, version, cells, adherence)
         if paired is not None:
             axes = [g for g in found.groups() if g not in ("family", "tested", "run")]
             if "all" not in paired:
                 axes = [axis for axis in axes if axis in paired]
-            found.pairings = pairings(db, by_run, axes, strata)
+            read = table, per_run if per_run is not None else whole
+            found.pairings = pairings(db, by_run, axes, strata, read)
     return found
 
 
@@ -447,20 +462,51 @@ def _breakdowns(
     return queries
 
 
-def _cells(db: sqlite3.Connection, by_run: bool) -> Iterator[Cell]:
+def _cells(
+    db: sqlite3.Connection, table: ClusterTable, whole: Dilemmas, per_run: Dilemmas | None
+) -> Iterator[Cell]:
     """Every cell's counts and cluster sums. Each dilemma is summed once into its axis point
     (family and axes), so the overall, family and axis breakdowns add up a few hundred points,
     not a row per dilemma; test awareness and runs split a dilemma, and are summed from its
     clusters."""
-    try:
-        queries = _breakdowns(db, "points", _SUMMED, _FROM_POINTS, by_run)
-        cells: dict[tuple[str, str, str, str], Cell] = {}
-        for sql in queries:
-            for row in db.execute(sql):
-                _count(cells, row)
-    finally:
-        db.execute("DROP TABLE IF EXISTS temp.points")
+    principals = len(table.principals)
+    cells: dict[tuple[str, str, str, str], Cell] = {}
+
+    def count(sums: Sums, group_of: Callable[[int], tuple[str, Any]]) -> None:
+        for m, p, key, row in sums.rows():
+            _count(cells, (table.models[m], table.principals[p], *group_of(key), *row))
+
+    targets, point, target = _point_groups(db)
+    points = summed(principals, whole, whole.point)
+    count(regrouped(principals, points, point, target), targets.__getitem__)
+    tested = table.per_dilemma(table.tested)
+    count(summed(principals, tested, tested.split), lambda k: ("tested", k - TESTED_SHIFT))
+    if per_run is not None:
+        count(summed(principals, per_run, per_run.split), lambda k: ("run", table.runs[k]))
     yield from sorted(cells.values(), key=_order)
+
+
+def _point_groups(db: sqlite3.Connection) -> tuple[list[tuple[str, Any]], Any, Any]:
+    """The groups an axis point adds to (the whole, its family, each of its axis values), and
+    the (point, group) pairs, as arrays."""
+    import numpy as np
+
+    targets: dict[tuple[str, Any], int] = {("all", "all"): 0}
+    pairs: list[tuple[int, int]] = []
+    rows = db.execute(
+        """
+        SELECT point, 'family', family FROM (SELECT DISTINCT point, family FROM dilemma_points)
+        UNION ALL
+        SELECT m.point, j.key, j.value
+        FROM (SELECT DISTINCT point, axes FROM dilemma_points) m, json_each(m.axes) j
+        """
+    ).fetchall()
+    for point in {row[0] for row in rows}:
+        pairs.append((point, 0))
+    for point, group, value in rows:
+        pairs.append((point, targets.setdefault((group, value), len(targets))))
+    found = np.array(pairs, dtype=np.int64).reshape(-1, 2)
+    return list(targets), found[:, 0], found[:, 1]
 
 
 def _count(cells: dict[tuple[str, str, str, str], Cell], row: tuple[Any, ...]) -> None:
@@ -479,39 +525,6 @@ def _count(cells: dict[tuple[str, str, str, str], Cell], row: tuple[Any, ...]) -
             cell.clusters[label] = Clusters(dilemmas, every, successes, q, m2_every)
         else:
             cell.clusters[label] = Clusters(k_decided, decided, successes, q, m2_decided)
-
-
-# Per model, principal and `key`, its dilemmas as clusters: how many have a verdict, and how many
-# a decided one; the draws and squared cluster sizes (over the decided verdicts, and over all for
-# unclear); and per label the count and sum s_i^2/m_i. A dilemma's rows are summed in the
-# clusters' own order (`split` them by tested or run, whose values split a dilemma). Every
-# column is a sum over dilemmas, so rows summed again (_FROM_POINTS) give a coarser group's.
-_SUMMED = """
-    SELECT model, principal, {label}, SUM(a > 0) AS k_every, SUM(d > 0) AS k_decided,
-           SUM(d) AS d, SUM(a) AS a, SUM(d * d) AS d2, SUM(a * a) AS a2, SUM(na) AS na,
-           SUM(comply) AS comply, TOTAL(IIF(d > 0, comply * comply * 1.0 / d, 0)) AS q_comply,
-           SUM(refuse) AS refuse, TOTAL(IIF(d > 0, refuse * refuse * 1.0 / d, 0)) AS q_refuse,
-           SUM(subvert) AS subvert, TOTAL(IIF(d > 0, subvert * subvert * 1.0 / d, 0)) AS q_subvert,
-           SUM(unclear) AS unclear, TOTAL(IIF(a > 0, unclear * unclear * 1.0 / a, 0)) AS q_unclear
-    FROM (
-        SELECT model, principal, {key} AS key,
-               SUM(comply) AS comply, SUM(refuse) AS refuse, SUM(subvert) AS subvert,
-               SUM(unclear) AS unclear, SUM(not_applicable) AS na,
-               SUM(comply + refuse + subvert) AS d, SUM(comply + refuse + subvert + unclear) AS a
-        FROM clusters
-        GROUP BY model, principal, point, dilemma{split}
-    )
-    GROUP BY model, principal, key
-"""
-
-_FROM_POINTS = """
-    SELECT model, principal, {group} AS g, {value} AS v, SUM(k_every), SUM(k_decided),
-           SUM(d), SUM(a), SUM(d2), SUM(a2), SUM(na), SUM(comply), TOTAL(q_comply),
-           SUM(refuse), TOTAL(q_refuse), SUM(subvert), TOTAL(q_subvert),
-           SUM(unclear), TOTAL(q_unclear)
-    FROM points{join}
-    GROUP BY model, principal, g, v
-"""
 
 
 def _cell(
@@ -545,7 +558,7 @@ def _adherence(db: sqlite3.Connection, by_run: bool) -> Iterator[Adherence]:
 
 
 # Per model and `key`: the dilemmas with a conflict that counts, the adherent conflicts and all
-# of them, and the sums the clustered interval needs (as _SUMMED has them for the labels).
+# of them, and the sums the clustered interval needs (as cluster_sums.Sums has them for labels).
 _ADHERENCE = """
     SELECT model, {label}, COUNT(*) AS k, SUM(a) AS a, SUM(m) AS m, TOTAL(a * a * 1.0 / m) AS q,
            SUM(m * m) AS m2

@@ -17,13 +17,14 @@ statsmodels' `mcnemar` and `StratifiedTable`.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from itertools import combinations, groupby
 from pathlib import Path
 from typing import Any
 
+from conflicts.analysis.cluster_sums import ClusterTable, Dilemmas, read_clusters
 from conflicts.scenarios.axes import NOT_RECORDED, NOT_VARIED
 
 MCNEMAR = "McNemar exact"
@@ -77,36 +78,36 @@ def pairings(
     by_run: bool,
     axes: Collection[str],
     strata: Future[list[StratumRow]] | None = None,
+    read: tuple[ClusterTable, Dilemmas] | None = None,
 ) -> dict[PairKey, Pairing]:
     """Every pair of models per principal on their shared dilemmas, of runs within a model
     (`by_run`) and of the values of each of `axes` within a model on their minimal pairs; from
-    the report's temp table `clusters`, and the runs' `strata` (read here if not given)."""
+    the report's temp table `clusters` (`read` already, with its rows summed per dilemma and,
+    `by_run`, per run), and the runs' `strata` (read here if not given)."""
     import numpy as np
 
-    split = ", run_id" if by_run else ""  # without it, in the clusters' order: no sort
-    rows = db.execute(
-        f"SELECT model, principal, dilemma, SUM(subvert), SUM(comply + refuse + subvert),"
-        f" MIN(run_id) FROM clusters GROUP BY model, principal, point, dilemma{split}"
-        f" HAVING SUM(comply + refuse + subvert) > 0"
-    ).fetchall()
-    if not rows:
+    if read is None:
+        table = read_clusters(db, by_run)
+        read = table, table.per_dilemma(table.run if by_run else None)
+    table, summed = read
+    decided_all = summed.decided
+    keep = decided_all > 0
+    if not keep.any():
         return {}
-    models, principals = (_index(row[i] for row in rows) for i in range(2))
-    model = np.array([models[row[0]] for row in rows])
-    principal = np.array([principals[row[1]] for row in rows])
-    dilemma = np.array([row[2] for row in rows])  # the clusters' own number for a dilemma
-    subverts = np.array([row[3] for row in rows], dtype=float)
-    decided = np.array([row[4] for row in rows], dtype=float)
-    model_names, principal_names = list(models), list(principals)
-    within = model * len(principals) + principal  # a model and principal
+    model, principal, dilemma = summed.model[keep], summed.principal[keep], summed.dilemma[keep]
+    subverts = summed.counts[keep, 2].astype(float)
+    decided = decided_all[keep].astype(float)
+    model_names, principal_names = table.models, table.principals
+    principals = len(principal_names)
+    within = model * principals + principal  # a model and principal
     found: dict[PairKey, Pairing] = {}
-    for cell, a, b, pairing in _pairs(principal, dilemma, model, subverts, decided, len(models)):
+    sides = len(model_names)
+    for cell, a, b, pairing in _pairs(principal, dilemma, model, subverts, decided, sides):
         found["model", "", principal_names[cell], "", model_names[a], model_names[b]] = pairing
     if by_run:
-        run_index = _index(row[5] for row in rows)
-        run, run_names = np.array([run_index[row[5]] for row in rows]), list(run_index)
-        for cell, a, b, pairing in _pairs(within, dilemma, run, subverts, decided, len(run_index)):
-            m, p = divmod(cell, len(principals))
+        run, run_names = summed.split[keep], table.runs
+        for cell, a, b, pairing in _pairs(within, dilemma, run, subverts, decided, len(run_names)):
+            m, p = divmod(cell, principals)
             key = ("run", model_names[m], principal_names[p], "", run_names[a], run_names[b])
             found[key] = pairing
     if not axes:
@@ -120,14 +121,9 @@ def pairings(
         on = v >= 0
         arms = (within[on], st[on], v[on], subverts[on], decided[on], len(values))
         for cell, a, b, pairing in _pairs(*arms):
-            m, p = divmod(cell, len(principals))
+            m, p = divmod(cell, principals)
             found["axis", model_names[m], principal_names[p], axis, values[a], values[b]] = pairing
     return found
-
-
-def _index(names: Iterable[str]) -> dict[str, int]:
-    """Each distinct name's place in sorted order, so that side a < side b as strings."""
-    return {name: i for i, name in enumerate(sorted(set(names)))}
 
 
 def _pairs(
