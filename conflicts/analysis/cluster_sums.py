@@ -28,10 +28,9 @@ TESTED_SHIFT = 1  # tested is -1, 0 or 1, shifted to index arrays
 
 @dataclass(frozen=True)
 class Groups:
-    """Rows summed by a key: the keys in order, per key the integer and float sums, and the
-    first of its rows."""
+    """Rows summed by a key, in key order: per key the integer and float sums, and the first
+    of its rows (which says what else the rows of a key share)."""
 
-    keys: Ints
     ints: Ints
     floats: Floats
     first: Ints
@@ -49,7 +48,12 @@ def grouped(key: Ints, ints: Ints, floats: Floats | None = None) -> Groups:
         index = np.cumsum(new) - 1
         columns = [np.bincount(index, weights=f[order], minlength=len(starts)) for f in floats.T]
         floating = np.asarray(columns, dtype=np.float64).T.reshape(len(starts), floats.shape[1])
-    return Groups(sorted_key[starts], sums, floating, order[starts])
+    return Groups(sums, floating, order[starts])
+
+
+def _key(model: Ints, principal: Ints, principals: int, inner: Ints, width: int) -> Ints:
+    """One integer per model, principal and `inner` value (below `width`), to group by."""
+    return (model * principals + principal) * width + inner
 
 
 @dataclass(frozen=True)
@@ -88,7 +92,7 @@ class ClusterTable:
     def per_dilemma(self, split: Ints | None = None) -> Dilemmas:
         """Each model, principal and dilemma's rows summed (apart by `split`'s values)."""
         width = int(self.dilemma.max(initial=0)) + 1
-        key = (self.model * len(self.principals) + self.principal) * width + self.dilemma
+        key = _key(self.model, self.principal, len(self.principals), self.dilemma, width)
         parts = int(split.max(initial=0)) + 1 if split is not None else 1
         key = key * parts + (split if split is not None else 0)
         found = grouped(key, self.counts)
@@ -174,11 +178,11 @@ def summed(principals: int, dilemmas: Dilemmas, key: Ints) -> Sums:
             ]
         )
     ints = np.column_stack([a > 0, d > 0, d, a, d * d, a * a, c[:, 4], c[:, :4]]).astype(np.int64)
+    model, principal = dilemmas.model, dilemmas.principal
     width = int(key.max(initial=0)) + 1
-    found = grouped((dilemmas.model * principals + dilemmas.principal) * width + key, ints, shares)
-    cell, k = np.divmod(found.keys, width)
-    model, principal = np.divmod(cell, max(principals, 1))
-    return Sums(model, principal, k, found.ints, found.floats)
+    found = grouped(_key(model, principal, principals, key, width), ints, shares)
+    first = found.first
+    return Sums(model[first], principal[first], key[first], found.ints, found.floats)
 
 
 def regrouped(principals: int, points: Sums, point: Ints, target: Ints) -> Sums:
@@ -192,9 +196,9 @@ def regrouped(principals: int, points: Sums, point: Ints, target: Ints) -> Sums:
     offsets = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
     rows = order[np.repeat(low, lengths) + offsets]
     targets = np.repeat(target, lengths)
+    model, principal = points.model[rows], points.principal[rows]
     width = int(target.max(initial=0)) + 1
-    cells = points.model[rows] * principals + points.principal[rows]
-    found = grouped(cells * width + targets, points.ints[rows], points.shares[rows])
-    cell, k = np.divmod(found.keys, width)
-    model, principal = np.divmod(cell, max(principals, 1))
-    return Sums(model, principal, k, found.ints, found.floats)
+    key = _key(model, principal, principals, targets, width)
+    found = grouped(key, points.ints[rows], points.shares[rows])
+    first = found.first
+    return Sums(model[first], principal[first], targets[first], found.ints, found.floats)
