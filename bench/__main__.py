@@ -484,7 +484,9 @@ def main() -> None:
         "--report-dilemmas", type=int, default=100_000, help="distinct dilemmas, report's second"
     )
     parser.add_argument(
-        "--only", choices=["generate", "runner", "sims", "import", "report", "cost"], default=None
+        "--only",
+        choices=["generate", "runner", "sims", "import", "report", "cost", "refusal"],
+        default=None,
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=Path.cwd() / "results") as tmp:
@@ -505,6 +507,10 @@ def main() -> None:
             from bench.cost import bench_cost
 
             bench_cost(Path(tmp))
+        if args.only in (None, "refusal"):
+            from bench.refusal import bench_refusal
+
+            bench_refusal()
 
 
 if __name__ == "__main__":
