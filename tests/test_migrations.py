@@ -3,14 +3,21 @@ step, as every older ihsim left one, has exactly the schema of a fresh store."""
 
 from __future__ import annotations
 
+import itertools
+import json
 import sqlite3
 from pathlib import Path
 
 import pytest
 
+from conflicts.scenarios.axes import parse_axes
+from conflicts.scenarios.dilemma import Dilemma
+from conflicts.scenarios.family import load_family
+from conflicts.scenarios.generate import dilemmas
 from conflicts.store import database
 from conflicts.store.database import Store
 from conflicts.store.migrations import MIGRATIONS
+from hierarchy import load_hierarchy
 from tests.conftest import Invoke
 
 
@@ -116,3 +123,43 @@ def test_a_renamed_column_is_a_one_line_error_not_a_traceback(
     result = ihsim("report", "--db", str(edited))
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert "table 'transcripts' lacks column 'final_answer'" in result.stderr
+
+
+def test_an_older_stores_dilemmas_get_their_facts_from_their_bodies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Migration 013 fills each dilemma's setting and tool count from its body: a store written
+    before it, upgraded, holds what today's ihsim writes for the same dilemmas."""
+    cases = [
+        case
+        for family in ("environment-hacking", "confidential-instructions")
+        for case in _some_dilemmas(family)
+    ]
+    assert {len(c.tools) > 0 for c in cases} == {True, False}
+    assert len({c.setting for c in cases}) > 1
+    old, fresh = tmp_path / "old.db", tmp_path / "fresh.db"
+    before = [m for m in MIGRATIONS if m[0] < "013"]
+    with monkeypatch.context() as patched:
+        patched.setattr(database, "MIGRATIONS", before)
+        Store(old).close()
+    db = sqlite3.connect(old)
+    db.executemany(
+        "INSERT INTO dilemmas VALUES (?, ?, ?, ?, ?)",
+        [(c.id, c.family, c.hierarchy, json.dumps(c.axes), c.model_dump_json()) for c in cases],
+    )
+    db.commit()
+    db.close()
+    Store(old).close()
+    with Store(fresh) as store, store.db:
+        store.db.execute("INSERT INTO runs VALUES ('r', '', '', '', '[]', 1, '{}', 0)")
+        store.add_dilemmas("r", ((c, c.model_dump_json()) for c in cases))
+    facts = "SELECT id, setting, tool_count FROM dilemmas ORDER BY id"
+    upgraded = sqlite3.connect(old).execute(facts).fetchall()
+    assert upgraded == sqlite3.connect(fresh).execute(facts).fetchall()
+    assert upgraded == sorted((c.id, c.setting, len(c.tools)) for c in cases)
+
+
+def _some_dilemmas(family: str) -> list[Dilemma]:
+    spec = load_family(family)
+    axes = parse_axes(None, spec.supported_axes())
+    return list(itertools.islice(dilemmas(spec, load_hierarchy("model-spec"), axes, 0), 40))

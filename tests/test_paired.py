@@ -18,10 +18,9 @@ def _clusters(
     leaves them (each dilemma numbered), from (model, principal, dilemma, subvert, comply)
     rows, and a `dilemmas` table with each one's axes."""
     db = sqlite3.connect(":memory:")
-    db.execute("CREATE TABLE dilemmas (id TEXT, family TEXT, axes TEXT, body TEXT)")
+    db.execute("CREATE TABLE dilemmas (id TEXT, family TEXT, axes TEXT, setting INTEGER)")
     db.executemany(
-        "INSERT INTO dilemmas VALUES (?, 'f', ?, ?)",
-        [(d, json.dumps(a), json.dumps({"setting": 0})) for d, a in axes.items()],
+        "INSERT INTO dilemmas VALUES (?, 'f', ?, 0)", [(d, json.dumps(a)) for d, a in axes.items()]
     )
     number = {d: i for i, d in enumerate(sorted(axes))}
     db.execute("CREATE TEMP TABLE dilemma_points (dilemma_id, dilemma)")

@@ -256,7 +256,7 @@ def _no_tool_call(store: Store, runs: Sequence[str]) -> list[str]:
         f"""
         SELECT t.model, d.family, COUNT(*) FROM transcripts t JOIN dilemmas d ON d.id = t.dilemma_id
         WHERE t.run_id IN ({marks}) AND t.status = 'ok'
-          AND json_array_length(d.body, '$.tools') > 0
+          AND d.tool_count > 0
         GROUP BY t.model, d.family
         HAVING MAX(instr(t.messages, '"tool_calls"')) = 0
         ORDER BY t.model, d.family

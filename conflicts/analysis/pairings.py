@@ -167,7 +167,7 @@ def strata_rows(db: sqlite3.Connection, runs: Sequence[str] | None = None) -> li
                d.family || char(31) || d.setting || char(31)
                    || json_remove(d.axes, '$."' || j.key || '"')
         FROM (
-            SELECT id, family, axes, json_extract(body, '$.setting') AS setting FROM dilemmas
+            SELECT id, family, axes, setting FROM dilemmas
             WHERE id IN ({among})
         ) d, json_each(d.axes) j
         WHERE j.value NOT IN (?, ?)

@@ -105,7 +105,7 @@ def check_models(store: Store, run_id: str, classifier: str, version: str) -> li
         """
         SELECT t.model, t.status, t.error, t.latency_ms, t.output_tokens, t.stop_reason,
                t.reasoning IS NOT NULL AND t.reasoning != '', t.final_answer,
-               instr(t.messages, '"tool_calls"') > 0, json_array_length(d.body, '$.tools') > 0,
+               instr(t.messages, '"tool_calls"') > 0, d.tool_count > 0,
                COALESCE(t.cost_usd, 0)
         FROM transcripts t JOIN dilemmas d ON d.id = t.dilemma_id
         WHERE t.run_id = ? ORDER BY t.id

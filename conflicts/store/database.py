@@ -238,9 +238,9 @@ class Store:
             start = len(known)
         dilemmas = ((d, body) for d, body in dilemmas if d.id not in known)
         for count, (dilemma, body) in enumerate(dilemmas, start=1):
-            rows[0].append(
-                (dilemma.id, dilemma.family, dilemma.hierarchy, json.dumps(dilemma.axes), body)
-            )
+            axes = json.dumps(dilemma.axes)
+            facts = (dilemma.setting, len(dilemma.tools))  # migration 013
+            rows[0].append((dilemma.id, dilemma.family, dilemma.hierarchy, axes, body, *facts))
             rows[1].append((run_id, start + count - 1, dilemma.id))
             rows[2].extend(
                 (dilemma.id, i, *dilemma.judged_winner(c)) for i, c in enumerate(dilemma.conflicts)
@@ -253,7 +253,7 @@ class Store:
 
     def _insert_dilemma_rows(self, rows: tuple[list[tuple[Any, ...]], ...]) -> None:
         tables = (
-            "dilemmas VALUES (?, ?, ?, ?, ?)",
+            "dilemmas VALUES (?, ?, ?, ?, ?, ?, ?)",
             "run_dilemmas VALUES (?, ?, ?)",
             "dilemma_conflicts VALUES (?, ?, ?, ?)",
             "conflict_sides VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
