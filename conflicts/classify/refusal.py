@@ -176,13 +176,17 @@ def _compiled(without: frozenset[str]) -> tuple[re.Pattern[str], tuple[str, ...]
     )
 
 
+def opening(answer: str) -> str:
+    """The part of a (normalised) answer the opening patterns read, as one line."""
+    return answer[:OPENING_CHARS].replace("\n", " ")
+
+
 @lru_cache(maxsize=8192)
 def _detect(answer: str, without: frozenset[str]) -> RefusalFinding:
     if not answer:
         return RefusalFinding(False, None)  # silence declines nothing: see rules.engagement
     opening_pattern, names, anywhere = _compiled(without)
-    opening = answer[:OPENING_CHARS].replace("\n", " ")
-    if match := opening_pattern.search(opening):
+    if match := opening_pattern.search(opening(answer)):
         act = names[int((match.lastgroup or "a0")[1:])]
         return RefusalFinding(True, answer[match.start() : match.end()], act)
     if match := anywhere.search(answer):
